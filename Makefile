@@ -1,0 +1,37 @@
+# Two commands get a newcomer going: `make run` and `make test` (see README.md).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements-installed
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench venv clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Development server: SQLite, in-memory channel layer and local-memory cache unless
+# DATABASE_URL / REDIS_URL say otherwise; ENVIRONMENT defaults to development here only.
+run: $(STAMP)
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/python manage.py migrate --noinput
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) cortex.asgi:application
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy errors cortex tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/logfmt.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,178 @@
+"""Settings of the Cortex service, all read here, once, from the environment (see README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from cortex.env import env_bool, env_choice, env_db, env_int, env_list, env_str
+from errors.logging import build_logging_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+ENVIRONMENT = env_choice("ENVIRONMENT", ["development", "production", "test"], "production")
+DEVELOPMENT = ENVIRONMENT == "development"
+
+# `ENVIRONMENT=development` turns these on unless the variable itself says otherwise.
+DEBUG = env_bool("DEBUG", DEVELOPMENT)
+INCLUDE_EXCEPTION_DETAILS = env_bool("INCLUDE_EXCEPTION_DETAILS", DEVELOPMENT)
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    "DEBUG" if DEVELOPMENT else "INFO", upper=True,
+)
+
+_secret_key = env_str("SECRET_KEY")
+if _secret_key is None:
+    if ENVIRONMENT == "production":
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in production (or set ENVIRONMENT=development)."
+        )
+    _secret_key = "insecure-development-key-not-for-production"
+SECRET_KEY = _secret_key
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "channels",
+    "errors",
+]
+
+MIDDLEWARE = [
+    "errors.middleware.CorrelationIdMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "cortex.urls"
+WSGI_APPLICATION = "cortex.wsgi.application"
+ASGI_APPLICATION = "cortex.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database --------------------------------------------------------------------------------
+_database = env_db("DATABASE_URL", "sqlite:///db.sqlite3")
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    _name = str(_database["NAME"])
+    if _name != ":memory:" and not Path(_name).is_absolute():
+        _database["NAME"] = str(BASE_DIR / _name)
+elif _database["ENGINE"] == "django.db.backends.postgresql":
+    _options = dict(_database.get("OPTIONS") or {})  # type: ignore[call-overload]
+    # A short connect timeout answers 503 quickly when the server is unreachable, instead of
+    # hanging the request; the statement timeout answers 504 instead of holding a worker.
+    _options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 2, minimum=1))
+    _options.setdefault(
+        "options", f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000)}"
+    )
+    # Under ASGI every request runs its sync code in a thread of its own, so persistent
+    # per-thread connections would pile up; a pool is what Django recommends there. With
+    # CONN_HEALTH_CHECKS the pool checks a connection before lending it, so the service recovers
+    # by itself when the database comes back.
+    _options.setdefault(
+        "pool",
+        {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 10, minimum=1),
+            "timeout": env_int("DB_POOL_TIMEOUT", 2, minimum=1),
+        },
+    )
+    _database["OPTIONS"] = _options
+    _database["CONN_MAX_AGE"] = 0
+    _database["CONN_HEALTH_CHECKS"] = True
+_database["ATOMIC_REQUESTS"] = True
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer and cache ----------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Django REST framework and the errors app ------------------------------------------------
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "errors.handler.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+
+ERRORS_INCLUDE_EXCEPTION_DETAILS = INCLUDE_EXCEPTION_DETAILS
+ERRORS_ENABLE_MONITORING = env_bool("ENABLE_ERROR_MONITORING", True)
+ERRORS_ALERT_THRESHOLD = env_int("ERROR_ALERT_THRESHOLD", 10, minimum=1)
+CSRF_FAILURE_VIEW = "errors.views.csrf_failure"
+
+# --- CORS ------------------------------------------------------------------------------------
+CORS_ORIGINS = env_list("CORS_ORIGINS", [])
+CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
+CORS_EXPOSE_HEADERS = ["X-Correlation-ID", "Retry-After"]
+
+# --- Logging ---------------------------------------------------------------------------------
+LOGGING = build_logging_config(
+    level=LOG_LEVEL,
+    fmt=env_choice("LOG_FORMAT", ["json", "console"], "json"),
+    log_file=env_str("LOG_FILE"),
+    max_bytes=env_int("LOG_FILE_MAX_SIZE", 10 * 1024 * 1024, minimum=1),
+    backup_count=env_int("LOG_FILE_BACKUP_COUNT", 5),
+)

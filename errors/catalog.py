@@ -1,0 +1,156 @@
+"""The catalog of error codes: every code the service can answer with, and what it means.
+
+Each entry states the HTTP status, category and severity of a code plus a one-line meaning, so the
+catalog can be printed for client authors and used to fill API documentation. Apps add their own
+codes with `register()` (usually from `AppConfig.ready()`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """The family an error belongs to; clients may branch on it."""
+
+    VALIDATION = "validation"
+    REQUEST = "request"
+    AUTHENTICATION = "authentication"
+    AUTHORIZATION = "authorization"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    RATE_LIMIT = "rate_limit"
+    EXTERNAL_SERVICE = "external_service"
+    DATABASE = "database"
+    INTERNAL = "internal"
+
+
+class Severity(StrEnum):
+    """How bad an error is for the service; it decides the level it is logged at."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def log_level(self) -> int:
+        """The `logging` level that errors of this severity are logged at."""
+        return _LOG_LEVELS[self]
+
+
+_LOG_LEVELS = {
+    Severity.CRITICAL: logging.CRITICAL,
+    Severity.ERROR: logging.ERROR,
+    Severity.WARNING: logging.WARNING,
+    Severity.INFO: logging.INFO,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """One catalog entry."""
+
+    code: str
+    status: int
+    category: Category
+    severity: Severity
+    message: str
+    meaning: str
+
+
+_registry: dict[str, ErrorCode] = {}
+
+
+def register(
+    code: str,
+    *,
+    status: int,
+    category: Category | str,
+    severity: Severity | str,
+    message: str,
+    meaning: str,
+) -> ErrorCode:
+    """Add a code to the catalog (idempotent for an identical entry) and return its entry.
+
+    Registering a code twice with different facts is a programming error and raises ValueError,
+    so two apps cannot silently disagree on what a code means.
+    """
+    entry = ErrorCode(code, status, Category(category), Severity(severity), message, meaning)
+    existing = _registry.get(code)
+    if existing is not None and existing != entry:
+        raise ValueError(f"error code {code!r} is already registered as {existing}")
+    _registry[code] = entry
+    return entry
+
+
+def get(code: str) -> ErrorCode | None:
+    """Return the catalog entry of `code`, or None when it is not registered."""
+    return _registry.get(code)
+
+
+def entries() -> Iterator[ErrorCode]:
+    """All registered codes, ordered by status and code."""
+    return iter(sorted(_registry.values(), key=lambda e: (e.status, e.code)))
+
+
+_V, _Q = Category.VALIDATION, Category.REQUEST
+_AN, _AZ = Category.AUTHENTICATION, Category.AUTHORIZATION
+_I, _W, _E, _C = Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL
+
+# The codes the `errors` app itself can emit. Columns: code, status, category, severity,
+# default message, meaning.
+BUILTIN_CODES: tuple[tuple[str, int, Category, Severity, str, str], ...] = (
+    ("validation_error", 400, _V, _I, "Validation error",
+     "The request's data failed validation; details.field_errors lists the messages by field."),
+    ("parse_error", 400, _Q, _I, "Malformed request body",
+     "The request body could not be parsed in its declared content type."),
+    ("bad_request", 400, _Q, _W, "Bad request",
+     "The request was malformed, for example its Host header is not allowed."),
+    ("reference_error", 400, _V, _I, "Related resource not found",
+     "The write refers to a related record that does not exist (foreign-key violation)."),
+    ("client_error", 400, _Q, _I, "Bad request",
+     "The request was refused with a 4xx status that has no more specific code."),
+    ("authentication_error", 401, _AN, _W, "Authentication failed",
+     "Credentials are missing or invalid; WWW-Authenticate names the scheme to use."),
+    ("token_expired", 401, _AN, _I, "Token has expired",
+     "The API token was valid but has expired; obtain a new one."),
+    ("authorization_error", 403, _AZ, _W, "You do not have permission to perform this action",
+     "The caller is authenticated but not allowed to do this (including CSRF failures)."),
+    ("not_found", 404, Category.NOT_FOUND, _I, "Not found",
+     "The URL matches nothing, or the resource does not exist or is not the caller's."),
+    ("method_not_allowed", 405, _Q, _I, "Method not allowed",
+     "The URL exists but does not accept this HTTP method; Allow lists those it does."),
+    ("not_acceptable", 406, _Q, _I, "Could not satisfy the request Accept header",
+     "None of the media types in the Accept header can be produced."),
+    ("conflict", 409, Category.CONFLICT, _I, "Resource conflict",
+     "The request conflicts with the current state of a resource."),
+    ("conflict_error", 409, Category.CONFLICT, _I, "Resource already exists",
+     "A uniqueness rule of the database rejected the write."),
+    ("payload_too_large", 413, _Q, _W, "Request body too large",
+     "The request body exceeds the size the service accepts."),
+    ("unsupported_media_type", 415, _Q, _I, "Unsupported media type",
+     "The request body's Content-Type is not one the endpoint parses."),
+    ("rate_limit_exceeded", 429, Category.RATE_LIMIT, _W, "Rate limit exceeded",
+     "Too many requests; retry after the seconds in Retry-After (also details.retry_after)."),
+    ("internal_error", 500, Category.INTERNAL, _E, "Internal server error",
+     "An unexpected error; quote the correlation_id when reporting it."),
+    ("database_error", 500, Category.DATABASE, _E, "Database error",
+     "The database rejected the operation for a reason that is not the client's."),
+    ("external_service_error", 502, Category.EXTERNAL_SERVICE, _E, "External service error",
+     "A service this one depends on failed or answered badly (504 when it timed out); "
+     "details.service_name names it."),
+    ("service_unavailable", 503, Category.INTERNAL, _E, "Service temporarily unavailable",
+     "The service cannot answer right now; retry later."),
+    ("db_connection_error", 503, Category.DATABASE, _C, "Database unavailable",
+     "The database cannot be reached; retry after the seconds in Retry-After."),
+    ("db_timeout", 504, Category.DATABASE, _E, "Database operation timed out",
+     "A database statement ran longer than the service allows."),
+)
+
+for _row in BUILTIN_CODES:
+    register(_row[0], status=_row[1], category=_row[2], severity=_row[3], message=_row[4],
+             meaning=_row[5])

@@ -1,0 +1,50 @@
+"""The correlation id of the work in progress, kept in a context variable.
+
+A context variable (not a thread-local, not a process-global logging filter) is what keeps ids
+apart when one process serves many requests at once: each asyncio task and each thread that
+asgiref starts for a sync view runs in a copy of the context of the request that started it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar, Token
+
+_correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+# Letters, digits and ._:- only, 1-128 characters: enough for UUIDs, W3C trace ids and most
+# vendors' request ids, and nothing that could split a header or a log line.
+_VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def new_correlation_id() -> str:
+    """Return a fresh correlation id (a UUID4 in its canonical text form)."""
+    return str(uuid.uuid4())
+
+
+def is_valid_correlation_id(value: str | None) -> bool:
+    """Tell whether a client-supplied id may be adopted as it is."""
+    return bool(value) and _VALID_ID.fullmatch(value) is not None  # type: ignore[arg-type]
+
+
+def accept_correlation_id(value: str | None) -> str:
+    """Return `value` if it is a valid id, otherwise a new one. The raw value is never kept."""
+    if value and _VALID_ID.fullmatch(value):
+        return value
+    return new_correlation_id()
+
+
+def get_correlation_id() -> str | None:
+    """Return the correlation id of the current request, task or command, if one is set."""
+    return _correlation_id.get()
+
+
+def set_correlation_id(value: str) -> Token[str | None]:
+    """Make `value` the current correlation id; pass the token to `reset_correlation_id`."""
+    return _correlation_id.set(value)
+
+
+def reset_correlation_id(token: Token[str | None]) -> None:
+    """Restore the correlation id that was current before the matching `set_correlation_id`."""
+    _correlation_id.reset(token)

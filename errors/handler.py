@@ -1,0 +1,22 @@
+"""The DRF exception handler.
+
+Set `REST_FRAMEWORK["EXCEPTION_HANDLER"] = "errors.handler.exception_handler"`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+
+from .handling import handle_exception
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
+    """Answer every exception raised in a DRF view with the error envelope.
+
+    Unlike DRF's default handler it never returns None: unknown exceptions become a 500
+    `internal_error` here, logged with their traceback, instead of propagating to Django.
+    """
+    request = context.get("request")
+    return handle_exception(exc, getattr(request, "_request", request))

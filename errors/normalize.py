@@ -1,0 +1,213 @@
+"""Turning whatever was raised into one shape, `ErrorInfo`, before anything is rendered.
+
+Django, DRF, database drivers and our own exceptions all end up here; `errors.render` is then the
+only code that builds error bodies. Messages of exceptions we do not own are never copied into an
+`ErrorInfo` unless they are written for clients (DRF's `APIException` details and the message a
+developer gave `Http404` or `PermissionDenied`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core import exceptions as django_exc
+from django.db import Error as DjangoDbError
+from django.http import Http404
+from django.urls import Resolver404
+from rest_framework import exceptions as drf_exc
+from rest_framework.settings import api_settings
+
+from . import catalog
+from .db import translate as translate_db_error
+from .exceptions import AppException
+
+
+@dataclass(slots=True)
+class ErrorInfo:
+    """Everything needed to answer, log and count one error."""
+
+    status: int
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    level: int = 0
+    exc: BaseException | None = None
+
+    @property
+    def is_server_error(self) -> bool:
+        """5xx errors are the service's fault: logged at ERROR or above, with the traceback."""
+        return self.status >= 500
+
+
+def _info(
+    code: str,
+    status: int | None = None,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    exc: BaseException | None = None,
+    severity: catalog.Severity | None = None,
+) -> ErrorInfo:
+    entry = catalog.get(code)
+    if status is None:
+        status = entry.status if entry else 500
+    if message is None:
+        message = entry.message if entry else "Error"
+    if entry is not None:
+        severity = entry.severity
+    level = (severity or catalog.Severity.ERROR).log_level
+    if status >= 500:
+        level = max(level, catalog.Severity.ERROR.log_level)
+    return ErrorInfo(status, code, message, details or None, headers or {}, level, exc)
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten DRF/Django validation errors into `{"dotted.path": [messages]}`.
+
+    Nested serializers become `metadata.color`; list items, whether DRF gives them as a list of
+    dicts or (DRF 3.18 ListField) as a dict keyed by index, become `items.0.name`. Messages that
+    belong to no field are listed under `non_field_errors`.
+    """
+    out: dict[str, list[str]] = {}
+    _flatten_into(out, detail, prefix)
+    return out
+
+
+def _flatten_into(out: dict[str, list[str]], detail: Any, prefix: str) -> None:
+    non_field = api_settings.NON_FIELD_ERRORS_KEY
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            key = str(key)
+            if key in (non_field, django_exc.NON_FIELD_ERRORS):
+                path = f"{prefix}.{non_field}" if prefix else non_field
+            else:
+                path = f"{prefix}.{key}" if prefix else key
+            _flatten_into(out, value, path)
+    elif isinstance(detail, list | tuple):
+        for index, item in enumerate(detail):
+            if isinstance(item, Mapping | list | tuple):
+                if item:  # list serializers give {} for the items that were valid
+                    _flatten_into(out, item, f"{prefix}.{index}" if prefix else str(index))
+            else:
+                out.setdefault(prefix or non_field, []).append(str(item))
+    else:
+        out.setdefault(prefix or non_field, []).append(str(detail))
+
+
+def _validation(field_errors: dict[str, list[str]], exc: BaseException) -> ErrorInfo:
+    return _info("validation_error", details={"field_errors": field_errors}, exc=exc)
+
+
+# DRF exceptions by class; the first match wins, so subclasses come before their bases.
+_DRF_CODES: tuple[tuple[type[drf_exc.APIException], str], ...] = (
+    (drf_exc.ParseError, "parse_error"),
+    (drf_exc.AuthenticationFailed, "authentication_error"),
+    (drf_exc.NotAuthenticated, "authentication_error"),
+    (drf_exc.PermissionDenied, "authorization_error"),
+    (drf_exc.NotFound, "not_found"),
+    (drf_exc.MethodNotAllowed, "method_not_allowed"),
+    (drf_exc.NotAcceptable, "not_acceptable"),
+    (drf_exc.UnsupportedMediaType, "unsupported_media_type"),
+    (drf_exc.Throttled, "rate_limit_exceeded"),
+)
+
+
+def _from_drf(exc: drf_exc.APIException) -> ErrorInfo:
+    if isinstance(exc, drf_exc.ValidationError):
+        return _validation(flatten_errors(exc.detail), exc)
+    detail = exc.detail
+    message = str(detail) if isinstance(detail, str) else None
+    # A registered code on the exception's detail (e.g. "token_expired") beats the class mapping.
+    detail_code = getattr(detail, "code", None)
+    if isinstance(detail_code, str) and catalog.get(detail_code) is not None:
+        code = detail_code
+    else:
+        code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), None) or (
+            detail_code if isinstance(detail_code, str) else "client_error"
+        )
+    headers: dict[str, str] = {}
+    details: dict[str, Any] | None = None
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, drf_exc.Throttled) and wait is not None:
+        retry_after = max(1, math.ceil(wait))
+        headers["Retry-After"] = str(retry_after)
+        details = {"retry_after": retry_after}
+    return _info(code, exc.status_code, message, details, headers, exc)
+
+
+def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInfo:
+    headers = {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return _info(
+        exc.code,
+        exc.status_code,
+        exc.message,
+        dict(exc.details) if exc.details else None,
+        headers,
+        cause or exc,
+        severity=type(exc).severity,
+    )
+
+
+def _developer_message(exc: BaseException) -> str | None:
+    """The message a developer gave `Http404("…")` / `PermissionDenied("…")`, if any."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], str) and exc.args[0]:
+        return exc.args[0]
+    return None
+
+
+def normalize(exc: BaseException) -> ErrorInfo:
+    """Turn any exception into an `ErrorInfo`; unknown ones become a bare `internal_error`."""
+    if isinstance(exc, AppException):
+        return _from_app(exc)
+    if isinstance(exc, drf_exc.APIException):
+        return _from_drf(exc)
+    if isinstance(exc, DjangoDbError):
+        return _from_app(translate_db_error(exc), cause=exc)
+    if isinstance(exc, django_exc.ValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return _validation(flatten_errors(detail), exc)
+    if isinstance(exc, Http404):
+        # Resolver404 carries the URL patterns tried: never a message for clients.
+        message = None if isinstance(exc, Resolver404) else _developer_message(exc)
+        return _info("not_found", message=message, exc=exc)
+    if isinstance(exc, django_exc.PermissionDenied):
+        return _info("authorization_error", message=_developer_message(exc), exc=exc)
+    if isinstance(exc, django_exc.RequestDataTooBig):
+        return _info("payload_too_large", exc=exc)
+    if isinstance(exc, django_exc.SuspiciousOperation | django_exc.BadRequest):
+        return _info("bad_request", exc=exc)
+    return _info("internal_error", exc=exc)
+
+
+# Codes for error responses that someone else built (Django's own pages, a bare
+# HttpResponseNotAllowed); anything not listed falls back to client_error / internal_error.
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "authentication_error",
+    403: "authorization_error",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limit_exceeded",
+    500: "internal_error",
+    502: "external_service_error",
+    503: "service_unavailable",
+}
+
+
+def for_status(status: int) -> ErrorInfo:
+    """An `ErrorInfo` for an error response of `status` whose cause is not known."""
+    code = _STATUS_CODES.get(status) or ("internal_error" if status >= 500 else "client_error")
+    return _info(code, status)

@@ -1,0 +1,49 @@
+"""Django's error views, answering with the envelope.
+
+`CorrelationIdMiddleware` already turns Django's own error pages into the envelope; setting these
+as the root URLconf's `handler400/403/404/500` and as CSRF_FAILURE_VIEW also keeps what only these
+views know (the CSRF failure reason, the exception of a 500) and skips rendering HTML first.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from django.http import HttpRequest, HttpResponse
+
+from .exceptions import AuthorizationException
+from .handling import handle_exception, respond
+from .normalize import for_status
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400."""
+    return _answer(request, exception, 400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler403."""
+    return _answer(request, exception, 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404."""
+    return _answer(request, exception, 404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500; Django calls it while the exception is being handled."""
+    return _answer(request, sys.exc_info()[1], 500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW; Django's reasons are fixed sentences, safe to show."""
+    message = f"CSRF verification failed: {reason}" if reason else None
+    return handle_exception(AuthorizationException(message or "CSRF verification failed"), request)
+
+
+def _answer(request: HttpRequest, exception: BaseException | None, status: int) -> HttpResponse:
+    if exception is None:
+        return respond(for_status(status), request)
+    # The status follows the exception (RequestDataTooBig reaches handler400 but answers 413).
+    return handle_exception(exception, request)

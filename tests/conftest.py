@@ -1,0 +1,76 @@
+"""Shared fixtures: captured JSON log lines, and the rules for tests that need services."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.config
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from errors.logging import build_logging_config
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+class JsonLog:
+    """The JSON lines written to the configured console stream during a test."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every line, parsed (a line that is not JSON fails the test)."""
+        return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
+
+    def errors(self) -> list[dict[str, Any]]:
+        """The lines the errors app wrote for handled errors."""
+        return [r for r in self.records() if r.get("logger") == "errors"]
+
+
+@pytest.fixture
+def json_log() -> Iterator[JsonLog]:
+    """Log through the service's own logging configuration into a buffer, at DEBUG."""
+    log = JsonLog()
+    logging.config.dictConfig(build_logging_config(level="DEBUG", stream=log.stream))
+    try:
+        yield log
+    finally:
+        logging.config.dictConfig(settings.LOGGING)
+
+
+def _need(service: str, available: bool, why: str) -> None:
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{service} is required under CI: {why}")
+    pytest.skip(f"needs {service}: {why}")
+
+
+@pytest.fixture
+def needs_postgres() -> None:
+    """Fail under CI (skip elsewhere) when the suite does not run on PostgreSQL."""
+    _need("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """REDIS_URL; fails under CI (skips elsewhere) when it is not set."""
+    url = os.environ.get("REDIS_URL", "")
+    _need("Redis", bool(url), "set REDIS_URL=redis://…")
+    return url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.postgres` tests get the needs_postgres fixture, `redis` ones redis_url."""
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.fixturenames.insert(0, "needs_postgres")  # type: ignore[attr-defined]
+        if item.get_closest_marker("redis"):
+            item.fixturenames.insert(0, "redis_url")  # type: ignore[attr-defined]

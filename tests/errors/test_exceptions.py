@@ -1,0 +1,116 @@
+"""The exception classes: constructor arguments of the spec, and agreement with the catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from errors import catalog
+from errors import exceptions as exc
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        exc.AppException,
+        exc.ValidationException,
+        exc.AuthenticationException,
+        exc.AuthorizationException,
+        exc.NotFoundException,
+        exc.ConflictException,
+        exc.ExternalServiceException,
+        exc.DatabaseException,
+        exc.RateLimitException,
+    ],
+)
+def test_each_class_agrees_with_its_catalog_entry(cls: type[exc.AppException]) -> None:
+    entry = catalog.get(cls.default_code)
+    assert entry is not None
+    assert (entry.status, entry.category, entry.severity) == (
+        cls.status_code,
+        cls.category,
+        cls.severity,
+    )
+    instance = cls()
+    assert instance.code == cls.default_code
+    assert instance.status_code == cls.status_code
+    assert instance.message == cls.default_message
+    assert str(instance) == cls.default_message
+
+
+def test_app_exception_takes_message_code_status_and_details() -> None:
+    error = exc.AppException("Boom", code="custom_code", status_code=418, details={"a": 1})
+    assert (error.message, error.code, error.status_code, error.details) == (
+        "Boom",
+        "custom_code",
+        418,
+        {"a": 1},
+    )
+
+
+def test_a_registered_code_brings_its_status() -> None:
+    assert exc.AppException(code="not_found").status_code == 404
+    assert exc.DatabaseException(code="db_timeout").status_code == 504
+    assert exc.DatabaseException(code="db_connection_error").status_code == 503
+
+
+def test_validation_field_errors_go_to_details() -> None:
+    error = exc.ValidationException(field_errors={"name": ["Required"]})
+    assert error.details == {"field_errors": {"name": ["Required"]}}
+    assert error.field_errors == {"name": ["Required"]}
+
+
+def test_not_found_names_the_resource() -> None:
+    error = exc.NotFoundException(resource_type="workspace", resource_id=7)
+    assert error.message == "Workspace not found"
+    assert error.details == {"resource_type": "workspace", "resource_id": "7"}
+
+
+def test_external_service_names_the_service_and_may_be_a_timeout() -> None:
+    error = exc.ExternalServiceException(status_code=504, service_name="billing")
+    assert error.status_code == 504
+    assert error.details == {"service_name": "billing"}
+
+
+def test_database_exception_never_puts_the_query_in_details() -> None:
+    error = exc.DatabaseException(
+        query_info={"operation": "SELECT", "table": "auth_user", "params": ["hunter2"]}
+    )
+    assert error.details == {}
+    assert error.query_info == {"operation": "SELECT", "table": "auth_user"}
+
+
+def test_rate_limit_retry_after() -> None:
+    error = exc.RateLimitException(retry_after=30)
+    assert error.retry_after == 30
+    assert error.details == {"retry_after": 30}
+
+
+def test_details_are_copied_not_shared() -> None:
+    shared = {"a": 1}
+    error = exc.NotFoundException(details=shared, resource_type="thing")
+    assert shared == {"a": 1}
+    assert error.details == {"a": 1, "resource_type": "thing"}
+
+
+def test_catalog_registration_refuses_a_conflicting_entry() -> None:
+    catalog.register(
+        "test_only_code", status=418, category="request", severity="info",
+        message="Teapot", meaning="Used by this test.",
+    )
+    # The same facts again are fine; different facts are a programming error.
+    catalog.register(
+        "test_only_code", status=418, category="request", severity="info",
+        message="Teapot", meaning="Used by this test.",
+    )
+    with pytest.raises(ValueError, match="test_only_code"):
+        catalog.register(
+            "test_only_code", status=400, category="request", severity="info",
+            message="Teapot", meaning="Used by this test.",
+        )
+
+
+def test_every_catalog_code_is_snake_case_with_a_meaning() -> None:
+    for entry in catalog.entries():
+        assert entry.code.replace("_", "").isalnum() and entry.code == entry.code.lower()
+        assert 400 <= entry.status <= 599
+        assert entry.meaning and entry.message

@@ -1,0 +1,21 @@
+"""Settings for the test suite: the service's own settings plus a test-only app.
+
+Run with DATABASE_URL / REDIS_URL set, the same suite runs on PostgreSQL / Redis.
+"""
+
+import os
+
+os.environ.setdefault("ENVIRONMENT", "test")
+os.environ.setdefault("SECRET_KEY", "test-secret-key")
+
+from cortex.settings import *  # noqa: E402,F403
+from cortex.settings import INSTALLED_APPS  # noqa: E402
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+ROOT_URLCONF = "tests.urls"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+from cortex.settings import MIDDLEWARE  # noqa: E402
+
+MIDDLEWARE = [*MIDDLEWARE, "tests.testapp.middleware.ExplodingMiddleware"]

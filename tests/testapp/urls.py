@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("drf/raise/<str:kind>", views.drf_raise),
+    path("plain/raise/<str:kind>", views.plain_raise),
+    path("drf/validate", views.drf_validate),
+    path("drf/ok", views.drf_ok),
+    path("async/echo", views.async_echo),
+    path("plain/get-only", views.plain_get_only),
+    path("plain/own-json-error", views.plain_own_json_error),
+    path("log/unserializable", views.log_unserializable),
+    path("db/unique", views.db_unique),
+    path("db/foreign-key", views.db_foreign_key),
+    path("db/timeout", views.db_timeout),
+    path("db/unreachable", views.db_unreachable),
+    path("db/write-then-conflict", views.write_then_conflict),
+    path("db/plain-write-then-conflict", views.plain_write_then_conflict),
+]

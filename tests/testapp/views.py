@@ -1,0 +1,215 @@
+"""Test-only views that raise each kind of error, from DRF views and from plain Django views."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+
+from django.core import exceptions as django_exc
+from django.db import connection, connections, transaction
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from rest_framework import exceptions as drf_exc
+from rest_framework import serializers
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from errors import exceptions as app_exc
+from errors.context import get_correlation_id
+
+from .models import Child, Parent
+
+log = logging.getLogger("tests.testapp")
+
+LEAKY_TEXT = (
+    "password=hunter2 while running SELECT * FROM auth_user WHERE id = 1 "
+    "in /srv/cortex/secret_settings.py"
+)
+
+# What each /raise/<kind> view raises. The expected answers live in the tests.
+RAISERS: dict[str, Callable[[], BaseException]] = {
+    "validation_exception": lambda: app_exc.ValidationException(
+        field_errors={"name": ["Name is required"]}
+    ),
+    "drf_validation": lambda: drf_exc.ValidationError({"name": ["This field is required."]}),
+    "django_validation": lambda: django_exc.ValidationError({"name": ["Too short."]}),
+    "django_validation_plain": lambda: django_exc.ValidationError("Not allowed today."),
+    "parse_error": lambda: drf_exc.ParseError(),
+    "authentication_exception": lambda: app_exc.AuthenticationException(),
+    "not_authenticated": lambda: drf_exc.NotAuthenticated(),
+    "authentication_failed": lambda: drf_exc.AuthenticationFailed(),
+    "token_expired": lambda: drf_exc.AuthenticationFailed(
+        "Token has expired", code="token_expired"
+    ),
+    "authorization_exception": lambda: app_exc.AuthorizationException(),
+    "drf_permission_denied": lambda: drf_exc.PermissionDenied(),
+    "django_permission_denied": lambda: django_exc.PermissionDenied("Only owners may do that"),
+    "not_found_exception": lambda: app_exc.NotFoundException(
+        resource_type="workspace", resource_id="42"
+    ),
+    "drf_not_found": lambda: drf_exc.NotFound(),
+    "http404": lambda: Http404("No such thing"),
+    "method_not_allowed": lambda: drf_exc.MethodNotAllowed("PATCH"),
+    "not_acceptable": lambda: drf_exc.NotAcceptable(),
+    "unsupported_media_type": lambda: drf_exc.UnsupportedMediaType("text/csv"),
+    "conflict_exception": lambda: app_exc.ConflictException(),
+    "rate_limit_exception": lambda: app_exc.RateLimitException(retry_after=30),
+    "throttled": lambda: drf_exc.Throttled(wait=12.2),
+    "external_service": lambda: app_exc.ExternalServiceException(service_name="billing"),
+    "external_timeout": lambda: app_exc.ExternalServiceException(
+        "Billing timed out", status_code=504, service_name="billing"
+    ),
+    "request_data_too_big": lambda: django_exc.RequestDataTooBig("too big"),
+    "internal": lambda: RuntimeError(LEAKY_TEXT),
+}
+
+
+@api_view(["GET", "POST"])
+@permission_classes([AllowAny])
+def drf_raise(request: Request, kind: str) -> Response:
+    raise RAISERS[kind]()
+
+
+def plain_raise(request: HttpRequest, kind: str) -> HttpResponse:
+    raise RAISERS[kind]()
+
+
+class ItemSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=5)
+
+
+class MetadataSerializer(serializers.Serializer):
+    color = serializers.ChoiceField(choices=["red", "blue"])
+
+
+class PayloadSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=10)
+    metadata = MetadataSerializer()
+    items = ItemSerializer(many=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=3), required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("name") == "forbidden":
+            raise serializers.ValidationError("This name is forbidden.")
+        return attrs
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def drf_validate(request: Request) -> Response:
+    serializer = PayloadSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return Response(serializer.validated_data, status=201)
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def drf_ok(request: Request) -> Response:
+    log.info("inside drf_ok")
+    return Response({"ok": True, "correlation_id": get_correlation_id()})
+
+
+@transaction.non_atomic_requests
+async def async_echo(request: HttpRequest) -> JsonResponse:
+    await asyncio.sleep(0.001)
+    log.info("inside async_echo")
+    await asyncio.sleep(0)
+    return JsonResponse({"correlation_id": get_correlation_id()})
+
+
+@require_GET
+def plain_get_only(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+def plain_own_json_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"detail": "teapot"}, status=418)
+
+
+def log_unserializable(request: HttpRequest) -> JsonResponse:
+    log.warning(
+        "odd extra", extra={"thing": object(), "token": "abc123", "nested": {"password": "x"}}
+    )
+    return JsonResponse({"ok": True})
+
+
+# --- Database rows ---------------------------------------------------------------------------
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def db_unique(request: Request) -> Response:
+    Parent.objects.create(name="same")
+    Parent.objects.create(name="same")
+    return Response(status=201)
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def db_foreign_key(request: Request) -> Response:
+    # Django creates foreign keys DEFERRABLE INITIALLY DEFERRED: the database refuses this row
+    # when ATOMIC_REQUESTS commits, after the view has returned.
+    Child.objects.create(parent_id=999_999)
+    return Response(status=201)
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def db_timeout(request: Request) -> Response:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 50")
+            cursor.execute("SELECT pg_sleep(2)")
+    else:
+        # SQLite has no statement timeout; a progress handler that aborts is how one is built.
+        connection.ensure_connection()
+        raw = connection.connection
+        raw.set_progress_handler(lambda: 1, 10_000)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                    "WHERE i < 100000000) SELECT count(*) FROM n"
+                )
+        finally:
+            raw.set_progress_handler(None, 0)
+    return Response({"finished": True})
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def db_unreachable(request: Request) -> Response:
+    default = connections["default"]
+    settings_dict = dict(default.settings_dict)
+    if default.vendor == "postgresql":
+        settings_dict.update(HOST="127.0.0.1", PORT=str(_closed_port()))
+    else:
+        settings_dict["NAME"] = "/nonexistent-directory/cortex.sqlite3"
+    unreachable = type(default)(settings_dict, alias="unreachable")
+    try:
+        with unreachable.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        unreachable.close()
+    return Response({"reached": True})
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def write_then_conflict(request: Request) -> Response:
+    Parent.objects.create(name=request.data.get("name", "half"))
+    raise app_exc.ConflictException("Second half failed")
+
+
+def plain_write_then_conflict(request: HttpRequest) -> HttpResponse:
+    Parent.objects.create(name="plain-half")
+    raise app_exc.ConflictException("Second half failed")
