@@ -29,10 +29,6 @@ class JsonLog:
         """Every line, parsed (a line that is not JSON fails the test)."""
         return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
 
-    def errors(self) -> list[dict[str, Any]]:
-        """The lines the errors app wrote for handled errors."""
-        return [r for r in self.records() if r.get("logger") == "errors"]
-
 
 @pytest.fixture
 def json_log() -> Iterator[JsonLog]:
