@@ -125,3 +125,19 @@ def test_200_concurrent_requests_through_the_asgi_app_keep_their_own_ids(
             assert any(line["logger"] == "errors" for line in lines), cid
     # No line was logged under an id of no request (or under none at all).
     assert by_id == {}
+
+
+def test_streaming_responses_carry_the_id(client: Client) -> None:
+    response = client.get("/t/plain/streaming", headers={"X-Correlation-ID": "stream-1"})
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"one\ntwo\n"  # type: ignore[arg-type]
+    assert response["X-Correlation-ID"] == "stream-1"
+
+
+def test_cors_exposes_the_correlation_id(settings: Any, client: Client) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+    for path in ("/t/drf/ok", "/no/such/url"):
+        response = client.get(path, headers={"Origin": "https://app.example"})
+        assert response["Access-Control-Allow-Origin"] == "https://app.example"
+        exposed = {h.strip().lower() for h in response["Access-Control-Expose-Headers"].split(",")}
+        assert "x-correlation-id" in exposed

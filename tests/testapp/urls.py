@@ -9,6 +9,7 @@ urlpatterns = [
     path("drf/ok", views.drf_ok),
     path("async/echo", views.async_echo),
     path("plain/get-only", views.plain_get_only),
+    path("plain/streaming", views.plain_streaming),
     path("plain/own-json-error", views.plain_own_json_error),
     path("log/unserializable", views.log_unserializable),
     path("db/unique", views.db_unique),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.core import exceptions as django_exc
 from django.db import connection, connections, transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 from rest_framework import exceptions as drf_exc
 from rest_framework import serializers
@@ -124,6 +124,10 @@ async def async_echo(request: HttpRequest) -> JsonResponse:
 @require_GET
 def plain_get_only(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
+
+
+def plain_streaming(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(iter([b"one\n", b"two\n"]), content_type="text/plain")
 
 
 def plain_own_json_error(request: HttpRequest) -> JsonResponse:
