@@ -672,11 +672,6 @@ def test_config_quiet_loggers_are_never_louder_than_the_level() -> None:
     assert config["loggers"]["errors"] == {"level": "ERROR", "handlers": [], "propagate": True}
 
 
-def test_config_request_log_level_below_level_leaves_errors_logger_at_level() -> None:
-    config = build_logging_config(level="WARNING", request_log_level="DEBUG")
-    assert config["loggers"]["errors"]["level"] == "WARNING"
-
-
 def test_config_attaches_all_filters_to_every_handler(tmp_path: Path) -> None:
     config = build_logging_config(log_file=str(tmp_path / "app.log"))
     assert set(config["filters"]) == {"correlation_id", "redact", "dedupe"}
@@ -752,7 +747,6 @@ def test_config_level_is_case_insensitive() -> None:
         ({"level": "NOTSET"}, "NOTSET"),
         ({"fmt": "xml"}, "xml"),
         ({"fmt": "JSON "}, "JSON "),
-        ({"request_log_level": "LOUD"}, "LOUD"),
     ],
 )
 def test_config_rejects_unknown_values(kwargs: dict[str, Any], bad: str) -> None:

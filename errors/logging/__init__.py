@@ -1,0 +1,32 @@
+"""Structured logging for the `errors` app: JSON lines, correlation ids, redaction.
+
+Nothing here imports Django, so the module can be used (and its config built) before settings
+are configured, e.g. from `settings.py` itself::
+
+    from errors.logging import build_logging_config
+
+    LOGGING = build_logging_config(level=env("LOG_LEVEL"), fmt=env("LOG_FORMAT"))
+"""
+
+from .config import QUIET_LOGGERS, build_logging_config
+from .filters import (
+    DEFAULT_SENSITIVE_KEYS,
+    REDACTED,
+    CorrelationIdFilter,
+    DuplicateRequestLogFilter,
+    RedactingFilter,
+)
+from .formatters import CONSOLE_FORMAT, ConsoleFormatter, JsonFormatter
+
+__all__ = [
+    "CONSOLE_FORMAT",
+    "DEFAULT_SENSITIVE_KEYS",
+    "QUIET_LOGGERS",
+    "REDACTED",
+    "ConsoleFormatter",
+    "CorrelationIdFilter",
+    "DuplicateRequestLogFilter",
+    "JsonFormatter",
+    "RedactingFilter",
+    "build_logging_config",
+]

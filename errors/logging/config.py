@@ -1,0 +1,110 @@
+"""`build_logging_config`: the LOGGING dict of a service that uses `errors`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Final, TextIO
+
+from .formatters import CONSOLE_FORMAT
+
+_LEVELS: Final[tuple[str, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_FORMATS: Final[tuple[str, ...]] = ("json", "console")
+
+# Chatty at INFO/DEBUG and rarely what an operator is looking for.
+QUIET_LOGGERS: Final[tuple[str, ...]] = (
+    "django.db.backends",
+    "django.utils.autoreload",
+    "daphne",
+    "asyncio",
+    "urllib3",
+    "httpx",
+    "httpcore",
+    "channels_redis",
+    "aioredis",
+    "redis",
+)
+
+
+def _check_level(value: object, argument: str) -> str:
+    name = value.upper() if isinstance(value, str) else None
+    if name not in _LEVELS:
+        raise ValueError(f"{argument} must be one of {', '.join(_LEVELS)}, got {value!r}")
+    return name
+
+
+def build_logging_config(
+    *,
+    level: str = "INFO",
+    fmt: str = "json",
+    log_file: str | os.PathLike[str] | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
+    backup_count: int = 5,
+    stream: TextIO | None = None,
+) -> dict[str, Any]:
+    """Return a `logging.config.dictConfig` dict (usable as Django's `LOGGING`).
+
+    - Root logger at `level` (DEBUG, INFO, WARNING, ERROR or CRITICAL; case-insensitive),
+      writing to a `console` handler on `stream` (default: sys.stderr) formatted as `fmt`:
+      "json" (one JSON object per line, `JsonFormatter`) or "console" (`ConsoleFormatter`).
+    - With `log_file` (a path; None or "" for none), also a size-rotated file handler
+      (`max_bytes`, `backup_count`), always JSON whatever `fmt` says: files are for machines.
+    - Every handler runs `dedupe` (`DuplicateRequestLogFilter`), `correlation_id`
+      (`CorrelationIdFilter`) and `redact` (`RedactingFilter`), in that order.
+    - `django` and `errors` loggers have no handlers of their own and propagate to root at
+      `level`; the noisy loggers in `QUIET_LOGGERS` are held at WARNING (or `level`, if that
+      is higher).
+
+    Raises ValueError, naming the value, for an unknown `level` or `fmt`.
+    """
+    level_name = _check_level(level, "level")
+    if fmt not in _FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(_FORMATS)}, got {fmt!r}")
+
+    module = "errors.logging"
+    filter_names = ["dedupe", "correlation_id", "redact"]
+    handlers: dict[str, dict[str, Any]] = {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": fmt,
+            "filters": list(filter_names),
+            # dictConfig resolves "ext://" strings and passes any other object through.
+            "stream": stream if stream is not None else "ext://sys.stderr",
+        }
+    }
+    if log_file:
+        handlers["file"] = {
+            "class": "logging.handlers.RotatingFileHandler",
+            "formatter": "json",
+            "filters": list(filter_names),
+            "filename": os.fspath(log_file),
+            "maxBytes": max_bytes,
+            "backupCount": backup_count,
+            "encoding": "utf-8",
+        }
+
+    # A logger's own level decides for records it creates, even when they propagate to a
+    # root at a higher level; so "quiet" must never mean "louder than the root".
+    quiet_level = level_name if _LEVELS.index(level_name) > _LEVELS.index("WARNING") else "WARNING"
+    loggers: dict[str, dict[str, Any]] = {
+        "django": {"level": level_name, "handlers": [], "propagate": True},
+        "errors": {"level": level_name, "handlers": [], "propagate": True},
+    }
+    for name in QUIET_LOGGERS:
+        loggers[name] = {"level": quiet_level, "handlers": [], "propagate": True}
+
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "correlation_id": {"()": f"{module}.CorrelationIdFilter"},
+            "redact": {"()": f"{module}.RedactingFilter"},
+            "dedupe": {"()": f"{module}.DuplicateRequestLogFilter"},
+        },
+        "formatters": {
+            "json": {"()": f"{module}.JsonFormatter"},
+            "console": {"()": f"{module}.ConsoleFormatter", "fmt": CONSOLE_FORMAT},
+        },
+        "handlers": handlers,
+        "root": {"level": level_name, "handlers": list(handlers)},
+        "loggers": loggers,
+    }

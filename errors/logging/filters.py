@@ -1,0 +1,188 @@
+"""Filters: the correlation id, redaction of secrets, and Django's duplicate request lines."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any, Final
+
+from errors.context import get_correlation_id
+
+from .safe import STANDARD_ATTRS
+
+DEFAULT_SENSITIVE_KEYS: Final[tuple[str, ...]] = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "api_key",
+    "apikey",
+    "session",
+    "csrf",
+)
+"""Substrings that make a key sensitive (matched against the lowercased key)."""
+
+REDACTED: Final[str] = "[REDACTED]"
+"""What `RedactingFilter` puts in place of a sensitive value."""
+
+
+class CorrelationIdFilter(logging.Filter):
+    """Copy the current correlation id onto each record as `record.correlation_id`.
+
+    The id is read from the context variable in `errors.context` when the record is handled,
+    i.e. in the thread or task that logged it, so concurrent requests never swap ids (a
+    process-global filter holding "the" current id does). A record that already carries an
+    id keeps it. Records without any id get None. Never drops a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Set `record.correlation_id` if missing or None; always return True."""
+        if record.__dict__.get("correlation_id") is None:
+            record.correlation_id = get_correlation_id()
+        return True
+
+
+class RedactingFilter(logging.Filter):
+    """Mask the values of sensitive keys in a record's extras, at any depth.
+
+    A key is sensitive when its lowercased name contains one of `keys` (by default
+    `DEFAULT_SENSITIVE_KEYS`). Both an extra whose own name is sensitive
+    (`extra={"token": ...}`) and sensitive keys inside dicts nested in dicts, lists and
+    tuples are replaced by `"[REDACTED]"`.
+
+    Containers are copied on write: the caller's objects are never modified, and containers
+    without anything to mask are not copied at all. Structures nested deeper than
+    `max_depth` (which includes self-referencing ones) are masked as a whole rather than
+    risk letting a secret through. Never raises and never drops a record.
+    """
+
+    # Sensitive-ness of a key is cached per name; bounded because nested dict keys may be
+    # data (user names, ids) rather than a fixed vocabulary.
+    _CACHE_LIMIT: Final[int] = 2048
+
+    def __init__(self, keys: Iterable[str] | None = None, max_depth: int = 32) -> None:
+        """Use `keys` (substrings, case-insensitive) instead of the default sensitive keys."""
+        super().__init__()
+        source = DEFAULT_SENSITIVE_KEYS if keys is None else keys
+        self.keys: tuple[str, ...] = tuple(k.lower() for k in source if k)
+        self.max_depth = max_depth
+        self._verdicts: dict[str, bool] = {}
+
+    def is_sensitive(self, key: object) -> bool:
+        """Tell whether a key's value must be masked."""
+        if not isinstance(key, str):
+            return False
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            lowered = key.lower()
+            verdict = any(fragment in lowered for fragment in self.keys)
+            if len(self._verdicts) < self._CACHE_LIMIT:
+                self._verdicts[key] = verdict
+        return verdict
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask sensitive values in the extras of `record`; always return True."""
+        try:
+            attrs = record.__dict__
+            changes: dict[str, Any] | None = None
+            standard = STANDARD_ATTRS
+            for key, value in attrs.items():
+                if key in standard:
+                    continue
+                if self.is_sensitive(key):
+                    new = REDACTED
+                elif isinstance(value, (dict, list, tuple)):
+                    new = self._redact(value, 0)
+                else:
+                    continue
+                if new is not value:
+                    if changes is None:
+                        changes = {}
+                    changes[key] = new
+            if changes:
+                # Applied after the walk: the record's dict must not change while iterated.
+                attrs.update(changes)
+        except Exception:
+            # Something in the extras defeated the walk (a mapping whose items() raises, a
+            # key whose lower() misbehaves...). Fail closed rather than log what may be a
+            # secret: mask every extra that could hold one.
+            self._mask_all_extras(record)
+        return True
+
+    def _redact(self, value: Any, depth: int) -> Any:
+        """Return `value` with sensitive keys masked; the same object when nothing changed."""
+        if depth >= self.max_depth:
+            return REDACTED
+        if isinstance(value, dict):
+            changed: dict[Any, Any] | None = None
+            for key, item in value.items():
+                if self.is_sensitive(key):
+                    new = REDACTED
+                elif isinstance(item, (dict, list, tuple)):
+                    new = self._redact(item, depth + 1)
+                else:
+                    continue
+                if new is not item:
+                    if changed is None:
+                        changed = {}
+                    changed[key] = new
+            if changed is None:
+                return value
+            return {**value, **changed}
+        if isinstance(value, (list, tuple)):
+            items: list[Any] | None = None
+            for index, item in enumerate(value):
+                if isinstance(item, (dict, list, tuple)):
+                    new = self._redact(item, depth + 1)
+                    if new is not item:
+                        if items is None:
+                            items = list(value)
+                        items[index] = new
+            if items is None:
+                return value
+            return items if isinstance(value, list) else tuple(items)
+        return value
+
+    def _mask_all_extras(self, record: logging.LogRecord) -> None:
+        try:
+            attrs = record.__dict__
+            for key in [k for k in attrs if k not in STANDARD_ATTRS]:
+                value = attrs[key]
+                if isinstance(value, (dict, list, tuple, set, frozenset)):
+                    attrs[key] = REDACTED
+                else:
+                    try:
+                        if self.is_sensitive(key):
+                            attrs[key] = REDACTED
+                    except Exception:
+                        attrs[key] = REDACTED
+        except Exception:
+            pass
+
+
+class DuplicateRequestLogFilter(logging.Filter):
+    """Drop Django's own error-response records for requests the errors middleware handled.
+
+    Django logs every 4xx/5xx response on `django.request` (and CSRF failures on
+    `django.security.csrf`), passing the request as `record.request`. The errors middleware
+    already logs each error response exactly once, with its correlation id, and marks the
+    request by setting `request.correlation_id`; Django's line for such a request would be a
+    duplicate. Records for requests without the mark, and all other records, pass.
+    """
+
+    LOGGERS: Final[frozenset[str]] = frozenset({"django.request", "django.security.csrf"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Return False for a duplicate of a line the middleware logs; True otherwise."""
+        if record.name not in self.LOGGERS:
+            return True
+        request = record.__dict__.get("request")
+        if request is None:
+            return True
+        try:
+            return not hasattr(request, "correlation_id")
+        except Exception:
+            return True
+

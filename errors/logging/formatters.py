@@ -1,0 +1,244 @@
+"""The JSON and console formatters."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import Any, Final
+
+import orjson
+
+from errors.context import get_correlation_id
+
+from .safe import (
+    STANDARD_ATTRS,
+    broken_message,
+    describe_request,
+    exception_type_name,
+    json_default,
+    safe_str,
+    sanitize,
+    type_name,
+)
+from .tracebacks import format_exception_text
+
+# The formatter renders the correlation id as a field of its own, not as an extra.
+_FORMATTER_SKIP: Final[frozenset[str]] = STANDARD_ATTRS | {"correlation_id"}
+
+# Names of the fields the formatter writes itself; an extra with one of these names must not
+# overwrite them, so it is written under `extra_<name>` instead. `request` is here because it
+# needs special rendering, see `_describe_request`.
+_OUTPUT_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "timestamp",
+        "level",
+        "message",
+        "logger",
+        "module",
+        "function",
+        "line",
+        "process_id",
+        "thread_id",
+        "correlation_id",
+        "exception",
+        "stack_info",
+    }
+)
+_SPECIAL_EXTRAS: Final[frozenset[str]] = _OUTPUT_FIELDS | {"request"}
+
+# ".000Z" .. ".999Z": indexing a tuple beats formatting the milliseconds for every record.
+_MILLIS_SUFFIX: Final[tuple[str, ...]] = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+CONSOLE_FORMAT: Final[str] = (
+    "%(asctime)s %(levelname)-8s [%(correlation_id)s] %(name)s: %(message)s"
+)
+"""The line format of `ConsoleFormatter` as configured by `build_logging_config`."""
+
+
+class JsonFormatter(logging.Formatter):
+    """Format each record as one JSON object on one line, serialized with orjson.
+
+    Fields, in this order: `timestamp` (UTC, ISO-8601 with milliseconds and `Z`), `level`,
+    `message`, `logger`, `module`, `function`, `line`, `process_id`, `thread_id`,
+    `correlation_id` (null when there is none), then `exception` (an object with `type`,
+    `message` and `traceback`) when the record carries exception info, `stack_info` when the
+    record carries a stack, and finally every extra attribute at top level.
+
+    An extra whose name collides with one of those fields is written as `extra_<name>`. A
+    `request` extra (Django's `django.request` logger passes the HttpRequest) is rendered as
+    "<METHOD> <path>". Values orjson cannot serialize are written as their str() (sets as
+    lists, bytes decoded as UTF-8).
+
+    `format` never raises: broken %-arguments give a message saying so, unserializable values
+    are stringified, and if everything else fails a minimal line is still produced.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Accept the arguments of logging.Formatter; `fmt` and `style` are not used."""
+        super().__init__(*args, **kwargs)
+        # (whole second, "YYYY-MM-DDTHH:MM:SS"): records arrive many per second, so
+        # strftime/gmtime run once a second instead of once a record. Replacing the tuple is
+        # atomic, so threads sharing the formatter can only ever see a consistent pair.
+        self._second_cache: tuple[int, str] = (-1, "")
+
+    def format_timestamp(self, created: float) -> str:
+        """Return `created` (seconds since the epoch) as e.g. `2026-11-28T15:20:32.123Z`.
+
+        Milliseconds are truncated, not rounded, like LogRecord.msecs, so the text never
+        shows a time later than the record's.
+        """
+        second = int(created)
+        millis = int((created - second) * 1000)
+        if not 0 <= millis < 1000:
+            # Only for timestamps before 1970 (int() truncates towards zero) and float edge
+            # cases; floor division gets those right at a cost the common path avoids.
+            whole, frac = divmod(created, 1)
+            second, millis = int(whole), min(int(frac * 1000), 999)
+        cached = self._second_cache
+        if cached[0] != second:
+            cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+            self._second_cache = cached
+        return cached[1] + _MILLIS_SUFFIX[millis]
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the JSON line for `record` (without the trailing newline)."""
+        try:
+            try:
+                message = record.getMessage()
+            except Exception as exc:
+                message = broken_message(record, exc)
+            # Like logging.Formatter, so `%(message)s` works for handlers formatting later.
+            record.message = message
+
+            attrs = record.__dict__
+            data: dict[str, Any] = {
+                "timestamp": self.format_timestamp(record.created),
+                "level": record.levelname,
+                "message": message,
+                "logger": record.name,
+                "module": record.module,
+                "function": record.funcName,
+                "line": record.lineno,
+                "process_id": record.process,
+                "thread_id": record.thread,
+                # The filter copied the id at emit time; without the filter (formatter used
+                # on its own) the context is still current, as formatting runs in emit().
+                "correlation_id": attrs.get("correlation_id") or get_correlation_id(),
+            }
+            if record.exc_info or record.exc_text:
+                data["exception"] = self._exception(record)
+            if record.stack_info:
+                data["stack_info"] = self.formatStack(record.stack_info)
+
+            skip = _FORMATTER_SKIP
+            special = _SPECIAL_EXTRAS
+            for key, value in attrs.items():
+                if key not in skip:
+                    if key in special:
+                        if key == "request":
+                            value = describe_request(value)
+                        else:
+                            key = "extra_" + key
+                    data[key] = value
+
+            try:
+                return orjson.dumps(data, default=json_default).decode()
+            except Exception:
+                return self._dumps_sanitized(data)
+        except Exception as exc:
+            return self._emergency_line(record, exc)
+
+    def _exception(self, record: logging.LogRecord) -> dict[str, Any]:
+        exc_info = record.exc_info
+        try:
+            if exc_info and exc_info[0] is not None:
+                # Cached on the record like logging.Formatter does, so a second handler (or
+                # a second formatter) does not walk the traceback again.
+                if not record.exc_text:
+                    record.exc_text = self.formatException(exc_info)
+                exc_type, exc_value = exc_info[0], exc_info[1]
+                return {
+                    "type": exception_type_name(exc_type),
+                    "message": safe_str(exc_value),
+                    "traceback": record.exc_text,
+                }
+        except Exception as exc:
+            return {
+                "type": None,
+                "message": f"<exception info could not be formatted: {safe_str(exc)}>",
+                "traceback": None,
+            }
+        # exc_info=True outside an except block gives (None, None, None); a record rebuilt
+        # from a pickle (SocketHandler) has only exc_text.
+        return {"type": None, "message": None, "traceback": record.exc_text or None}
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (stdlib name)
+        """Format exception info exactly like logging.Formatter does, reusing frame texts."""
+        try:
+            return format_exception_text(ei)
+        except Exception:
+            return super().formatException(ei)
+
+    @staticmethod
+    def _dumps_sanitized(data: dict[str, Any]) -> str:
+        # Reached only when orjson refused something even with the default hook: ints
+        # beyond 64 bits, lone surrogates, non-str dict keys, cycles, extreme nesting.
+        return orjson.dumps(sanitize(data), default=json_default).decode()
+
+    def _emergency_line(self, record: logging.LogRecord, error: BaseException) -> str:
+        # Every value is forced to a str: whatever made the normal path fail must not be
+        # able to make this one fail too.
+        fields = {
+            "timestamp": safe_str(getattr(record, "created", None)),
+            "level": safe_str(getattr(record, "levelname", None)),
+            "message": safe_str(getattr(record, "msg", None)),
+            "logger": safe_str(getattr(record, "name", None)),
+            "correlation_id": safe_str(cid) if (cid := get_correlation_id()) else None,
+            "formatter_error": f"{type_name(error)}: {safe_str(error)}",
+        }
+        try:
+            return orjson.dumps(fields).decode()
+        except Exception:
+            return '{"message":"<log record could not be formatted>"}'
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Human-readable formatter whose format may reference `%(correlation_id)s` safely.
+
+    A record without a correlation id (None or no attribute at all) shows `-`. The record
+    itself is left alone, so a JSON handler formatting it afterwards still writes null.
+    """
+
+    def __init__(
+        self,
+        fmt: str | None = CONSOLE_FORMAT,
+        datefmt: str | None = None,
+        style: Any = "%",
+        validate: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """Accept the arguments of logging.Formatter, with `CONSOLE_FORMAT` as the default."""
+        super().__init__(fmt, datefmt, style, validate, **kwargs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format like logging.Formatter, but broken %-arguments do not raise."""
+        try:
+            return super().format(record)
+        except Exception as exc:
+            # Most likely the message's %-arguments; the copy carries the explanation so the
+            # line still appears and the caller's record keeps its msg and args.
+            shadow = copy.copy(record)
+            shadow.msg, shadow.args = broken_message(record, exc), ()
+            try:
+                return super().format(shadow)
+            except Exception:
+                return safe_str(shadow.msg)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (stdlib name)
+        """Substitute the record into the format, with `-` for a missing correlation id."""
+        if record.__dict__.get("correlation_id") is None:
+            shadow = copy.copy(record)
+            shadow.correlation_id = get_correlation_id() or "-"
+            return super().formatMessage(shadow)
+        return super().formatMessage(record)
