@@ -211,3 +211,15 @@ def test_unexpected_exception_is_a_500_without_its_text(summary: dict[str, Any])
     assert error["code"] == "internal_error"
     assert error["correlation_id"] == response["correlation_id"]
     assert "debug_info" not in error
+
+
+def test_standalone_settings_are_the_readme_setup() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    settings = (STANDALONE / "standalone_settings.py").read_text(encoding="utf-8")
+    for line in (
+        '"errors"',
+        '"errors.handler.exception_handler"',
+        '"errors.middleware.CorrelationIdMiddleware"',
+    ):
+        assert line in readme, f"README.md no longer shows {line}"
+        assert line in settings
