@@ -141,3 +141,13 @@ def test_cors_exposes_the_correlation_id(settings: Any, client: Client) -> None:
         assert response["Access-Control-Allow-Origin"] == "https://app.example"
         exposed = {h.strip().lower() for h in response["Access-Control-Expose-Headers"].split(",")}
         assert "x-correlation-id" in exposed
+
+
+def test_generated_ids_are_distinct_uuid4s() -> None:
+    from errors.context import new_correlation_id
+
+    ids = [new_correlation_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids[:100]:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == value
