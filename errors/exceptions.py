@@ -47,6 +47,18 @@ class AppException(Exception):
         super().__init__(self.message)
 
 
+class _FixedStatusException(AppException):
+    """Base of the exceptions whose class fixes the status: `(message, code, details)`."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, code, details=details)
+
+
 class ValidationException(AppException):
     """Input that breaks a rule; `field_errors` maps dotted field paths to lists of messages."""
 
@@ -69,7 +81,7 @@ class ValidationException(AppException):
             self.details["field_errors"] = self.field_errors
 
 
-class AuthenticationException(AppException):
+class AuthenticationException(_FixedStatusException):
     """The caller could not be identified (missing, invalid or expired credentials)."""
 
     status_code = 401
@@ -78,16 +90,8 @@ class AuthenticationException(AppException):
     category = Category.AUTHENTICATION
     severity = Severity.WARNING
 
-    def __init__(
-        self,
-        message: str = default_message,
-        code: str = default_code,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message, code, details=details)
 
-
-class AuthorizationException(AppException):
+class AuthorizationException(_FixedStatusException):
     """The caller is known but not allowed to do this."""
 
     status_code = 403
@@ -95,14 +99,6 @@ class AuthorizationException(AppException):
     default_message = "Insufficient permissions"
     category = Category.AUTHORIZATION
     severity = Severity.WARNING
-
-    def __init__(
-        self,
-        message: str = default_message,
-        code: str = default_code,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message, code, details=details)
 
 
 class NotFoundException(AppException):
@@ -135,7 +131,7 @@ class NotFoundException(AppException):
             self.details["resource_id"] = str(resource_id)
 
 
-class ConflictException(AppException):
+class ConflictException(_FixedStatusException):
     """The request conflicts with the current state (a duplicate, a stale update)."""
 
     status_code = 409
@@ -143,14 +139,6 @@ class ConflictException(AppException):
     default_message = "Resource conflict"
     category = Category.CONFLICT
     severity = Severity.INFO
-
-    def __init__(
-        self,
-        message: str = default_message,
-        code: str = default_code,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message, code, details=details)
 
 
 class ExternalServiceException(AppException):
