@@ -20,6 +20,7 @@ venv: $(STAMP)
 # DATABASE_URL / REDIS_URL say otherwise; ENVIRONMENT defaults to development here only.
 run: $(STAMP)
 	ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/python manage.py migrate --noinput
+	ENVIRONMENT=$${ENVIRONMENT:-development} PORT=$(PORT) $(BIN)/python manage.py demo_user
 	ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) cortex.asgi:application
 
 test: $(STAMP)
@@ -27,7 +28,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy errors cortex tests
+	$(BIN)/mypy errors cortex accounts workspaces tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/overhead.py

@@ -7,6 +7,7 @@ surprise at request time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import environ
@@ -76,6 +77,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as `10/minute` (checked here, or DRF would fail per request)."""
+    value = _raw(name) or default
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 10/second, 100/minute, 1000/hour; got {value!r}"
+        )
+    return value
 
 
 def env_db(name: str, default: str) -> dict[str, object]:

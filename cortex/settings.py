@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from cortex.env import env_bool, env_choice, env_db, env_int, env_list, env_str
+from cortex.env import env_bool, env_choice, env_db, env_int, env_list, env_rate, env_str
 from errors.logging import build_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "channels",
     "errors",
+    "accounts",
+    "workspaces",
 ]
 
 MIDDLEWARE = [
@@ -149,13 +151,21 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "errors.handler.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiUserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_rate("LOGIN_THROTTLE_RATE", "10/minute"),
+        "user": env_rate("USER_THROTTLE_RATE", "600/minute"),
+    },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
+
+# Seconds an API token stays valid after it is issued.
+TOKEN_TTL = env_int("TOKEN_TTL", 24 * 60 * 60, minimum=1)
 
 ERRORS_INCLUDE_EXCEPTION_DETAILS = INCLUDE_EXCEPTION_DETAILS
 ERRORS_ENABLE_MONITORING = env_bool("ENABLE_ERROR_MONITORING", True)

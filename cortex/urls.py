@@ -1,11 +1,13 @@
 """URLs of the Cortex service."""
 
-from django.urls import path
+from django.urls import URLPattern, URLResolver, include, path
 
 from cortex.views import healthz
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
+    path("api/auth/", include("accounts.urls")),
+    path("api/workspaces/", include("workspaces.urls")),
 ]
 
 handler400 = "errors.views.bad_request"

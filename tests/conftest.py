@@ -41,6 +41,15 @@ def json_log() -> Iterator[JsonLog]:
         logging.config.dictConfig(settings.LOGGING)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Throttle counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def _need(service: str, available: bool, why: str) -> None:
     if available:
         return

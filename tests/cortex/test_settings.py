@@ -34,6 +34,8 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
         ({"ERROR_ALERT_THRESHOLD": "0", "SECRET_KEY": "x"}, ["ERROR_ALERT_THRESHOLD"]),
         ({"ENVIRONMENT": "staging", "SECRET_KEY": "x"}, ["ENVIRONMENT"]),
         ({"DATABASE_URL": "nosuchdb://x", "SECRET_KEY": "x"}, ["DATABASE_URL"]),
+        ({"USER_THROTTLE_RATE": "lots", "SECRET_KEY": "x"}, ["USER_THROTTLE_RATE"]),
+        ({"TOKEN_TTL": "-5", "SECRET_KEY": "x"}, ["TOKEN_TTL"]),
         ({}, ["SECRET_KEY"]),
     ],
 )

@@ -1,0 +1,37 @@
+"""Throttles whose rates are read when a request is checked, not when DRF is imported.
+
+DRF copies DEFAULT_THROTTLE_RATES into a class attribute at import time; reading the current
+settings instead lets operators and tests change rates like any other setting. The counters live
+in Django's default cache, which is Redis when REDIS_URL is set, so every process shares them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+
+
+class _CurrentRate:
+    scope: str
+
+    def get_rate(self) -> str | None:
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return None if rate is None else str(rate)
+
+
+class LoginRateThrottle(_CurrentRate, SimpleRateThrottle):
+    """Token requests per client address (`login` rate), whoever they claim to be."""
+
+    scope = "login"
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ApiUserRateThrottle(_CurrentRate, UserRateThrottle):
+    """API requests per user (per address for anonymous ones), at the `user` rate."""
+
+    scope = "user"

@@ -1,0 +1,39 @@
+"""`POST /api/auth/token/`: a username and password in, an API token out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .authentication import issue_token
+from .throttling import LoginRateThrottle
+
+
+class CredentialsInput(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenView(APIView):
+    """Exchange credentials for the user's token (a new one once the old has expired)."""
+
+    permission_classes = [AllowAny]
+    # Like DRF's obtain_auth_token: HTML forms and scripts may post credentials too.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    throttle_classes = [LoginRateThrottle]
+
+    def post(self, request: Request) -> Response:
+        data = CredentialsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request._request, **data.validated_data)
+        if user is None or not user.is_active:
+            raise AuthenticationFailed("Unable to log in with the provided credentials.")
+        return Response({"token": issue_token(user).key})

@@ -1,0 +1,288 @@
+"""The workspaces API over HTTP: every endpoint's success and every error it can answer."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from workspaces.models import Workspace
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/workspaces/"
+
+
+def detail(workspace_id: Any) -> str:
+    return f"/api/workspaces/{workspace_id}/"
+
+
+def error(response: Any) -> dict[str, Any]:
+    assert response["Content-Type"] == "application/json"
+    body = json.loads(response.content)
+    assert set(body) == {"error"}
+    assert body["error"]["correlation_id"] == response["X-Correlation-ID"]
+    return body["error"]
+
+
+def create(api: APIClient, name: str = "Alpha", **fields: Any) -> dict[str, Any]:
+    response = api.post(LIST, {"name": name, **fields}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+# --- success paths ---------------------------------------------------------------------------
+
+def test_create_returns_201_location_and_the_workspace(api: APIClient, user: User) -> None:
+    response = api.post(
+        LIST,
+        {"name": "  Project X  ", "description": "Ours", "metadata": {"color": "blue"}},
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["name"] == "Project X"
+    assert body["description"] == "Ours"
+    assert body["metadata"] == {"color": "blue"}
+    assert set(body) == {"id", "name", "description", "metadata", "created_at", "updated_at"}
+    assert response["Location"] == detail(body["id"])
+    assert Workspace.objects.get(id=body["id"]).owner == user
+
+
+def test_list_is_paginated_and_only_the_callers(api: APIClient, other_api: APIClient) -> None:
+    for index in range(5):
+        create(api, f"W{index}")
+    create(other_api, "Theirs")
+
+    first = api.get(LIST, {"limit": 2})
+    assert first.status_code == 200
+    page = first.json()
+    assert page["count"] == 5
+    assert [w["name"] for w in page["results"]] == ["W0", "W1"]
+    assert page["previous"] is None
+    assert page["next"].endswith("/api/workspaces/?limit=2&offset=2")
+
+    last = api.get(LIST, {"limit": 2, "offset": 4}).json()
+    assert [w["name"] for w in last["results"]] == ["W4"]
+    assert last["next"] is None
+    assert last["previous"].endswith("/api/workspaces/?limit=2&offset=2")
+
+
+def test_retrieve(api: APIClient) -> None:
+    created = create(api, "Alpha", metadata={"a": [1, 2]})
+    response = api.get(detail(created["id"]))
+    assert response.status_code == 200
+    assert response.json() == created
+
+
+def test_patch_changes_only_what_is_sent(api: APIClient) -> None:
+    created = create(api, "Alpha", description="Keep me")
+    response = api.patch(detail(created["id"]), {"name": "Beta"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["name"] == "Beta"
+    assert response.json()["description"] == "Keep me"
+
+
+def test_put_replaces_the_workspace(api: APIClient) -> None:
+    created = create(api, "Alpha", description="Gone after PUT", metadata={"x": 1})
+    response = api.put(detail(created["id"]), {"name": "Alpha"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["description"] == ""
+    assert response.json()["metadata"] == {}
+
+
+def test_renaming_to_another_case_of_its_own_name_is_allowed(api: APIClient) -> None:
+    created = create(api, "alpha")
+    response = api.patch(detail(created["id"]), {"name": "ALPHA"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["name"] == "ALPHA"
+
+
+def test_delete(api: APIClient) -> None:
+    created = create(api)
+    response = api.delete(detail(created["id"]))
+    assert response.status_code == 204
+    assert response.content == b""
+    assert not Workspace.objects.filter(id=created["id"]).exists()
+
+
+# --- validation ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("payload", "field_errors"),
+    [
+        ({}, {"name": ["This field is required."]}),
+        ({"name": "   "}, {"name": ["This field may not be blank."]}),
+        ({"name": "x" * 101}, {"name": ["Ensure this field has no more than 100 characters."]}),
+        ({"name": ["a", "list"]}, {"name": ["Not a valid string."]}),
+        (
+            {"name": "ok", "description": "d" * 1001},
+            {"description": ["Ensure this field has no more than 1000 characters."]},
+        ),
+        (
+            {"name": "ok", "metadata": ["not", "an", "object"]},
+            {"metadata": ["Must be a JSON object."]},
+        ),
+        ({"name": "ok", "metadata": "text"}, {"metadata": ["Must be a JSON object."]}),
+        (
+            {"name": "ok", "metadata": {"blob": "x" * (16 * 1024)}},
+            {"metadata": ["Must be at most 16 kB once serialized."]},
+        ),
+    ],
+    ids=["missing-name", "blank-name", "long-name", "list-name", "long-description",
+         "list-metadata", "string-metadata", "big-metadata"],
+)
+def test_validation_errors_name_the_field(
+    api: APIClient, payload: dict[str, Any], field_errors: dict[str, list[str]]
+) -> None:
+    response = api.post(LIST, payload, format="json")
+    assert response.status_code == 400
+    body = error(response)
+    assert body["code"] == "validation_error"
+    assert body["details"] == {"field_errors": field_errors}
+    assert Workspace.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"offset": -1}]
+)
+def test_bad_paging_parameters(api: APIClient, params: dict[str, Any]) -> None:
+    response = api.get(LIST, params)
+    assert response.status_code == 400
+    assert set(error(response)["details"]["field_errors"]) == set(params)
+
+
+def test_patch_validation_keeps_the_workspace_unchanged(api: APIClient) -> None:
+    created = create(api, "Alpha")
+    response = api.patch(detail(created["id"]), {"metadata": 5}, format="json")
+    assert response.status_code == 400
+    assert Workspace.objects.get(id=created["id"]).metadata == {}
+
+
+def test_malformed_json(api: APIClient) -> None:
+    response = api.post(LIST, "{oops", content_type="application/json")
+    assert response.status_code == 400
+    assert error(response)["code"] == "parse_error"
+
+
+def test_unsupported_media_type(api: APIClient) -> None:
+    response = api.post(LIST, "name=x", content_type="text/plain")
+    assert response.status_code == 415
+    assert error(response)["code"] == "unsupported_media_type"
+
+
+# --- authentication --------------------------------------------------------------------------
+
+def test_missing_token_is_401_with_www_authenticate() -> None:
+    response = APIClient().get(LIST)
+    assert response.status_code == 401
+    assert error(response)["code"] == "authentication_error"
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_invalid_token_is_401(db: Any) -> None:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    response = client.get(LIST)
+    assert response.status_code == 401
+    assert error(response)["code"] == "authentication_error"
+    assert error(response)["message"] == "Invalid token."
+
+
+def test_expired_token_is_401_token_expired(api: APIClient, user: User, settings: Any) -> None:
+    settings.TOKEN_TTL = 60
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).update(created=timezone.now() - timedelta(seconds=61))
+    response = api.get(LIST)
+    assert response.status_code == 401
+    assert error(response)["code"] == "token_expired"
+    assert response["WWW-Authenticate"] == "Token"
+
+
+# --- ownership, not found, methods, conflicts --------------------------------------------------
+
+@pytest.mark.parametrize("method", ["get", "patch", "put", "delete"])
+def test_another_owners_workspace_is_404(
+    api: APIClient, other_api: APIClient, method: str
+) -> None:
+    theirs = create(other_api, "Theirs")
+    response = getattr(api, method)(detail(theirs["id"]), {"name": "Mine now"}, format="json")
+    assert response.status_code == 404
+    body = error(response)
+    assert body == {
+        "code": "not_found",
+        "message": "Workspace not found",
+        "correlation_id": response["X-Correlation-ID"],
+        "details": {"resource_type": "workspace", "resource_id": theirs["id"]},
+    }
+    assert Workspace.objects.get(id=theirs["id"]).name == "Theirs"
+
+
+def test_unknown_id_is_404(api: APIClient) -> None:
+    missing = uuid.uuid4()
+    response = api.get(detail(missing))
+    assert response.status_code == 404
+    assert error(response)["details"]["resource_id"] == str(missing)
+
+
+def test_malformed_uuid_is_404(api: APIClient) -> None:
+    response = api.get("/api/workspaces/not-a-uuid/")
+    assert response.status_code == 404
+    assert error(response)["code"] == "not_found"
+
+
+def test_method_not_allowed(api: APIClient) -> None:
+    response = api.delete(LIST)
+    assert response.status_code == 405
+    assert error(response)["code"] == "method_not_allowed"
+    assert "POST" in response["Allow"]
+
+
+def test_duplicate_name_in_other_case_is_409(api: APIClient) -> None:
+    create(api, "Project X")
+    response = api.post(LIST, {"name": "project x"}, format="json")
+    assert response.status_code == 409
+    body = error(response)
+    assert body["code"] == "workspace_name_conflict"
+    assert body["message"] == "A workspace named 'project x' already exists"
+    assert Workspace.objects.count() == 1
+
+
+def test_renaming_onto_another_workspace_is_409(api: APIClient) -> None:
+    create(api, "Alpha")
+    beta = create(api, "Beta")
+    response = api.patch(detail(beta["id"]), {"name": "ALPHA"}, format="json")
+    assert response.status_code == 409
+    assert error(response)["code"] == "workspace_name_conflict"
+    assert Workspace.objects.get(id=beta["id"]).name == "Beta"
+
+
+def test_the_same_name_for_two_owners_is_fine(api: APIClient, other_api: APIClient) -> None:
+    create(api, "Shared")
+    create(other_api, "Shared")
+
+
+# --- rate limits -----------------------------------------------------------------------------
+
+def test_api_rate_limit_is_429_with_retry_after(api: APIClient, settings: Any) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "3/minute", "login": "10/minute"},
+    }
+    statuses = [api.get(LIST).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    response = api.get(LIST)
+    assert response.status_code == 429
+    body = error(response)
+    assert body["code"] == "rate_limit_exceeded"
+    retry_after = int(response["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert body["details"] == {"retry_after": retry_after}

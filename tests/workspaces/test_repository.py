@@ -1,0 +1,115 @@
+"""WorkspaceRepository against the real database: queries, scoping and error translation."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import IntegrityError, connection
+
+from errors.exceptions import ConflictException, DatabaseException, NotFoundException
+from workspaces.models import Workspace
+from workspaces.repository import WorkspaceRepository
+
+repo = WorkspaceRepository()
+
+
+def make(owner: User, name: str, **fields: Any) -> Workspace:
+    return repo.create(
+        owner_id=owner.pk, name=name, description=fields.get("description", ""),
+        metadata=fields.get("metadata", {}),
+    )
+
+
+@pytest.mark.django_db
+def test_create_then_get_scoped_to_the_owner(user: User, other_user: User) -> None:
+    workspace = make(user, "Alpha", metadata={"k": "v"})
+    assert repo.get(owner_id=user.pk, workspace_id=workspace.id) == workspace
+    with pytest.raises(NotFoundException) as caught:
+        repo.get(owner_id=other_user.pk, workspace_id=workspace.id)
+    assert caught.value.details == {"resource_type": "workspace", "resource_id": str(workspace.id)}
+
+
+@pytest.mark.django_db
+def test_list_pages_and_counts(user: User, other_user: User) -> None:
+    for index in range(3):
+        make(user, f"W{index}")
+    make(other_user, "Other")
+    page = repo.list(owner_id=user.pk, limit=2, offset=1)
+    assert [w.name for w in page.items] == ["W1", "W2"]
+    assert page.count == 3
+
+
+@pytest.mark.django_db
+def test_name_taken_ignores_case_and_the_excluded_workspace(user: User) -> None:
+    workspace = make(user, "Alpha")
+    assert repo.name_taken(owner_id=user.pk, name="ALPHA")
+    assert not repo.name_taken(owner_id=user.pk, name="alpha", exclude_id=workspace.id)
+    assert not repo.name_taken(owner_id=user.pk, name="Beta")
+
+
+@pytest.mark.django_db
+def test_the_unique_constraint_becomes_the_name_conflict(user: User) -> None:
+    make(user, "Alpha")
+    with pytest.raises(ConflictException) as caught:
+        make(user, "aLPHA")
+    assert caught.value.code == "workspace_name_conflict"
+    assert caught.value.status_code == 409
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    assert "workspaces_workspace" not in caught.value.message
+    # The savepoint kept the surrounding transaction usable.
+    assert Workspace.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_update_onto_a_taken_name_is_the_name_conflict(user: User) -> None:
+    make(user, "Alpha")
+    beta = make(user, "Beta")
+    with pytest.raises(ConflictException):
+        repo.update(beta, name="alpha")
+    beta.refresh_from_db()
+    assert beta.name == "Beta"
+
+
+def close_pool() -> None:
+    getattr(connection, "close_pool")()  # noqa: B009 (PostgreSQL backend only)
+
+
+@pytest.fixture
+def unreachable_database() -> Iterator[None]:
+    """Point the default connection at a port where nothing listens, then restore it.
+
+    (SQLite's test database lives in memory and cannot be made unreachable; the handler-level
+    test in tests/errors/test_db.py covers SQLite's CANTOPEN.)
+    """
+    original = dict(connection.settings_dict)
+    connection.close()
+    close_pool()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=str(closed_port))
+    try:
+        yield
+    finally:
+        connection.close()
+        close_pool()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(original)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_database_becomes_db_connection_error(
+    user: User, unreachable_database: None
+) -> None:
+    with pytest.raises(DatabaseException) as caught:
+        repo.get(owner_id=user.pk, workspace_id=uuid.uuid4())
+    assert caught.value.code == "db_connection_error"
+    assert caught.value.status_code == 503
+    assert caught.value.retry_after == 5
+    assert caught.value.message == "Database unavailable"

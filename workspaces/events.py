@@ -1,0 +1,56 @@
+"""Workspace events, published to the owner's channel-layer group once the write is committed.
+
+The SSE stream (`GET /api/events/`) listens on that group. Publishing happens after commit, so
+no client ever hears of a workspace that was rolled back; a failure to publish is logged and
+never fails the request, whose write is already durable.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from errors.context import get_correlation_id
+
+logger = logging.getLogger(__name__)
+
+CREATED = "workspace.created"
+UPDATED = "workspace.updated"
+DELETED = "workspace.deleted"
+
+
+def owner_group(owner_id: int) -> str:
+    """The channel-layer group of one owner's workspace events."""
+    return f"workspaces.owner.{owner_id}"
+
+
+def publish_on_commit(event_type: str, *, owner_id: int, workspace: dict[str, Any]) -> None:
+    """Publish `event_type` for `workspace` (already serialized) when the transaction commits.
+
+    The event carries the correlation id of the request that caused it.
+    """
+    event = {
+        "type": event_type,
+        "workspace": workspace,
+        "correlation_id": get_correlation_id(),
+    }
+    transaction.on_commit(lambda: publish(owner_id, event))
+
+
+def publish(owner_id: int, event: dict[str, Any]) -> None:
+    """Send `event` to the owner's group now; failures are logged, not raised."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        async_to_sync(layer.group_send)(
+            owner_group(owner_id), {"type": "workspace.event", "event": event}
+        )
+    except Exception:
+        logger.exception(
+            "Could not publish %s", event["type"], extra={"event_type": event["type"]}
+        )

@@ -1,0 +1,87 @@
+"""Business rules of workspaces: naming, ownership, transactions and events.
+
+Views call these functions; these call the repository. Another owner's workspace is always
+"not found" (a 403 would tell the caller it exists).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+
+from errors.exceptions import ValidationException
+
+from . import events
+from .models import NAME_MAX_LENGTH
+from .repository import WorkspacePage, WorkspaceRepository, name_conflict
+from .serializers import workspace_data
+
+repository = WorkspaceRepository()
+
+
+def normalize_name(name: str) -> str:
+    """Names are stored trimmed; a name that is blank once trimmed is refused."""
+    name = name.strip()
+    if not name:
+        raise ValidationException(field_errors={"name": ["This field may not be blank."]})
+    if len(name) > NAME_MAX_LENGTH:
+        message = f"Ensure this field has no more than {NAME_MAX_LENGTH} characters."
+        raise ValidationException(field_errors={"name": [message]})
+    return name
+
+
+def _check_name_free(owner_id: int, name: str, exclude_id: uuid.UUID | None = None) -> None:
+    # A friendly early answer; the unique constraint stays the truth when two requests race.
+    if repository.name_taken(owner_id=owner_id, name=name, exclude_id=exclude_id):
+        raise name_conflict(name)
+
+
+def workspace_list(*, owner_id: int, limit: int, offset: int) -> WorkspacePage:
+    """A page of the owner's workspaces."""
+    return repository.list(owner_id=owner_id, limit=limit, offset=offset)
+
+
+def workspace_get(*, owner_id: int, workspace_id: uuid.UUID) -> Any:
+    """The owner's workspace, or `not_found`."""
+    return repository.get(owner_id=owner_id, workspace_id=workspace_id)
+
+
+@transaction.atomic
+def workspace_create(
+    *, owner_id: int, name: str, description: str = "", metadata: dict[str, Any] | None = None
+) -> Any:
+    """Create a workspace and announce it once committed."""
+    name = normalize_name(name)
+    _check_name_free(owner_id, name)
+    workspace = repository.create(
+        owner_id=owner_id, name=name, description=description, metadata=metadata or {}
+    )
+    events.publish_on_commit(events.CREATED, owner_id=owner_id, workspace=workspace_data(workspace))
+    return workspace
+
+
+@transaction.atomic
+def workspace_update(*, owner_id: int, workspace_id: uuid.UUID, changes: dict[str, Any]) -> Any:
+    """Apply `changes` (a full replacement for PUT, a part for PATCH) and announce them."""
+    workspace = repository.get(owner_id=owner_id, workspace_id=workspace_id)
+    if "name" in changes:
+        changes = {**changes, "name": normalize_name(changes["name"])}
+        if changes["name"].lower() != workspace.name.lower():
+            _check_name_free(owner_id, changes["name"], exclude_id=workspace.id)
+    if changes:
+        workspace = repository.update(workspace, **changes)
+        events.publish_on_commit(
+            events.UPDATED, owner_id=owner_id, workspace=workspace_data(workspace)
+        )
+    return workspace
+
+
+@transaction.atomic
+def workspace_delete(*, owner_id: int, workspace_id: uuid.UUID) -> None:
+    """Delete the owner's workspace and announce it."""
+    workspace = repository.get(owner_id=owner_id, workspace_id=workspace_id)
+    data = workspace_data(workspace)
+    repository.delete(workspace)
+    events.publish_on_commit(events.DELETED, owner_id=owner_id, workspace=data)

@@ -1,0 +1,90 @@
+"""The workspaces API: validate input, call one service function, serialize the result.
+
+No view catches exceptions: every error is answered by the `errors` exception handler.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, cast
+
+from django.urls import reverse
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+
+from . import services
+from .serializers import PageInput, WorkspaceInput, WorkspaceOutput, workspace_data
+
+
+def owner_id(request: Request) -> int:
+    """The id of the authenticated caller (the default permission class requires one)."""
+    return cast(int, request.user.pk)
+
+
+class WorkspaceListView(APIView):
+    """`GET` the caller's workspaces (paginated by limit/offset); `POST` a new one."""
+
+    def get(self, request: Request) -> Response:
+        params = PageInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        limit, offset = params.validated_data["limit"], params.validated_data["offset"]
+        page = services.workspace_list(owner_id=owner_id(request), limit=limit, offset=offset)
+        url = request.build_absolute_uri()
+        next_url = (
+            replace_query_param(replace_query_param(url, "limit", limit), "offset", offset + limit)
+            if offset + limit < page.count
+            else None
+        )
+        previous_url = None
+        if offset > 0:
+            previous_offset = max(0, offset - limit)
+            previous_url = replace_query_param(url, "limit", limit)
+            previous_url = (
+                replace_query_param(previous_url, "offset", previous_offset)
+                if previous_offset
+                else remove_query_param(previous_url, "offset")
+            )
+        return Response(
+            {
+                "count": page.count,
+                "next": next_url,
+                "previous": previous_url,
+                "results": WorkspaceOutput(page.items, many=True).data,
+            }
+        )
+
+    def post(self, request: Request) -> Response:
+        data = WorkspaceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        workspace = services.workspace_create(owner_id=owner_id(request), **data.validated_data)
+        location = reverse("workspaces:detail", kwargs={"workspace_id": workspace.id})
+        return Response(workspace_data(workspace), status=201, headers={"Location": location})
+
+
+class WorkspaceDetailView(APIView):
+    """`GET`, `PUT`, `PATCH` or `DELETE` one of the caller's workspaces."""
+
+    def get(self, request: Request, workspace_id: uuid.UUID) -> Response:
+        workspace = services.workspace_get(owner_id=owner_id(request), workspace_id=workspace_id)
+        return Response(workspace_data(workspace))
+
+    def put(self, request: Request, workspace_id: uuid.UUID) -> Response:
+        return self._update(request, workspace_id, partial=False)
+
+    def patch(self, request: Request, workspace_id: uuid.UUID) -> Response:
+        return self._update(request, workspace_id, partial=True)
+
+    def delete(self, request: Request, workspace_id: uuid.UUID) -> Response:
+        services.workspace_delete(owner_id=owner_id(request), workspace_id=workspace_id)
+        return Response(status=204)
+
+    def _update(self, request: Request, workspace_id: uuid.UUID, *, partial: bool) -> Response:
+        data = WorkspaceInput(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        changes: dict[str, Any] = dict(data.validated_data)
+        workspace = services.workspace_update(
+            owner_id=owner_id(request), workspace_id=workspace_id, changes=changes
+        )
+        return Response(workspace_data(workspace))
