@@ -1,7 +1,8 @@
 """Rendering an `ErrorInfo` as the HTTP response the client gets: the only place bodies are built.
 
 The envelope is `{"error": {"code", "message", "correlation_id", "details"?, "debug_info"?}}`.
-`debug_info` is added only while DEBUG and ERRORS_INCLUDE_EXCEPTION_DETAILS are both on.
+`debug_info` is added to 5xx answers only while DEBUG and ERRORS_INCLUDE_EXCEPTION_DETAILS are
+both on.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def envelope(info: ErrorInfo, correlation_id: str) -> dict[str, Any]:
     }
     if info.details:
         error["details"] = info.details
-    if info.exc is not None and errors_settings.debug_info_enabled:
+    # Like the spec, only server errors carry debug_info: a 4xx message already says what is wrong.
+    if info.exc is not None and info.is_server_error and errors_settings.debug_info_enabled:
         exc = info.exc
         error["debug_info"] = {
             "exception": str(exc),

@@ -51,3 +51,10 @@ def test_debug_info_for_an_exception_raised_in_middleware() -> None:
     assert response["Content-Type"] == "application/json"
     debug_info = json.loads(response.content)["error"]["debug_info"]
     assert "middleware exploded" in debug_info["exception"]
+
+
+def test_client_errors_never_carry_debug_info() -> None:
+    with override_settings(DEBUG=True, ERRORS_INCLUDE_EXCEPTION_DETAILS=True):
+        response = Client().get("/t/drf/raise/conflict_exception")
+    assert response.status_code == 409
+    assert "debug_info" not in json.loads(response.content)["error"]
