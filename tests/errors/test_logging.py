@@ -425,9 +425,9 @@ def test_sensitive_keys_are_masked_at_any_depth_without_touching_the_original(
 ) -> None:
     payload = {
         "user": "alice",
-        "items": [{"sku": "A1", "card": {"cvv_token": "999", "last4": "4242"}}],
+        "items": [{"sku": "A1", "card": {"cvv_token": "cvv-secret-999", "last4": "4242"}}],
         "auth": ({"Authorization": "Bearer abc"}, "plain"),
-        "meta": {"Session-Id": "s1", "csrfmiddlewaretoken": "c1", "Password2": "p"},
+        "meta": {"Session-Id": "session-secret-s1", "csrfmiddlewaretoken": "csrf-secret-c1", "Password2": "p"},
     }
     original = copy.deepcopy(payload)
     capture.logger.info("login", extra={"payload": payload})
@@ -444,7 +444,8 @@ def test_sensitive_keys_are_masked_at_any_depth_without_touching_the_original(
         },
     }
     assert payload == original
-    for secret in ("Bearer abc", "999", "s1", "c1"):
+    # Distinctive values: digits alone could also occur in a timestamp or a thread id.
+    for secret in ("Bearer abc", "cvv-secret-999", "session-secret-s1", "csrf-secret-c1"):
         assert secret not in capture.stream.getvalue()
 
 

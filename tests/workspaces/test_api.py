@@ -286,3 +286,15 @@ def test_api_rate_limit_is_429_with_retry_after(api: APIClient, settings: Any) -
     retry_after = int(response["Retry-After"])
     assert 1 <= retry_after <= 60
     assert body["details"] == {"retry_after": retry_after}
+
+
+def test_a_django_session_authenticates_too(user: User) -> None:
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get(LIST).status_code == 200
+    # Unsafe methods through a session need the CSRF token, like any Django form.
+    response = client.post(LIST, {"name": "Via session"}, format="json")
+    assert response.status_code == 403
+    body = error(response)
+    assert body["code"] == "authorization_error"
+    assert body["message"].startswith("CSRF Failed")

@@ -1,0 +1,320 @@
+"""The workspaces API when PostgreSQL fails, against the real service in a real daphne process.
+
+Nothing is mocked: the service runs in its own process on the pytest test database, reached
+directly or through a `TcpProxy` that a test cuts to make the database unreachable. The tests
+commit their data (transactional tests) so that the server process sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from tests.support import fixtures
+from tests.support.fixtures import DaphneFactory, ProxyFactory
+from tests.support.servers import DaphneServer, current_database_url
+from workspaces.models import Workspace
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+# The support fixtures, made available to this module's tests.
+tcp_proxy_factory = fixtures.tcp_proxy_factory
+daphne_factory = fixtures.daphne_factory
+
+LIST = "/api/workspaces/"
+HEALTHZ = "/healthz"
+
+# Text of the driver, the network or the server's address that must never reach a client.
+LEAKS = (
+    "psycopg",
+    "operationalerror",
+    "server closed",
+    "connection refused",
+    "connection to server",
+    "could not connect",
+    "couldn't get a connection",
+    "pool",
+    "timeout expired",
+    "canceling statement",
+    "statement timeout",
+    "traceback",
+    "127.0.0.1",
+    "localhost",
+    "5432",
+    "workspaces_workspace",
+    "select ",
+)
+
+
+def make_user(username: str) -> tuple[User, str]:
+    """A committed user and its API token key."""
+    user = User.objects.create_user(username, password=f"{username}-password")
+    return user, Token.objects.create(user=user).key
+
+
+def api_client(server: DaphneServer, key: str, timeout: float = 10.0) -> httpx.Client:
+    return httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Token {key}"}, timeout=timeout
+    )
+
+
+def timed(send: Any, *args: Any, **kwargs: Any) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = send(*args, **kwargs)
+    return response, time.monotonic() - started
+
+
+def error_of(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Check the error envelope of `response` and return its `error` object."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert error["code"] == code, body
+    assert isinstance(error["message"], str) and error["message"]
+    assert error["correlation_id"] == response.headers["X-Correlation-ID"]
+    assert set(error) <= {"code", "message", "correlation_id", "details"}, body
+    return dict(error)
+
+
+def assert_no_leaks(response: httpx.Response, *extra: str) -> None:
+    text = response.text.lower()
+    for needle in (*LEAKS, *extra):
+        assert needle.lower() not in text, f"{needle!r} in the body: {response.text}"
+
+
+def retry_after(response: httpx.Response) -> int:
+    value = response.headers.get("Retry-After")
+    assert value is not None, f"no Retry-After: {dict(response.headers)}"
+    assert value.isdigit() and int(value) > 0, value
+    return int(value)
+
+
+def error_log_records(server: DaphneServer, correlation_id: str) -> list[dict[str, Any]]:
+    """The JSON log records of the `errors` logger for one request, from the server's stderr."""
+    records = []
+    for line in server.stderr_lines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("logger") == "errors" and record.get("correlation_id") == correlation_id:
+            records.append(record)
+    return records
+
+
+def wait_for(condition: Any, timeout: float, interval: float = 0.2) -> float | None:
+    """Call `condition` until it is true; the seconds it took, or None after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(interval)
+    return None
+
+
+def database_host_port() -> tuple[str, int]:
+    settings = connection.settings_dict
+    return str(settings.get("HOST") or "127.0.0.1"), int(settings.get("PORT") or 5432)
+
+
+# --- a. the database goes away and comes back ------------------------------------------------
+
+
+def test_outage_answers_503_quickly_and_the_service_recovers_without_restart(
+    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory
+) -> None:
+    user, key = make_user("outage")
+    proxy = tcp_proxy_factory(*database_host_port())
+    server = daphne_factory({"DATABASE_URL": current_database_url(port=proxy.port)})
+    pid = server.pid
+
+    with api_client(server, key) as api:
+        alpha = api.post(LIST, json={"name": "alpha"})
+        assert alpha.status_code == 201, alpha.text
+        assert alpha.headers["X-Correlation-ID"]
+        assert proxy.active_connections >= 1  # the service reaches the database through the proxy
+
+        proxy.cut()
+
+        beta, beta_seconds = timed(
+            api.post, LIST, json={"name": "beta"}, headers={"X-Correlation-ID": "outage-beta"}
+        )
+        error_of(beta, 503, "db_connection_error")
+        assert beta.headers["X-Correlation-ID"] == "outage-beta"
+        retry_after(beta)
+        assert_no_leaks(beta, str(proxy.port))
+        assert beta_seconds < 3.0, f"503 took {beta_seconds:.2f} s"
+
+        health, health_seconds = timed(
+            api.get, HEALTHZ, headers={"X-Correlation-ID": "outage-healthz"}
+        )
+        error_of(health, 503, "db_connection_error")
+        retry_after(health)
+        assert_no_leaks(health, str(proxy.port))
+        assert health_seconds < 3.0, f"healthz took {health_seconds:.2f} s"
+
+        # Each failure is logged once, as an error of the `errors` logger, with its request's id.
+        for correlation_id in ("outage-beta", "outage-healthz"):
+            records = error_log_records(server, correlation_id)
+            assert [(r.get("error_code"), r.get("status_code")) for r in records] == [
+                ("db_connection_error", 503)
+            ], records
+
+        proxy.restore()
+
+        recovered = wait_for(lambda: api.get(HEALTHZ).status_code == 200, timeout=10.0)
+        assert recovered is not None, "healthz did not answer 200 within 10 s of the restore"
+
+        gamma = api.post(LIST, json={"name": "gamma"})
+        assert gamma.status_code == 201, gamma.text
+
+        listing = api.get(LIST)
+        assert listing.status_code == 200, listing.text
+        assert [w["name"] for w in listing.json()["results"]] == ["alpha", "gamma"]
+        assert listing.json()["count"] == 2
+
+    assert server.running and server.pid == pid, "daphne was restarted"
+    # Every acknowledged write is committed, and the refused one is not.
+    names = Workspace.objects.filter(owner=user).order_by("created_at")
+    assert [w.name for w in names] == ["alpha", "gamma"]
+    print(
+        f"503 in {beta_seconds:.2f} s, healthz 503 in {health_seconds:.2f} s, "
+        f"recovered {recovered:.2f} s after the restore"
+    )
+
+
+# --- b. a statement runs past the statement timeout ------------------------------------------
+
+
+def test_statement_timeout_answers_504_and_the_next_request_succeeds(
+    daphne_factory: DaphneFactory,
+) -> None:
+    user, key = make_user("timeout")
+    Workspace.objects.create(owner=user, name="existing")
+    server = daphne_factory(
+        {"DATABASE_URL": current_database_url(), "DB_STATEMENT_TIMEOUT_MS": "300"}
+    )
+
+    with api_client(server, key) as api:
+        warm = api.get(LIST)
+        assert warm.status_code == 200, warm.text
+
+        locker = psycopg.connect(current_database_url(), connect_timeout=5)
+        try:
+            # psycopg opens a transaction: the lock is held until the rollback below.
+            locker.execute("LOCK TABLE workspaces_workspace IN ACCESS EXCLUSIVE MODE")
+
+            listing, list_seconds = timed(
+                api.get, LIST, headers={"X-Correlation-ID": "timeout-list"}
+            )
+            error_of(listing, 504, "db_timeout")
+            assert listing.headers["X-Correlation-ID"] == "timeout-list"
+            assert_no_leaks(listing)
+            assert list_seconds < 2.0, f"504 took {list_seconds:.2f} s"
+
+            create, create_seconds = timed(api.post, LIST, json={"name": "blocked"})
+            error_of(create, 504, "db_timeout")
+            assert_no_leaks(create)
+            assert create_seconds < 2.0, f"504 took {create_seconds:.2f} s"
+        finally:
+            locker.rollback()
+            locker.close()
+
+        records = error_log_records(server, "timeout-list")
+        assert [(r.get("error_code"), r.get("status_code")) for r in records] == [
+            ("db_timeout", 504)
+        ], records
+
+        after = api.get(LIST)
+        assert after.status_code == 200, after.text
+        assert [w["name"] for w in after.json()["results"]] == ["existing"]
+
+    assert list(Workspace.objects.filter(owner=user).values_list("name", flat=True)) == ["existing"]
+
+
+# --- c. many clients create the same name at once --------------------------------------------
+
+
+def case_variants(word: str, count: int) -> list[str]:
+    """`count` spellings of `word` that differ only in case (cycling when there are fewer)."""
+    variants = []
+    for mask in range(2 ** len(word)):
+        variants.append(
+            "".join(c.upper() if mask >> i & 1 else c.lower() for i, c in enumerate(word))
+        )
+    return [variants[i % len(variants)] for i in range(count)]
+
+
+def test_concurrent_creates_of_one_name_give_one_201_and_409s(
+    daphne_factory: DaphneFactory,
+) -> None:
+    clients_count = 24
+    user, key = make_user("racer")
+    server = daphne_factory({"DATABASE_URL": current_database_url()})
+    names = case_variants("race", clients_count)
+    barrier = threading.Barrier(clients_count)
+    results: list[tuple[str, httpx.Response | BaseException, float, float]] = []
+    lock = threading.Lock()
+
+    def create(name: str) -> None:
+        with api_client(server, key, timeout=15.0) as api:
+            try:
+                api.get(HEALTHZ)  # open the connection first, so the POSTs leave together
+                barrier.wait(timeout=10)
+                started = time.monotonic()
+                outcome: httpx.Response | BaseException = api.post(LIST, json={"name": name})
+            except BaseException as exc:  # reported below, with every other outcome
+                started, outcome = time.monotonic(), exc
+            finished = time.monotonic()
+        with lock:
+            results.append((name, outcome, started, finished))
+
+    threads = [threading.Thread(target=create, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+
+    failures = [(name, out) for name, out, _, _ in results if not isinstance(out, httpx.Response)]
+    assert failures == []
+    responses = [(name, out) for name, out, _, _ in results if isinstance(out, httpx.Response)]
+    assert len(responses) == clients_count
+    statuses = sorted(response.status_code for _, response in responses)
+    assert not [s for s in statuses if s >= 500], [
+        (name, r.status_code, r.text) for name, r in responses if r.status_code >= 500
+    ]
+    created = [(name, r) for name, r in responses if r.status_code == 201]
+    assert len(created) == 1, statuses
+    conflicts = [r for _, r in responses if r.status_code != 201]
+    assert len(conflicts) == clients_count - 1, statuses
+    for response in conflicts:
+        error = error_of(response, 409, "workspace_name_conflict")
+        assert_no_leaks(response)
+        assert error.get("details", {}).get("name", "").lower() == "race"
+
+    winner_name, winner = created[0]
+    assert winner.json()["name"] == winner_name
+    rows = list(Workspace.objects.filter(owner=user).values_list("id", "name"))
+    assert [(str(pk), name) for pk, name in rows] == [(winner.json()["id"], winner_name)]
+
+    # The POSTs were in flight together (not one after the other).
+    last_start = max(started for _, _, started, _ in results)
+    first_end = min(finished for _, _, _, finished in results)
+    first_start = min(started for _, _, started, _ in results)
+    overlap = "before" if last_start < first_end else "after"
+    print(
+        f"{clients_count} POSTs, starts spread over {last_start - first_start:.3f} s, "
+        f"the last one started {overlap} the first answer"
+    )
