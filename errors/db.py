@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 
 from django.db import Error as DjangoDbError
-from django.db import InterfaceError
+from django.db import InterfaceError, connections
 
 from .conf import errors_settings
 from .exceptions import AppException, ConflictException, DatabaseException, ValidationException
@@ -90,6 +90,31 @@ def classify(exc: BaseException) -> DbErrorKind:
     if _is_psycopg_operational(driver) or isinstance(exc, InterfaceError):
         return DbErrorKind.CONNECTION
     return DbErrorKind.OTHER
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """Whether `exc`, or a database error it was raised from, is a lost or refused connection."""
+    current: BaseException | None = exc
+    for _ in range(5):
+        if current is None:
+            return False
+        if isinstance(current, DjangoDbError):
+            return classify(current) is DbErrorKind.CONNECTION
+        current = current.__cause__
+    return False
+
+
+def release_broken_connections() -> None:
+    """Close the connections of open transactions after a connection failure.
+
+    Django's outermost `atomic` (ATOMIC_REQUESTS included) would otherwise reconnect on its way
+    out to restore autocommit, waiting the whole connect or pool timeout and failing a second
+    time. A connection closed inside a transaction is simply dropped when the block exits; the
+    request's transaction is being rolled back anyway.
+    """
+    for connection in connections.all(initialized_only=True):
+        if connection.in_atomic_block and not connection.closed_in_transaction:
+            connection.close()
 
 
 def constraint_name(exc: BaseException) -> str | None:

@@ -427,7 +427,11 @@ def test_sensitive_keys_are_masked_at_any_depth_without_touching_the_original(
         "user": "alice",
         "items": [{"sku": "A1", "card": {"cvv_token": "cvv-secret-999", "last4": "4242"}}],
         "auth": ({"Authorization": "Bearer abc"}, "plain"),
-        "meta": {"Session-Id": "session-secret-s1", "csrfmiddlewaretoken": "csrf-secret-c1", "Password2": "p"},
+        "meta": {
+            "Session-Id": "session-secret-s1",
+            "csrfmiddlewaretoken": "csrf-secret-c1",
+            "Password2": "p",
+        },
     }
     original = copy.deepcopy(payload)
     capture.logger.info("login", extra={"payload": payload})

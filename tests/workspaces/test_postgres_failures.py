@@ -318,3 +318,101 @@ def test_concurrent_creates_of_one_name_give_one_201_and_409s(
         f"{clients_count} POSTs, starts spread over {last_start - first_start:.3f} s, "
         f"the last one started {overlap} the first answer"
     )
+
+
+# --- d. the database goes away while a request is using it -----------------------------------
+
+
+class InFlightDrop:
+    """What happened to a POST whose connection to the database dropped while it waited."""
+
+    def __init__(self, response: httpx.Response, after_cut: float, server: DaphneServer) -> None:
+        self.response = response
+        self.after_cut = after_cut  # seconds from the cut to the answer
+        self.server = server
+
+
+def drop_connection_under_a_request(
+    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory, username: str
+) -> InFlightDrop:
+    """Start a POST that blocks on a table lock, cut the database link under it, restore it.
+
+    Also checks that the service recovers and that the interrupted write left nothing behind.
+    """
+    user, key = make_user(username)
+    proxy = tcp_proxy_factory(*database_host_port())
+    server = daphne_factory(
+        {
+            "DATABASE_URL": current_database_url(port=proxy.port),
+            # Long enough that the cut, not the statement timeout, ends the request.
+            "DB_STATEMENT_TIMEOUT_MS": "15000",
+        }
+    )
+    outcome: list[httpx.Response | BaseException] = []
+    with api_client(server, key) as api:
+        assert api.get(LIST).status_code == 200
+
+        def post() -> None:
+            try:
+                outcome.append(
+                    api.post(
+                        LIST, json={"name": "in-flight"}, headers={"X-Correlation-ID": username}
+                    )
+                )
+            except BaseException as exc:
+                outcome.append(exc)
+
+        locker = psycopg.connect(current_database_url(), connect_timeout=5)
+        thread = threading.Thread(target=post)
+        try:
+            locker.execute("LOCK TABLE workspaces_workspace IN ACCESS EXCLUSIVE MODE")
+            thread.start()
+
+            def request_waits_for_the_lock() -> bool:
+                row = locker.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()
+                return bool(row and row[0] >= 1)
+
+            assert wait_for(request_waits_for_the_lock, timeout=5.0, interval=0.05) is not None
+            cut_at = time.monotonic()
+            proxy.cut()
+            thread.join(15)
+            answered_at = time.monotonic()
+        finally:
+            locker.rollback()
+            locker.close()
+        assert not thread.is_alive()
+        assert len(outcome) == 1 and isinstance(outcome[0], httpx.Response), outcome
+        response = outcome[0]
+
+        proxy.restore()
+        assert wait_for(lambda: api.get(HEALTHZ).status_code == 200, timeout=10.0) is not None
+        listing = api.get(LIST)
+        assert listing.status_code == 200 and listing.json()["results"] == [], listing.text
+    assert not Workspace.objects.filter(owner=user).exists()
+    return InFlightDrop(response, answered_at - cut_at, server)
+
+
+def test_a_request_in_flight_when_the_database_drops_answers_503(
+    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory
+) -> None:
+    drop = drop_connection_under_a_request(daphne_factory, tcp_proxy_factory, "in-flight-503")
+    error_of(drop.response, 503, "db_connection_error")
+    assert drop.response.headers["X-Correlation-ID"] == "in-flight-503"
+    retry_after(drop.response)
+    assert_no_leaks(drop.response)
+    assert drop.after_cut < 3.0, f"answered {drop.after_cut:.2f} s after the cut"
+
+
+def test_a_request_in_flight_when_the_database_drops_is_logged_once_and_answered_at_once(
+    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory
+) -> None:
+    drop = drop_connection_under_a_request(daphne_factory, tcp_proxy_factory, "in-flight-once")
+    error_of(drop.response, 503, "db_connection_error")
+    records = error_log_records(drop.server, "in-flight-once")
+    assert [(r.get("error_code"), r.get("status_code")) for r in records] == [
+        ("db_connection_error", 503)
+    ], [r.get("exception", {}).get("message") for r in records]
+    assert drop.after_cut < 1.0, f"answered {drop.after_cut:.2f} s after the cut"
