@@ -35,11 +35,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
-    "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
@@ -58,8 +56,6 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "cortex.urls"
@@ -75,7 +71,6 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
             ],
         },
     },
@@ -87,6 +82,14 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     _name = str(_database["NAME"])
     if _name != ":memory:" and not Path(_name).is_absolute():
         _database["NAME"] = str(BASE_DIR / _name)
+    # A write transaction takes the write lock when it begins, so concurrent writers wait for
+    # each other (up to the busy timeout) instead of failing at once with "database is locked"
+    # when a read turns into a write; WAL lets readers go on meanwhile.
+    _database["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 5,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     _options = dict(_database.get("OPTIONS") or {})  # type: ignore[call-overload]
     # A short connect timeout answers 503 quickly when the server is unreachable, instead of
@@ -110,7 +113,6 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     _database["OPTIONS"] = _options
     _database["CONN_MAX_AGE"] = 0
     _database["CONN_HEALTH_CHECKS"] = True
-_database["ATOMIC_REQUESTS"] = True
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -92,25 +92,13 @@ def classify(exc: BaseException) -> DbErrorKind:
     return DbErrorKind.OTHER
 
 
-def is_connection_failure(exc: BaseException) -> bool:
-    """Whether `exc`, or a database error it was raised from, is a lost or refused connection."""
-    current: BaseException | None = exc
-    for _ in range(5):
-        if current is None:
-            return False
-        if isinstance(current, DjangoDbError):
-            return classify(current) is DbErrorKind.CONNECTION
-        current = current.__cause__
-    return False
-
-
 def release_broken_connections() -> None:
     """Close the connections of open transactions after a connection failure.
 
-    Django's outermost `atomic` (ATOMIC_REQUESTS included) would otherwise reconnect on its way
-    out to restore autocommit, waiting the whole connect or pool timeout and failing a second
-    time. A connection closed inside a transaction is simply dropped when the block exits; the
-    request's transaction is being rolled back anyway.
+    Django's outermost `atomic` (ATOMIC_REQUESTS included) would otherwise try to roll back on
+    the dead connection, then reconnect on its way out to restore autocommit, waiting the whole
+    connect or pool timeout and failing a second time. A connection closed inside a transaction
+    is simply dropped when the block exits; its transaction is lost either way.
     """
     for connection in connections.all(initialized_only=True):
         if connection.in_atomic_block and not connection.closed_in_transaction:
@@ -131,7 +119,8 @@ def translate(exc: DjangoDbError) -> AppException:
     """Turn a database error into the application exception the client should get.
 
     The result carries nothing of the driver's text; chain it (`raise ... from exc`) so the
-    log keeps the original.
+    log keeps the original. After a connection failure the connections of open transactions
+    are released (see `release_broken_connections`), so leaving the transaction is immediate.
     """
     kind = classify(exc)
     if kind is DbErrorKind.UNIQUE_VIOLATION:
@@ -141,6 +130,7 @@ def translate(exc: DjangoDbError) -> AppException:
     if kind is DbErrorKind.TIMEOUT:
         return DatabaseException("Database operation timed out", code="db_timeout")
     if kind is DbErrorKind.CONNECTION:
+        release_broken_connections()
         return DatabaseException(
             "Database unavailable",
             code="db_connection_error",

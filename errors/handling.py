@@ -12,7 +12,6 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.views import set_rollback
 
 from .context import get_correlation_id, new_correlation_id
-from .db import is_connection_failure, release_broken_connections
 from .normalize import ErrorInfo, normalize
 from .render import render
 
@@ -67,6 +66,4 @@ def handle_exception(exc: BaseException, request: HttpRequest | None) -> HttpRes
     errors too, so a request that fails half-way never commits its first half.
     """
     set_rollback()
-    if is_connection_failure(exc):
-        release_broken_connections()
     return respond(normalize(exc), request)

@@ -50,6 +50,16 @@ def _fresh_cache() -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def atomic_requests() -> Iterator[None]:
+    """Serve the test's requests under ATOMIC_REQUESTS, as projects using `errors` may."""
+    connection.settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        yield
+    finally:
+        connection.settings_dict["ATOMIC_REQUESTS"] = False
+
+
 def _need(service: str, available: bool, why: str) -> None:
     if available:
         return

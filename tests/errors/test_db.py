@@ -24,7 +24,7 @@ def error_of(response: Any) -> dict[str, Any]:
     return json.loads(response.content)["error"]
 
 
-def test_unique_violation_is_409_conflict_error(client: Client) -> None:
+def test_unique_violation_is_409_conflict_error(client: Client, atomic_requests: None) -> None:
     response = client.post("/t/db/unique")
     assert response.status_code == 409
     error = error_of(response)

@@ -11,7 +11,9 @@ from tests.testapp.models import Parent
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", ["/t/db/write-then-conflict", "/t/db/plain-write-then-conflict"])
-def test_a_domain_error_rolls_back_what_the_request_wrote(path: str, client: Client) -> None:
+def test_a_domain_error_rolls_back_what_the_request_wrote(
+    path: str, client: Client, atomic_requests: None
+) -> None:
     response = client.post(path, data={"name": "half"}, content_type="application/json")
     assert response.status_code == 409
     assert response.json()["error"]["message"] == "Second half failed"

@@ -113,7 +113,6 @@ def drf_ok(request: Request) -> Response:
     return Response({"ok": True, "correlation_id": get_correlation_id()})
 
 
-@transaction.non_atomic_requests
 async def async_echo(request: HttpRequest) -> JsonResponse:
     await asyncio.sleep(0.001)
     log.info("inside async_echo")
@@ -155,7 +154,7 @@ def db_unique(request: Request) -> Response:
 @permission_classes([AllowAny])
 def db_foreign_key(request: Request) -> Response:
     # Django creates foreign keys DEFERRABLE INITIALLY DEFERRED: the database refuses this row
-    # when ATOMIC_REQUESTS commits, after the view has returned.
+    # when its transaction commits (at once in autocommit, after the view under ATOMIC_REQUESTS).
     Child.objects.create(parent_id=999_999)
     return Response(status=201)
 
@@ -164,7 +163,8 @@ def db_foreign_key(request: Request) -> Response:
 @permission_classes([AllowAny])
 def db_timeout(request: Request) -> Response:
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        # SET LOCAL lasts until the end of the transaction, so the view needs one.
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = 50")
             cursor.execute("SELECT pg_sleep(2)")
     else:
