@@ -11,11 +11,11 @@ bench/load_stack/settings.py (cortex's settings; its URLconf adds `GET /bench/ba
 view with no authentication, permission or throttle, as the baseline). The server gets
 ENVIRONMENT=test, DEBUG off, SECRET_KEY=bench, LOG_LEVEL=INFO as in production (so every handled
 error writes its JSON line, which is part of what an error answer costs; the per-request DEBUG
-line is off; its stdout and stderr go to a file whose line count is reported), throttle rates of 100000000/minute, and by default a
-fresh SQLite file in a temporary directory. daphne runs with `-v 0`, which turns off its own
-access log (a line per request on stdout at its default verbosity); `--daphne-access-log` keeps
-it. `--database-url` uses another database as it is;
-add `--create-postgres` to treat that URL as a maintenance connection instead: the script creates
+line is off; its stdout and stderr go to a file whose line count is reported), throttle rates of
+100000000/minute, and by default a fresh SQLite file in a temporary directory. daphne runs with
+`-v 0`, which turns off its own access log (a line per request on stdout at its default
+verbosity); `--daphne-access-log` keeps it. `--database-url` uses another database as it is; add
+`--create-postgres` to treat that URL as a maintenance connection instead: the script creates
 a database of its own next to it and drops it at the end (a shared PostgreSQL stays clean).
 REDIS_URL is unset unless `--redis-url` is given. Before daphne starts, `manage.py migrate` and
 `manage.py demo_user --username bench` (whose API token is parsed) run with the same environment.
