@@ -1,6 +1,7 @@
 """ASGI entry point: `daphne cortex.asgi:application`.
 
-HTTP goes to Django; the protocol router is where Channels consumers (the SSE stream) plug in.
+`/api/events/` is the Channels consumer that streams workspace events (with the errors app's
+ASGI correlation-id middleware and Channels' session authentication); everything else is Django.
 """
 
 import os
@@ -12,6 +13,23 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cortex.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path, re_path  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from errors.asgi import CorrelationIdMiddleware  # noqa: E402
+from workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
+
+# Channels routes ASGI applications where Django's path() expects views, hence the ignores.
+events_app = CorrelationIdMiddleware(AuthMiddlewareStack(WorkspaceEventsConsumer.as_asgi()))
+
+application = ProtocolTypeRouter(
+    {
+        "http": URLRouter(
+            [
+                path("api/events/", events_app),  # type: ignore[arg-type]
+                re_path(r"", django_asgi_app),  # type: ignore[arg-type]
+            ]
+        )
+    }
+)

@@ -174,6 +174,14 @@ ERRORS_ENABLE_MONITORING = env_bool("ENABLE_ERROR_MONITORING", True)
 ERRORS_ALERT_THRESHOLD = env_int("ERROR_ALERT_THRESHOLD", 10, minimum=1)
 CSRF_FAILURE_VIEW = "errors.views.csrf_failure"
 
+# --- Server-Sent Events (GET /api/events/) ----------------------------------------------------
+SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15, minimum=1)
+SSE_RETRY_MS = env_int("SSE_RETRY_MS", 3000, minimum=0)
+# Chunks a stream may hold for a client that reads slowly before it is closed.
+SSE_QUEUE_SIZE = env_int("SSE_QUEUE_SIZE", 64, minimum=1)
+# Events kept per owner for clients that reconnect with Last-Event-ID.
+SSE_REPLAY_BUFFER_SIZE = env_int("SSE_REPLAY_BUFFER_SIZE", 100, minimum=1)
+
 # --- CORS ------------------------------------------------------------------------------------
 CORS_ORIGINS = env_list("CORS_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]

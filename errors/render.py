@@ -45,10 +45,16 @@ def envelope(info: ErrorInfo, correlation_id: str) -> dict[str, Any]:
     return {"error": error}
 
 
+def error_body(info: ErrorInfo, correlation_id: str) -> bytes:
+    """The envelope of `info`, serialized."""
+    return orjson.dumps(envelope(info, correlation_id), default=_default)
+
+
 def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) -> HttpResponse:
     """Build the error response for `info`, marked so that nothing logs or converts it again."""
-    body = orjson.dumps(envelope(info, correlation_id), default=_default)
-    response = HttpResponse(body, status=info.status, content_type=JSON_CONTENT_TYPE)
+    response = HttpResponse(
+        error_body(info, correlation_id), status=info.status, content_type=JSON_CONTENT_TYPE
+    )
     for name, value in info.headers.items():
         response.headers[name] = value
     response.headers[errors_settings.correlation_id_header] = correlation_id

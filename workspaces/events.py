@@ -16,6 +16,8 @@ from django.db import transaction
 
 from errors.context import get_correlation_id
 
+from .replay import get_buffer
+
 logger = logging.getLogger(__name__)
 
 CREATED = "workspace.created"
@@ -42,13 +44,14 @@ def publish_on_commit(event_type: str, *, owner_id: int, workspace: dict[str, An
 
 
 def publish(owner_id: int, event: dict[str, Any]) -> None:
-    """Send `event` to the owner's group now; failures are logged, not raised."""
+    """Keep `event` for replay and send it to the owner's group now; failures are logged."""
     try:
+        event_id = get_buffer().append(owner_id, event)
         layer = get_channel_layer()
         if layer is None:
             return
         async_to_sync(layer.group_send)(
-            owner_group(owner_id), {"type": "workspace.event", "event": event}
+            owner_group(owner_id), {"type": "workspace.event", "id": event_id, "event": event}
         )
     except Exception:
         logger.exception(
