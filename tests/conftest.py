@@ -82,10 +82,10 @@ def redis_url() -> str:
     return url
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`@pytest.mark.postgres` tests get the needs_postgres fixture, `redis` ones redis_url."""
-    for item in items:
-        if item.get_closest_marker("postgres"):
-            item.fixturenames.insert(0, "needs_postgres")  # type: ignore[attr-defined]
-        if item.get_closest_marker("redis"):
-            item.fixturenames.insert(0, "redis_url")  # type: ignore[attr-defined]
+@pytest.fixture(autouse=True)
+def _required_services(request: pytest.FixtureRequest) -> None:
+    """`@pytest.mark.postgres` tests need PostgreSQL, `@pytest.mark.redis` ones Redis."""
+    if request.node.get_closest_marker("postgres"):
+        request.getfixturevalue("needs_postgres")
+    if request.node.get_closest_marker("redis"):
+        request.getfixturevalue("redis_url")
