@@ -3,9 +3,11 @@
 from django.urls import URLPattern, URLResolver, include, path
 
 from cortex.views import healthz
+from errors.views import metrics
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("api/auth/", include("accounts.urls")),
     path("api/workspaces/", include("workspaces.urls")),
 ]

@@ -17,9 +17,11 @@ class ErrorsConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
         from .logging import DuplicateRequestLogFilter
+        from .metrics import forget_dead_processes
         from .middleware import remember_exception
 
         got_request_exception.connect(remember_exception, dispatch_uid="errors.remember")
+        forget_dead_processes()
         # Django logs "Not Found" / "Internal Server Error" for every error response; ours already
         # logged those requests once. This covers projects that keep their own LOGGING too.
         for name in ("django.request", "django.security.csrf"):

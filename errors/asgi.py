@@ -15,7 +15,7 @@ from typing import Any
 
 from .conf import errors_settings
 from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
-from .handling import log_error
+from .handling import report_error
 from .normalize import normalize
 from .render import JSON_CONTENT_TYPE, error_body
 
@@ -73,7 +73,7 @@ def error_response(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, headers and body of the envelope answering `exc`, logged once like any error."""
     info = normalize(exc)
-    log_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))  # type: ignore[arg-type]
+    report_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))
     headers = [(b"content-type", JSON_CONTENT_TYPE.encode())]
     headers.extend(
         (name.lower().encode("latin-1"), value.encode("latin-1"))

@@ -47,4 +47,15 @@ class ErrorsSettings:
         return bool(getattr(settings, "ERRORS_PROBLEM_DETAILS", False))
 
 
+    @property
+    def monitoring_enabled(self) -> bool:
+        """Count requests and errors in Prometheus metrics and watch the error rate."""
+        return bool(getattr(settings, "ERRORS_ENABLE_MONITORING", True))
+
+    @property
+    def alert_threshold(self) -> int:
+        """Handled errors within 60 s that raise an "error threshold exceeded" alert."""
+        return int(getattr(settings, "ERRORS_ALERT_THRESHOLD", 10))
+
+
 errors_settings = ErrorsSettings()

@@ -7,10 +7,13 @@ through here, so an error is handled the same way wherever it was raised.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from rest_framework.views import set_rollback
 
+from . import alerting, metrics
+from .conf import errors_settings
 from .context import get_correlation_id, new_correlation_id
 from .normalize import ErrorInfo, normalize
 from .render import render
@@ -28,8 +31,16 @@ def request_correlation_id(request: HttpRequest | None) -> str:
     return correlation_id
 
 
-def log_error(info: ErrorInfo, request: HttpRequest | None) -> None:
-    """Log one line for a handled error, at its severity's level; 5xx with the traceback."""
+def report_error(info: ErrorInfo, request: Any) -> None:
+    """Log one line for a handled error (at its severity's level; 5xx with the traceback), count
+    it in the metrics and, if it is the service's fault, feed it to the error-rate alert.
+
+    `request` is anything with `method` and `path` (an HttpRequest, or a stand-in for ASGI).
+    """
+    if errors_settings.monitoring_enabled:
+        metrics.record_error(info.code, info.status)
+        if info.level >= logging.ERROR:
+            alerting.record_error(info.code)
     if not logger.isEnabledFor(info.level):
         return
     method = getattr(request, "method", None)
@@ -55,7 +66,7 @@ def log_error(info: ErrorInfo, request: HttpRequest | None) -> None:
 def respond(info: ErrorInfo, request: HttpRequest | None) -> HttpResponse:
     """Log `info` once and render it as the response for `request`."""
     correlation_id = request_correlation_id(request)
-    log_error(info, request)
+    report_error(info, request)
     return render(info, request, correlation_id)
 
 

@@ -26,9 +26,10 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponseBase
 
+from . import metrics
 from .conf import errors_settings
 from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
-from .handling import handle_exception, log_error, respond
+from .handling import handle_exception, report_error, respond
 from .normalize import for_status, normalize
 
 logger = logging.getLogger("errors.request")
@@ -59,6 +60,7 @@ class CorrelationIdMiddleware:
         self.header = errors_settings.correlation_id_header
         self.meta_key = "HTTP_" + self.header.upper().replace("-", "_")
         self.log_level = errors_settings.request_log_level
+        self.monitoring = errors_settings.monitoring_enabled
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
@@ -113,6 +115,12 @@ class CorrelationIdMiddleware:
         if response.status_code >= 400 and not getattr(response, "_errors_handled", False):
             response = self._adopt(request, response)
         response.headers[self.header] = request.correlation_id  # type: ignore[attr-defined]
+        if self.monitoring:
+            match = request.resolver_match
+            metrics.record_request(
+                request.method or "", match.route if match else None,
+                response.status_code, time.perf_counter() - started,
+            )
         if logger.isEnabledFor(self.log_level):
             match = request.resolver_match
             logger.log(
@@ -140,7 +148,7 @@ class CorrelationIdMiddleware:
         info = normalize(exception) if exception is not None else for_status(response.status_code)
         info.status = response.status_code
         if _is_json(response):
-            log_error(info, request)
+            report_error(info, request)
             response._errors_handled = True  # type: ignore[attr-defined]
             return response
         for name, value in response.headers.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
 from .exceptions import AuthorizationException
 from .handling import handle_exception, respond
@@ -40,6 +40,17 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW; Django's reasons are fixed sentences, safe to show."""
     message = f"CSRF verification failed: {reason}" if reason else None
     return handle_exception(AuthorizationException(message or "CSRF verification failed"), request)
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """`/metrics`: Prometheus text format (404 while ERRORS_ENABLE_MONITORING is off)."""
+    from .conf import errors_settings
+    from .metrics import exposition
+
+    if not errors_settings.monitoring_enabled:
+        raise Http404("Monitoring is off")
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 def _answer(request: HttpRequest, exception: BaseException | None, status: int) -> HttpResponse:

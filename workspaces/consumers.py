@@ -28,7 +28,7 @@ from accounts.authentication import ExpiringTokenAuthentication
 from errors.asgi import error_response, header
 from errors.context import get_correlation_id
 from errors.exceptions import AppException
-from errors.handling import log_error
+from errors.handling import report_error
 from errors.normalize import normalize
 from errors.render import envelope
 
@@ -168,10 +168,7 @@ class WorkspaceEventsConsumer(AsyncConsumer):
             event_id = message.get("id")
             return sse.event(orjson.dumps(event).decode(), name=event["type"], event_id=event_id)
         except Exception as exc:
-            info = normalize(exc)
-            log_error(info, SimpleNamespace(method="GET", path=self.scope.get("path")))  # type: ignore[arg-type]
-            body = orjson.dumps(envelope(info, self.correlation_id)).decode()
-            return sse.event(body, name="error")
+            return self.error_event(exc)
 
     async def enqueue(self, chunk: bytes) -> None:
         """Queue bytes for the pump; a full queue means the client is too far behind."""
@@ -189,11 +186,16 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         pump, self.pump = self.pump, None
         if pump is not None:
             pump.cancel()
-        info = normalize(StreamLagging())
-        log_error(info, SimpleNamespace(method="GET", path=self.scope.get("path")))  # type: ignore[arg-type]
-        body = orjson.dumps(envelope(info, self.correlation_id)).decode()
-        await self.base_send({"type": "http.response.body", "body": sse.event(body, name="error")})
+        final = self.error_event(StreamLagging())
+        await self.base_send({"type": "http.response.body", "body": final})
         raise StopConsumer()
+
+    def error_event(self, exc: BaseException) -> bytes:
+        """`exc` as an `error` event carrying the envelope; reported once like any error."""
+        info = normalize(exc)
+        scope = self.scope
+        report_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))
+        return sse.event(orjson.dumps(envelope(info, self.correlation_id)).decode(), name="error")
 
     async def run_pump(self) -> None:
         """Move queued chunks to the client, with a heartbeat whenever it has been quiet."""

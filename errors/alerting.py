@@ -1,0 +1,65 @@
+"""Error-rate alerting without a background thread: checked as errors are recorded.
+
+When the handled errors of the last 60 seconds reach ERRORS_ALERT_THRESHOLD, one CRITICAL line
+"error threshold exceeded" is logged with the counts by code, and no other until the window has
+passed: a burst of errors is one alert, not a storm. Each process watches its own errors; for
+the whole service, alert in Prometheus on `errors_handled_total` (deploy/prometheus/alerts.yml).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, deque
+
+from . import metrics
+from .conf import errors_settings
+
+logger = logging.getLogger("errors.alerting")
+
+WINDOW_SECONDS = 60.0
+
+
+class ErrorRateMonitor:
+    """A sliding window of recent errors and the time of the last alert."""
+
+    def __init__(self, window: float = WINDOW_SECONDS) -> None:
+        self.window = window
+        self._errors: deque[tuple[float, str]] = deque()
+        self._last_alert = float("-inf")
+        self._lock = threading.Lock()
+
+    def record(self, code: str, threshold: int, now: float | None = None) -> None:
+        """Note an error of `code`; alert if the window's count has reached `threshold`."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._errors.append((now, code))
+            horizon = now - self.window
+            while self._errors and self._errors[0][0] <= horizon:
+                self._errors.popleft()
+            if len(self._errors) < threshold or now - self._last_alert < self.window:
+                return
+            self._last_alert = now
+            counts = dict(Counter(c for _, c in self._errors))
+        logger.critical(
+            "error threshold exceeded",
+            extra={
+                "errors_in_window": sum(counts.values()),
+                "window_seconds": self.window,
+                "threshold": threshold,
+                "counts_by_code": counts,
+            },
+        )
+        m = metrics.metrics()
+        if m is not None:
+            m.alerts.inc()
+
+
+monitor = ErrorRateMonitor()
+
+
+def record_error(code: str) -> None:
+    """Feed one handled error to the process's monitor (when monitoring is on)."""
+    if errors_settings.monitoring_enabled:
+        monitor.record(code, errors_settings.alert_threshold)

@@ -1,0 +1,139 @@
+"""Prometheus metrics of requests, handled errors and open streams (prometheus_client).
+
+Metrics exist only while ERRORS_ENABLE_MONITORING is on (the default); with it off nothing is
+created or counted, and recording costs one attribute check. Labels stay low-cardinality: route
+templates (`api/workspaces/<uuid:workspace_id>/`), never raw paths or ids.
+
+With several worker processes set PROMETHEUS_MULTIPROC_DIR (an empty directory, shared by the
+processes and emptied before they start); prometheus_client then keeps each process's values in
+files there and `/metrics` adds them up. Gauges of processes that died are dropped at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .conf import errors_settings
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED_ROUTE = "<unmatched>"
+
+# Request durations: from a millisecond to ten seconds.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The service's metrics, created on first use when monitoring is on."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+        )
+        self.duration = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer HTTP requests, by method and route template.",
+            ["method", "route"],
+            buckets=DURATION_BUCKETS,
+        )
+        self.errors = Counter(
+            "errors_handled_total",
+            "Errors answered with the error envelope, by code and status.",
+            ["code", "status"],
+        )
+        self.open_streams = Gauge(
+            "sse_open_streams",
+            "Server-Sent Events streams open now.",
+            multiprocess_mode="livesum",
+        )
+        self.alerts = Counter(
+            "errors_alerts_total",
+            "Times the handled-error count of a 60 s window reached ERROR_ALERT_THRESHOLD.",
+        )
+
+
+_metrics: Metrics | None = None
+
+
+def metrics() -> Metrics | None:
+    """The metrics, or None while monitoring is off."""
+    global _metrics
+    if _metrics is None and errors_settings.monitoring_enabled:
+        _metrics = Metrics()
+    return _metrics
+
+
+def record_request(method: str, route: str | None, status: int, seconds: float) -> None:
+    """Count one answered request."""
+    m = metrics()
+    if m is None:
+        return
+    method = method if method in KNOWN_METHODS else "other"
+    route = route or UNMATCHED_ROUTE
+    m.requests.labels(method, route, str(status)).inc()
+    m.duration.labels(method, route).observe(seconds)
+
+
+def record_error(code: str, status: int) -> None:
+    """Count one handled error."""
+    m = metrics()
+    if m is not None:
+        m.errors.labels(code, str(status)).inc()
+
+
+def stream_opened() -> None:
+    """One more open event stream."""
+    m = metrics()
+    if m is not None:
+        m.open_streams.inc()
+
+
+def stream_closed() -> None:
+    """One event stream fewer."""
+    m = metrics()
+    if m is not None:
+        m.open_streams.dec()
+
+
+def exposition() -> tuple[bytes, str]:
+    """The current metrics in Prometheus text format, and its content type."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+    metrics()  # make sure this process's metrics exist, so they are listed even at zero
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    registry: Any = REGISTRY
+    if directory:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def forget_dead_processes() -> None:
+    """Drop the live gauges of processes that are gone (their counters still count)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory or not os.path.isdir(directory):
+        return
+    from prometheus_client import multiprocess
+
+    for name in os.listdir(directory):
+        if not name.startswith("gauge_live"):
+            continue
+        pid_text = name.rsplit("_", 1)[-1].removesuffix(".db")
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            multiprocess.mark_process_dead(int(pid_text), path=directory)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
