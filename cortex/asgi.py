@@ -19,9 +19,12 @@ from django.urls import path, re_path  # noqa: E402
 
 from errors.asgi import CorrelationIdMiddleware  # noqa: E402
 from workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
+from workspaces.flow import FlowControlMiddleware  # noqa: E402
 
 # Channels routes ASGI applications where Django's path() expects views, hence the ignores.
-events_app = CorrelationIdMiddleware(AuthMiddlewareStack(WorkspaceEventsConsumer.as_asgi()))
+events_app = FlowControlMiddleware(
+    CorrelationIdMiddleware(AuthMiddlewareStack(WorkspaceEventsConsumer.as_asgi()))
+)
 
 application = ProtocolTypeRouter(
     {

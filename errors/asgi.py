@@ -58,9 +58,6 @@ class CorrelationIdMiddleware:
                 message = dict(message, headers=headers)
             await send(message)
 
-        # Servers' own send callables may carry what a streaming application needs to find its
-        # transport (see workspaces.flow); keep them reachable through the wrapper.
-        send_with_id.__wrapped__ = send  # type: ignore[attr-defined]
         token = set_correlation_id(correlation_id)
         try:
             await self.app(scope, receive, send_with_id)

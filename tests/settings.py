@@ -19,3 +19,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 from cortex.settings import MIDDLEWARE  # noqa: E402
 
 MIDDLEWARE = [*MIDDLEWARE, "tests.testapp.middleware.ExplodingMiddleware"]
+
+from cortex.settings import CACHES, REDIS_URL  # noqa: E402
+
+if REDIS_URL:
+    # Tests clear the cache before each test (throttle counters); Django's Redis cache clears
+    # by FLUSHDB, so the tests keep their cache in a database of their own.
+    from urllib.parse import urlsplit
+
+    _test_cache = urlsplit(REDIS_URL)._replace(path="/15").geturl()
+    CACHES = {"default": {**CACHES["default"], "LOCATION": _test_cache}}

@@ -26,6 +26,7 @@ from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, No
 
 from accounts.authentication import ExpiringTokenAuthentication
 from errors.asgi import error_response, header
+from errors.catalog import Category, Severity
 from errors.context import get_correlation_id
 from errors.exceptions import AppException
 from errors.handling import report_error
@@ -34,17 +35,30 @@ from errors.render import envelope
 
 from . import sse
 from .events import owner_group
-from .flow import FlowControl, flow_control
+from .flow import FlowControl
 from .replay import get_buffer, parse_id
 
 logger = logging.getLogger(__name__)
 
+ALLOWED_METHODS = ("GET", "HEAD")
+STREAM_START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+    ],
+}
+
 class StreamLagging(AppException):
     """The client read too slowly; its stream is closed rather than buffered without bound."""
 
-    status_code = 503
+    status_code = 408
     default_code = "stream_lagging"
     default_message = "The client fell too far behind; reconnect with Last-Event-ID"
+    category = Category.REQUEST
+    severity = Severity.WARNING
 
 
 class WorkspaceEventsConsumer(AsyncConsumer):
@@ -69,12 +83,16 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         if message.get("more_body"):
             return
         try:
-            if self.scope["method"] not in ("GET", "HEAD"):
+            if self.scope["method"] not in ALLOWED_METHODS:
                 raise MethodNotAllowed(self.scope["method"])
             user_id = await self.authenticate()
         except Exception as exc:
             await self.refuse(exc)
             return
+        if self.scope["method"] == "HEAD":
+            await self.send(STREAM_START)
+            await self.send({"type": "http.response.body", "body": b""})
+            raise StopConsumer()
         await self.open_stream(user_id)
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
@@ -93,6 +111,13 @@ class WorkspaceEventsConsumer(AsyncConsumer):
 
     async def authenticate(self) -> int:
         """The id of the caller: a valid token header, or a Django session."""
+        try:
+            return await self._authenticate()
+        except (AuthenticationFailed, NotAuthenticated) as exc:
+            exc.auth_header = "Token"  # type: ignore[union-attr]  # as DRF views answer
+            raise
+
+    async def _authenticate(self) -> int:
         authorization = header(self.scope, "authorization")
         if authorization:
             scheme, _, key = authorization.partition(" ")
@@ -105,13 +130,13 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             return int(user.pk)
-        exc = NotAuthenticated()
-        exc.auth_header = "Token"  # type: ignore[attr-defined]
-        raise exc
+        raise NotAuthenticated()
 
     async def refuse(self, exc: BaseException) -> None:
         """Answer with the error envelope instead of a stream."""
         status, headers, body = error_response(exc, self.scope, self.correlation_id)
+        if status == 405:
+            headers.append((b"allow", b", ".join(m.encode() for m in ALLOWED_METHODS)))
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
         raise StopConsumer()
@@ -119,28 +144,20 @@ class WorkspaceEventsConsumer(AsyncConsumer):
     async def open_stream(self, user_id: int) -> None:
         """Send the headers and the opening events, join the owner's group, start the pump."""
         self.queue = asyncio.Queue(maxsize=settings.SSE_QUEUE_SIZE)
-        self.flow = flow_control(self.base_send)
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream; charset=utf-8"),
-                    (b"cache-control", b"no-cache"),
-                    (b"x-accel-buffering", b"no"),
-                ],
-            }
-        )
+        make_flow_control = self.scope.get("flow_control")
+        self.flow = make_flow_control() if make_flow_control else FlowControl()
+        await self.send(STREAM_START)
+        # Join first: an event published once the client has seen `connection_established`
+        # must reach it. Events published while the replay is read may come twice; the
+        # duplicates are dropped by id in workspace_event.
+        self.group = owner_group(user_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         established = {"user_id": user_id, "timestamp": now}
         opening = sse.retry(settings.SSE_RETRY_MS) + sse.event(
             orjson.dumps(established).decode(), name="connection_established"
         )
         await self.send({"type": "http.response.body", "body": opening, "more_body": True})
-        # Join before reading the replay buffer, so nothing published in between is missed;
-        # duplicates are dropped by id in workspace_event.
-        self.group = owner_group(user_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         last_event_id = header(self.scope, "last-event-id")
         if last_event_id:
             await self.replay(user_id, last_event_id.strip())

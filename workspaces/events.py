@@ -16,6 +16,7 @@ from django.db import transaction
 
 from errors.context import get_correlation_id
 
+from . import webhooks
 from .replay import get_buffer
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,12 @@ def publish_on_commit(event_type: str, *, owner_id: int, workspace: dict[str, An
 
 
 def publish(owner_id: int, event: dict[str, Any]) -> None:
-    """Keep `event` for replay and send it to the owner's group now; failures are logged."""
+    """Keep `event` for replay and send it to the owner's group now; failures are logged.
+
+    A `workspace.created` event also goes to WORKSPACE_WEBHOOK_URL, when set, in the background.
+    """
+    if event["type"] == CREATED:
+        webhooks.notify_workspace_created(event)  # never raises; returns at once
     try:
         event_id = get_buffer().append(owner_id, event)
         layer = get_channel_layer()

@@ -4,8 +4,9 @@ ASGI has no backpressure of its own and daphne's `send` never waits: whatever an
 sends to a client that does not read piles up in the server's memory. Twisted, under daphne,
 does know: it pauses a request's registered push producer when the socket's buffer is full and
 resumes it once the buffer drains. `flow_control(send)` registers such a producer for the
-response behind `send` when the server is daphne; with any other server it returns a
-`FlowControl` that never pauses, and the stream's bounded queue is then the only limit.
+response behind the server's `send` when the server is daphne (FlowControlMiddleware hands it
+to the application); with any other server it never pauses, and the stream's bounded queue is
+then the only limit.
 """
 
 from __future__ import annotations
@@ -45,13 +46,7 @@ class FlowControl:
 
 
 def _daphne_request(send: Any) -> Any:
-    # Unwrap ASGI middleware that kept the original send as __wrapped__, then recognise
-    # daphne's `partial(server.handle_reply, protocol)`.
-    for _ in range(10):
-        inner = getattr(send, "__wrapped__", None)
-        if inner is None:
-            break
-        send = inner
+    # daphne hands each application `partial(server.handle_reply, request)`.
     if isinstance(send, functools.partial) and send.args:
         request = send.args[0]
         if hasattr(request, "registerProducer") and hasattr(request, "channel"):
@@ -60,10 +55,26 @@ def _daphne_request(send: Any) -> Any:
 
 
 def flow_control(send: Any) -> FlowControl:
-    """A FlowControl tied to the response behind `send` (see the module docstring)."""
+    """A FlowControl tied to the response behind the server's own `send`."""
     control = FlowControl()
     request = _daphne_request(send)
     if request is not None and getattr(request.channel, "_requestProducer", None) is None:
         request.registerProducer(control, True)
         control._request = request
     return control
+
+
+class FlowControlMiddleware:
+    """Outermost ASGI middleware: lets the application get flow control for its response.
+
+    Middleware further in (Channels' session middleware, for one) replace `send` with their own
+    wrappers, so only the outermost layer still holds the server's. It puts a factory in
+    `scope["flow_control"]`; a streaming consumer calls it once it starts its response.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope = dict(scope, flow_control=functools.partial(flow_control, send))
+        await self.app(scope, receive, send)

@@ -89,7 +89,8 @@ def test_throttle_counters_live_in_redis(alice: User, settings: Any, redis_url: 
         "DEFAULT_THROTTLE_RATES": {"login": "1/minute", "user": "100/minute"},
     }
     APIClient(REMOTE_ADDR="198.51.100.1").post(URL, {"username": "alice", "password": "x"})
-    keys = redis.Redis.from_url(redis_url).keys("*throttle_login_198.51.100.1*")
+    cache_url = settings.CACHES["default"]["LOCATION"]
+    keys = redis.Redis.from_url(cache_url).keys("*throttle_login_198.51.100.1*")
     assert len(keys) == 1
 
 

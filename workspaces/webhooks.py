@@ -1,0 +1,300 @@
+"""The optional webhook of `workspace.created` events (WORKSPACE_WEBHOOK_URL).
+
+When the setting is set, `events.publish` calls `notify_workspace_created` once the create is
+committed; it starts a background thread (`errors.tasks.start_thread`, so the thread logs with the
+correlation id of the request that created the workspace) which POSTs the event as JSON, with
+`X-Correlation-ID` and `X-Cortex-Event` headers.
+
+- Each attempt is bounded by WORKSPACE_WEBHOOK_TIMEOUT_MS (connect, write and each read).
+- Connection failures, timeouts, 5xx, 408 and 429 are retried, up to WORKSPACE_WEBHOOK_ATTEMPTS
+  attempts in all, waiting WORKSPACE_WEBHOOK_BACKOFF_MS before the second and twice as long
+  before each further one. Other answers (2xx aside) are not retried: asking again would not help.
+- A delivery that finally fails is logged once, at WARNING, on `workspaces.webhooks` (with the
+  service name, reason, upstream status and correlation id; never the URL, which may hold a
+  secret, nor what the receiver answered) and counted in `webhook_failures()` by reason.
+- Nothing of this ever fails or slows the create request: it answers before the first attempt.
+  At most `MAX_PENDING` deliveries run at once; an event beyond that is dropped, logged and
+  counted (`overflow`), so a receiver that hangs cannot pile up threads without bound.
+
+Delivery is best effort: events in flight when the process exits are lost (the threads are
+daemons; `wait_idle()` lets a shutdown hook wait for them).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+import orjson
+from django.conf import settings
+
+from errors.context import get_correlation_id, reset_correlation_id, set_correlation_id
+from errors.exceptions import ExternalServiceException
+from errors.external import (
+    BAD_STATUS,
+    CONNECTION_ERROR,
+    TIMEOUT,
+    correlation_headers,
+    external_service,
+)
+from errors.tasks import ContextThread, log_background_error
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME: Final = "workspace_webhook"
+MAX_PENDING: Final = 32
+# Reasons counted besides those of `errors.external`: too many deliveries already running, and
+# a bug of ours while delivering.
+OVERFLOW: Final = "overflow"
+INTERNAL_ERROR: Final = "internal_error"
+
+_RETRIED_STATUSES: Final = frozenset({408, 429})
+_MAX_BACKOFF: Final = 30.0
+
+_lock = threading.Lock()
+_idle = threading.Condition(_lock)
+_pending: set[threading.Thread] = set()
+_failures: Counter[str] = Counter()
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """Where and how to deliver; read from settings when the event is published."""
+
+    url: str
+    timeout: float
+    attempts: int
+    backoff: float
+
+    @classmethod
+    def from_settings(cls) -> WebhookConfig | None:
+        """The configuration, or None when WORKSPACE_WEBHOOK_URL is not set."""
+        url = getattr(settings, "WORKSPACE_WEBHOOK_URL", None)
+        if not url:
+            return None
+        return cls(
+            url=str(url),
+            timeout=int(getattr(settings, "WORKSPACE_WEBHOOK_TIMEOUT_MS", 2000)) / 1000,
+            attempts=max(1, int(getattr(settings, "WORKSPACE_WEBHOOK_ATTEMPTS", 3))),
+            backoff=int(getattr(settings, "WORKSPACE_WEBHOOK_BACKOFF_MS", 250)) / 1000,
+        )
+
+
+# --- counting --------------------------------------------------------------------------------
+
+
+def record_failure(reason: str) -> None:
+    """Count one failed delivery. The one place a failure is counted (metrics hook in here)."""
+    with _lock:
+        _failures[reason] += 1
+
+
+def webhook_failures() -> dict[str, int]:
+    """Failed deliveries since start (or the last reset), by reason."""
+    with _lock:
+        return dict(_failures)
+
+
+def reset_webhook_failures() -> None:
+    """Forget the counted failures (for tests)."""
+    with _lock:
+        _failures.clear()
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+def _retryable(exc: ExternalServiceException) -> bool:
+    reason = getattr(exc, "reason", None)
+    if reason in (CONNECTION_ERROR, TIMEOUT):
+        return True
+    status = getattr(exc, "upstream_status", None)
+    return reason == BAD_STATUS and status is not None and (
+        status >= 500 or status in _RETRIED_STATUSES
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """One event to deliver, serialized when it is published (the thread shares no objects)."""
+
+    body: bytes
+    event_type: str
+    workspace_id: str | None
+    correlation_id: str | None
+
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> _Delivery:
+        workspace = event.get("workspace")
+        workspace_id = workspace.get("id") if isinstance(workspace, dict) else None
+        correlation_id = event.get("correlation_id")
+        return cls(
+            body=orjson.dumps(event),
+            event_type=str(event.get("type", "")),
+            workspace_id=None if workspace_id is None else str(workspace_id),
+            correlation_id=correlation_id if isinstance(correlation_id, str) else None,
+        )
+
+
+def send_workspace_created(event: dict[str, Any], config: WebhookConfig | None = None) -> bool:
+    """POST `event` to the webhook now, retrying as configured; True once it was accepted (2xx).
+
+    A final failure is logged and counted here, never raised. Runs in the calling thread: use
+    `notify_workspace_created` to send in the background.
+    """
+    config = config or WebhookConfig.from_settings()
+    if config is None:
+        return False
+    return _deliver(_Delivery.of(event), config)
+
+
+def _deliver(delivery: _Delivery, config: WebhookConfig) -> bool:
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "cortex-webhook/1",
+        "X-Cortex-Event": delivery.event_type,
+        **correlation_headers(),
+    }
+    failure: ExternalServiceException | None = None
+    attempt = 0
+    with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
+        for attempt in range(1, config.attempts + 1):
+            try:
+                with (
+                    external_service(SERVICE_NAME),
+                    # Streamed and never read: the receiver's answer is its status, not a body.
+                    client.stream(
+                        "POST", config.url, content=delivery.body, headers=headers
+                    ) as response,
+                ):
+                    response.raise_for_status()
+            except ExternalServiceException as exc:
+                failure = exc
+            else:
+                logger.debug(
+                    "Delivered %s to the webhook (attempt %d)",
+                    delivery.event_type,
+                    attempt,
+                    extra={"service_name": SERVICE_NAME, "attempt": attempt},
+                )
+                return True
+            if attempt == config.attempts or not _retryable(failure):
+                break
+            delay = min(config.backoff * 2 ** (attempt - 1), _MAX_BACKOFF)
+            logger.info(
+                "Webhook attempt %d/%d failed (%s); retrying in %.2fs",
+                attempt,
+                config.attempts,
+                getattr(failure, "reason", None),
+                delay,
+                extra={"service_name": SERVICE_NAME, "attempt": attempt},
+            )
+            time.sleep(delay)
+    assert failure is not None
+    _log_failure(delivery, failure, attempt)
+    return False
+
+
+def _log_failure(delivery: _Delivery, failure: ExternalServiceException, attempts: int) -> None:
+    reason = str(getattr(failure, "reason", None) or "unknown")
+    record_failure(reason)
+    upstream_status = getattr(failure, "upstream_status", None)
+    cause = failure.__cause__
+    logger.warning(
+        "Webhook delivery of %s failed after %d attempt(s): %s%s",
+        delivery.event_type,
+        attempts,
+        reason,
+        f" (upstream status {upstream_status})" if upstream_status is not None else "",
+        extra={
+            "service_name": SERVICE_NAME,
+            "reason": reason,
+            "upstream_status": upstream_status,
+            "attempts": attempts,
+            "status_code": failure.status_code,
+            "error_type": type(cause).__name__ if cause is not None else None,
+            "event_type": delivery.event_type,
+            "workspace_id": delivery.workspace_id,
+        },
+    )
+
+
+def _run(delivery: _Delivery, config: WebhookConfig) -> None:
+    # The thread runs in a copy of the request's context, so the id is normally current already;
+    # the event's own id covers a publisher that ran outside any request context.
+    token = (
+        set_correlation_id(delivery.correlation_id)
+        if delivery.correlation_id and get_correlation_id() is None
+        else None
+    )
+    try:
+        _deliver(delivery, config)
+    except Exception as exc:  # a bug of ours: counted, and logged once with the traceback
+        record_failure(INTERNAL_ERROR)
+        log_background_error(exc, threading.current_thread().name)
+        raise
+    finally:
+        if token is not None:
+            reset_correlation_id(token)
+        with _idle:
+            _pending.discard(threading.current_thread())
+            _idle.notify_all()
+
+
+def notify_workspace_created(event: dict[str, Any]) -> threading.Thread | None:
+    """Send `event` to the webhook in a background thread, if one is configured; never raises.
+
+    Returns the started thread, or None when no webhook is configured or the event was dropped.
+    """
+    try:
+        config = WebhookConfig.from_settings()
+        if config is None:
+            return None
+        delivery = _Delivery.of(event)
+        thread = ContextThread(_run, (delivery, config), name=f"webhook:{delivery.event_type}")
+        with _lock:
+            overflow = len(_pending) >= MAX_PENDING
+            if not overflow:
+                _pending.add(thread)
+        if overflow:
+            record_failure(OVERFLOW)
+            logger.warning(
+                "Webhook delivery of %s dropped: %d deliveries are already running",
+                event.get("type"),
+                MAX_PENDING,
+                extra={"service_name": SERVICE_NAME, "reason": OVERFLOW},
+            )
+            return None
+        try:
+            thread.start()
+        except BaseException:
+            with _idle:
+                _pending.discard(thread)
+                _idle.notify_all()
+            raise
+        return thread
+    except Exception:
+        record_failure(INTERNAL_ERROR)
+        logger.exception(
+            "Could not start the webhook delivery of %s",
+            event.get("type"),
+            extra={"service_name": SERVICE_NAME, "reason": INTERNAL_ERROR},
+        )
+        return None
+
+
+def pending_deliveries() -> int:
+    """How many deliveries are running now."""
+    with _lock:
+        return len(_pending)
+
+
+def wait_idle(timeout: float | None = None) -> bool:
+    """Wait until no delivery is running (or `timeout` seconds passed); True when idle."""
+    with _idle:
+        return _idle.wait_for(lambda: not _pending, timeout)
