@@ -182,6 +182,19 @@ SSE_QUEUE_SIZE = env_int("SSE_QUEUE_SIZE", 64, minimum=1)
 # Events kept per owner for clients that reconnect with Last-Event-ID.
 SSE_REPLAY_BUFFER_SIZE = env_int("SSE_REPLAY_BUFFER_SIZE", 100, minimum=1)
 
+# --- Webhook of workspace events --------------------------------------------------------------
+# When set, each workspace.created event is POSTed there as JSON from a background thread; a
+# failed delivery is retried, then logged and counted, and never fails the create request.
+WORKSPACE_WEBHOOK_URL = env_str("WORKSPACE_WEBHOOK_URL")
+if WORKSPACE_WEBHOOK_URL and not WORKSPACE_WEBHOOK_URL.startswith(("http://", "https://")):
+    # Not echoed: webhook URLs often carry a secret.
+    raise ImproperlyConfigured("WORKSPACE_WEBHOOK_URL must be an http:// or https:// URL.")
+# Per attempt: connect, write and each read may take this long.
+WORKSPACE_WEBHOOK_TIMEOUT_MS = env_int("WORKSPACE_WEBHOOK_TIMEOUT_MS", 2000, minimum=1)
+WORKSPACE_WEBHOOK_ATTEMPTS = env_int("WORKSPACE_WEBHOOK_ATTEMPTS", 3, minimum=1)
+# Wait before the second attempt; doubled before each further one.
+WORKSPACE_WEBHOOK_BACKOFF_MS = env_int("WORKSPACE_WEBHOOK_BACKOFF_MS", 250)
+
 # --- CORS ------------------------------------------------------------------------------------
 CORS_ORIGINS = env_list("CORS_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]

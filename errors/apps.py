@@ -22,6 +22,10 @@ class ErrorsConfig(AppConfig):
 
         got_request_exception.connect(remember_exception, dispatch_uid="errors.remember")
         forget_dead_processes()
+
+        from .external import instrument_http_clients
+
+        instrument_http_clients()
         # Django logs "Not Found" / "Internal Server Error" for every error response; ours already
         # logged those requests once. This covers projects that keep their own LOGGING too.
         for name in ("django.request", "django.security.csrf"):

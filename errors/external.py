@@ -1,0 +1,333 @@
+"""Outgoing calls: failures become `ExternalServiceException`, requests carry the correlation id.
+
+The guard, as a context manager or a decorator (sync and async functions)::
+
+    with external_service("billing"):
+        response = client.get(url)
+        response.raise_for_status()
+        data = response.json()
+
+    @external_service("billing")
+    async def fetch_invoice(invoice_id: str) -> dict[str, Any]: ...
+
+turns a failure of the call into `ExternalServiceException` (code `external_service_error`) whose
+details name the service and the kind of failure:
+
+| failure                                                        | status | details.reason     |
+| -------------------------------------------------------------- | ------ | ------------------ |
+| connection refused, DNS failure, reset, TLS error (any OSError) | 502    | `connection_error` |
+| timeout (httpx, requests, TimeoutError, asyncio)               | 504    | `timeout`          |
+| upstream answered 4xx/5xx (`raise_for_status()`)               | 502    | `bad_status`       |
+| invalid JSON, undecodable body, too many redirects             | 502    | `invalid_response` |
+
+`details` is `{"service_name", "reason"}` plus `upstream_status` for `bad_status`. An upstream 4xx
+is a 502 as well: our client's request was fine, it is our call that the upstream refused, and
+our client can do nothing about it. Nothing the upstream sent (body, reason phrase, error text)
+and no URL is put into the message or details; the original exception is chained (`raise … from
+exc`), so the server's log line keeps it. `AppException`s raised inside pass through untouched
+(so nested guards keep the innermost service name), and so does anything that is not a failure
+of the call (a `KeyError` in our own code stays a 500 `internal_error`).
+
+httpx and requests are optional: their exceptions are recognised only when the library has
+been imported, and this module imports neither at import time.
+
+`instrument_http_clients()` (called from `ErrorsConfig.ready()`) makes every request sent with an
+`httpx.Client`, `httpx.AsyncClient` or `requests.Session` (and so `httpx.get`, `requests.get`, …)
+carry the current correlation id in ERRORS_CORRELATION_ID_HEADER (`X-Correlation-ID`), unless
+the request sets that header itself or no correlation id is current. Set
+ERRORS_PROPAGATE_CORRELATION_ID = False to stop sending it (checked on each request).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+import threading
+from collections.abc import Callable, MutableMapping
+from types import TracebackType
+from typing import Any, Final, TypeVar
+
+from .context import get_correlation_id
+from .exceptions import AppException, ExternalServiceException
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONNECTION_ERROR: Final = "connection_error"
+TIMEOUT: Final = "timeout"
+BAD_STATUS: Final = "bad_status"
+INVALID_RESPONSE: Final = "invalid_response"
+
+_MESSAGES: Final[dict[str, str]] = {
+    CONNECTION_ERROR: "External service '{}' could not be reached",
+    TIMEOUT: "External service '{}' timed out",
+    BAD_STATUS: "External service '{}' answered with an error",
+    INVALID_RESPONSE: "External service '{}' sent an invalid response",
+}
+
+DEFAULT_HEADER: Final = "X-Correlation-ID"
+
+
+def _status_of(response: Any) -> int | None:
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def classify(exc: BaseException) -> tuple[str, int | None] | None:
+    """`(reason, upstream_status)` for a failure of an outgoing call, None for anything else."""
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.HTTPError):
+        if isinstance(exc, httpx.TimeoutException):
+            return TIMEOUT, None
+        if isinstance(exc, httpx.HTTPStatusError):
+            return BAD_STATUS, _status_of(exc.response)
+        if isinstance(exc, httpx.DecodingError | httpx.TooManyRedirects):
+            return INVALID_RESPONSE, None
+        if isinstance(exc, httpx.TransportError):  # ConnectError, ReadError, RemoteProtocolError
+            return CONNECTION_ERROR, None
+        return None
+    requests_exceptions = sys.modules.get("requests.exceptions")
+    if requests_exceptions is not None and isinstance(exc, requests_exceptions.RequestException):
+        if isinstance(exc, requests_exceptions.Timeout):  # before ConnectionError: ConnectTimeout
+            return TIMEOUT, None
+        if isinstance(exc, requests_exceptions.HTTPError):
+            return BAD_STATUS, _status_of(exc.response)
+        if isinstance(
+            exc,
+            requests_exceptions.JSONDecodeError
+            | requests_exceptions.ContentDecodingError
+            | requests_exceptions.TooManyRedirects,
+        ):
+            return INVALID_RESPONSE, None
+        if isinstance(
+            exc, requests_exceptions.ConnectionError | requests_exceptions.ChunkedEncodingError
+        ):
+            return CONNECTION_ERROR, None
+        # MissingSchema, InvalidURL, InvalidHeader…: our own mistake, not the service's failure.
+        return None
+    if isinstance(exc, TimeoutError):  # socket.timeout and asyncio.TimeoutError are aliases
+        return TIMEOUT, None
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return INVALID_RESPONSE, None
+    if isinstance(exc, OSError):  # ConnectionRefusedError, socket.gaierror, ssl.SSLError, …
+        return CONNECTION_ERROR, None
+    return None
+
+
+def translate(exc: BaseException, service_name: str) -> ExternalServiceException | None:
+    """The `ExternalServiceException` for `exc`, or None when it is no failure of the call."""
+    if isinstance(exc, AppException):
+        return None
+    found = classify(exc)
+    if found is None:
+        return None
+    reason, upstream_status = found
+    details: dict[str, Any] = {"reason": reason}
+    if upstream_status is not None:
+        details["upstream_status"] = upstream_status
+    translated = ExternalServiceException(
+        _MESSAGES[reason].format(service_name),
+        status_code=504 if reason == TIMEOUT else 502,
+        details=details,
+        service_name=service_name,
+    )
+    translated.reason = reason  # type: ignore[attr-defined]
+    translated.upstream_status = upstream_status  # type: ignore[attr-defined]
+    return translated
+
+
+class external_service:  # a lower-case class: it reads like a function at the call site
+    """Guard an outgoing call to `service_name`: a context manager (sync and async) and a
+    decorator (of sync and async functions). See the module docstring for the mapping."""
+
+    def __init__(self, service_name: str) -> None:
+        if not service_name:
+            raise ValueError("external_service needs the name of the service")
+        self.service_name = service_name
+
+    def __repr__(self) -> str:
+        return f"external_service({self.service_name!r})"
+
+    def __enter__(self) -> external_service:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            return
+        translated = translate(exc, self.service_name)
+        if translated is not None:
+            raise translated from exc
+
+    async def __aenter__(self) -> external_service:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def __call__(self, func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_guarded(*args: Any, **kwargs: Any) -> Any:
+                with self:
+                    return await func(*args, **kwargs)
+
+            return async_guarded  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+
+# --- correlation id on outgoing requests -----------------------------------------------------
+
+
+def _settings() -> Any:
+    from django.conf import settings
+
+    return settings if settings.configured else None
+
+
+def correlation_header_name() -> str:
+    """The header that carries the correlation id (ERRORS_CORRELATION_ID_HEADER)."""
+    settings = _settings()
+    if settings is None:
+        return DEFAULT_HEADER
+    return str(getattr(settings, "ERRORS_CORRELATION_ID_HEADER", DEFAULT_HEADER))
+
+
+def _propagation_enabled() -> bool:
+    settings = _settings()
+    return settings is None or bool(getattr(settings, "ERRORS_PROPAGATE_CORRELATION_ID", True))
+
+
+def correlation_headers() -> dict[str, str]:
+    """`{header: id}` for the current correlation id; empty when none is current."""
+    correlation_id = get_correlation_id()
+    if not correlation_id:
+        return {}
+    return {correlation_header_name(): correlation_id}
+
+
+def add_correlation_header(headers: MutableMapping[str, str]) -> None:
+    """Add the current correlation id to case-insensitive `headers` unless they carry one."""
+    correlation_id = get_correlation_id()
+    if not correlation_id or not _propagation_enabled():
+        return
+    name = correlation_header_name()
+    if name not in headers:
+        headers[name] = correlation_id
+
+
+_MARK: Final = "__errors_correlation_id__"
+_lock = threading.Lock()
+
+
+def _patch(cls: type, wrapper_factory: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    original = cls.send  # type: ignore[attr-defined]
+    if getattr(original, _MARK, False):
+        return
+    wrapper = functools.wraps(original)(wrapper_factory(original))
+    setattr(wrapper, _MARK, True)
+    cls.send = wrapper  # type: ignore[attr-defined]
+
+
+def _unpatch(cls: type) -> None:
+    current = cls.send  # type: ignore[attr-defined]
+    if getattr(current, _MARK, False):
+        cls.send = current.__wrapped__  # type: ignore[attr-defined]
+
+
+def _sync_send(original: Callable[..., Any]) -> Callable[..., Any]:
+    def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        add_correlation_header(request.headers)
+        return original(self, request, *args, **kwargs)
+
+    return send
+
+
+def _async_send(original: Callable[..., Any]) -> Callable[..., Any]:
+    async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        add_correlation_header(request.headers)
+        return await original(self, request, *args, **kwargs)
+
+    return send
+
+
+def _client_classes(library: str) -> list[tuple[type, Callable[..., Any]]]:
+    try:
+        if library == "httpx":
+            import httpx
+
+            return [(httpx.Client, _sync_send), (httpx.AsyncClient, _async_send)]
+        if library == "requests":
+            import requests
+
+            return [(requests.Session, _sync_send)]
+    except ImportError:
+        return []
+    raise ValueError(f"unknown HTTP client library {library!r}; use 'httpx' or 'requests'")
+
+
+def instrument_http_clients(libraries: tuple[str, ...] = ("httpx", "requests")) -> list[str]:
+    """Make httpx and requests send the correlation id; returns the libraries instrumented.
+
+    Wraps `httpx.Client.send`, `httpx.AsyncClient.send` and `requests.Session.send` of the
+    libraries that can be imported (the others are skipped). Idempotent and thread-safe.
+    """
+    done = []
+    with _lock:
+        for library in libraries:
+            classes = _client_classes(library)
+            for cls, factory in classes:
+                _patch(cls, factory)
+            if classes:
+                done.append(library)
+    return done
+
+
+def uninstrument_http_clients(libraries: tuple[str, ...] = ("httpx", "requests")) -> None:
+    """Undo `instrument_http_clients` (for tests)."""
+    with _lock:
+        for library in libraries:
+            for cls, _ in _client_classes(library):
+                _unpatch(cls)
+
+
+def is_instrumented(library: str) -> bool:
+    """Tell whether `library` ("httpx" or "requests") sends the correlation id."""
+    classes = _client_classes(library)
+    return bool(classes) and all(
+        getattr(getattr(cls, "send", None), _MARK, False) for cls, _ in classes
+    )
+
+
+__all__ = [
+    "BAD_STATUS",
+    "CONNECTION_ERROR",
+    "INVALID_RESPONSE",
+    "TIMEOUT",
+    "add_correlation_header",
+    "classify",
+    "correlation_header_name",
+    "correlation_headers",
+    "external_service",
+    "instrument_http_clients",
+    "is_instrumented",
+    "translate",
+    "uninstrument_http_clients",
+]

@@ -1,0 +1,445 @@
+"""`errors.external`: the guard of outgoing calls, and the correlation id on outgoing requests.
+
+Every HTTP failure here is real: a `ThreadingHTTPServer` on 127.0.0.1 that answers a chosen
+status and body, hangs, or a port nothing listens on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import requests
+from django.test import RequestFactory, override_settings
+
+from errors.context import reset_correlation_id, set_correlation_id
+from errors.exceptions import ExternalServiceException, NotFoundException
+from errors.external import (
+    correlation_headers,
+    external_service,
+    instrument_http_clients,
+    is_instrumented,
+    translate,
+    uninstrument_http_clients,
+)
+from errors.handling import handle_exception
+from tests.support.servers import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SECRET = "UPSTREAM-SECRET-9f3c"  # what an upstream says; must never reach our client
+
+
+# --- a real local upstream -------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    """One request the upstream got."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out or drop a streamed answer reset their connection: expected here.
+        pass
+
+
+class UpstreamServer:
+    """An HTTP server on a free port of 127.0.0.1, serving from a thread; records each request.
+
+    It answers `status` with `body`, or, with `hang` set, answers nothing until it is closed (or
+    `hang_limit` seconds passed), so clients run into their read timeout.
+    """
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body = b'{"ok": true}'
+        self.content_type = "application/json"
+        self.hang = False
+        self.hang_limit = 10.0
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self) -> UpstreamServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self.requests)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with upstream._lock:
+                    upstream.requests.append(
+                        Received(
+                            self.command,
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                        )
+                    )
+                if upstream.hang:
+                    upstream._release.wait(upstream.hang_limit)
+                    self.close_connection = True
+                    return
+                self.send_response(upstream.status)
+                self.send_header("Content-Type", upstream.content_type)
+                self.send_header("Content-Length", str(len(upstream.body)))
+                self.end_headers()
+                self.wfile.write(upstream.body)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    server = UpstreamServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """A URL on a port of 127.0.0.1 that nothing listens on: connections are refused."""
+    return f"http://127.0.0.1:{free_port()}/hook"
+
+
+@pytest.fixture
+def correlation_id() -> Iterator[str]:
+    token = set_correlation_id("ext-test-7")
+    try:
+        yield "ext-test-7"
+    finally:
+        reset_correlation_id(token)
+
+
+def assert_clean(exc: ExternalServiceException, *, status: int, reason: str) -> None:
+    """The translated exception: status, code, details, and nothing from the upstream."""
+    assert exc.status_code == status
+    assert exc.code == "external_service_error"
+    assert exc.details["service_name"] == "billing"
+    assert exc.details["reason"] == reason
+    assert set(exc.details) <= {"service_name", "reason", "upstream_status"}
+    text = f"{exc} {exc.message} {json.dumps(exc.details)}"
+    assert SECRET not in text
+    assert "127.0.0.1" not in text  # no URL either
+    assert exc.__cause__ is not None  # the original stays for the logs
+
+
+# --- the guard, against real failures --------------------------------------------------------
+
+
+def test_httpx_connection_refused_is_502(closed_url: str) -> None:
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        httpx.get(closed_url, timeout=2)
+    assert_clean(caught.value, status=502, reason="connection_error")
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+
+def test_dns_failure_is_502() -> None:
+    # A resolver failure as getaddrinfo raises it (a real lookup's speed depends on the network).
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert_clean(caught.value, status=502, reason="connection_error")
+
+
+def test_httpx_timeout_is_504(upstream: UpstreamServer) -> None:
+    upstream.hang = True
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        httpx.get(upstream.url, timeout=0.2)
+    assert_clean(caught.value, status=504, reason="timeout")
+    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+
+
+@pytest.mark.parametrize("status", [500, 503, 404])
+def test_httpx_upstream_error_status_is_502_with_the_status(
+    upstream: UpstreamServer, status: int
+) -> None:
+    upstream.status = status
+    upstream.body = json.dumps({"error": SECRET}).encode()
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        httpx.get(upstream.url, timeout=2).raise_for_status()
+    assert_clean(caught.value, status=502, reason="bad_status")
+    assert caught.value.details["upstream_status"] == status
+
+
+def test_httpx_invalid_json_is_502(upstream: UpstreamServer) -> None:
+    upstream.body = f"<html>{SECRET}</html>".encode()
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        httpx.get(upstream.url, timeout=2).json()
+    assert_clean(caught.value, status=502, reason="invalid_response")
+
+
+def test_requests_failures(upstream: UpstreamServer, closed_url: str) -> None:
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        requests.get(closed_url, timeout=2)
+    assert_clean(caught.value, status=502, reason="connection_error")
+
+    upstream.status = 503
+    upstream.body = SECRET.encode()
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        requests.get(upstream.url, timeout=2).raise_for_status()
+    assert_clean(caught.value, status=502, reason="bad_status")
+    assert caught.value.details["upstream_status"] == 503
+
+    upstream.status = 200
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        requests.get(upstream.url, timeout=2).json()
+    assert_clean(caught.value, status=502, reason="invalid_response")
+
+    upstream.hang = True
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        requests.get(upstream.url, timeout=0.2)
+    assert_clean(caught.value, status=504, reason="timeout")
+
+
+def test_socket_level_failures() -> None:
+    for exc, status, reason in [
+        (TimeoutError("timed out"), 504, "timeout"),
+        (ConnectionRefusedError(111, "Connection refused"), 502, "connection_error"),
+        (ConnectionResetError(104, "reset"), 502, "connection_error"),
+        (json.JSONDecodeError(SECRET, SECRET, 0), 502, "invalid_response"),
+    ]:
+        with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+            raise exc
+        assert_clean(caught.value, status=status, reason=reason)
+        assert caught.value.__cause__ is exc
+
+
+def test_asyncio_timeout_is_504() -> None:
+    async def slow_call() -> None:
+        async with external_service("billing"):
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(5)
+
+    with pytest.raises(ExternalServiceException) as caught:
+        asyncio.run(slow_call())
+    assert_clean(caught.value, status=504, reason="timeout")
+
+
+def test_other_exceptions_pass_through_untouched() -> None:
+    with pytest.raises(KeyError), external_service("billing"):
+        raise KeyError("our own bug")
+    not_found = NotFoundException(resource_type="invoice")
+    with pytest.raises(NotFoundException) as caught, external_service("billing"):
+        raise not_found
+    assert caught.value is not_found
+    # Nested guards: the innermost service is the one that failed.
+    with (
+        pytest.raises(ExternalServiceException) as nested,
+        external_service("outer"),
+        external_service("billing"),
+    ):
+        raise ConnectionRefusedError(111, "refused")
+    assert nested.value.details["service_name"] == "billing"
+    # Our own misuse of requests (no scheme) is a bug, not the service's failure.
+    with pytest.raises(requests.exceptions.MissingSchema), external_service("billing"):
+        requests.get("no-scheme/path", timeout=1)
+    assert translate(ValueError("x"), "billing") is None
+
+
+def test_decorator_on_sync_and_async_functions(closed_url: str, upstream: UpstreamServer) -> None:
+    @external_service("billing")
+    def fetch_sync() -> Any:
+        return httpx.get(closed_url, timeout=2)
+
+    @external_service("billing")
+    async def fetch_async(url: str) -> Any:
+        async with httpx.AsyncClient(timeout=0.2) as client:
+            return (await client.get(url)).json()
+
+    with pytest.raises(ExternalServiceException) as caught:
+        fetch_sync()
+    assert_clean(caught.value, status=502, reason="connection_error")
+    assert fetch_sync.__name__ == "fetch_sync"
+
+    assert asyncio.run(fetch_async(upstream.url)) == {"ok": True}
+    upstream.hang = True
+    with pytest.raises(ExternalServiceException) as caught:
+        asyncio.run(fetch_async(upstream.url))
+    assert_clean(caught.value, status=504, reason="timeout")
+
+
+def test_the_client_gets_the_envelope_without_upstream_text(upstream: UpstreamServer) -> None:
+    upstream.status = 500
+    upstream.body = SECRET.encode()
+    with pytest.raises(ExternalServiceException) as caught, external_service("billing"):
+        httpx.get(upstream.url, timeout=2).raise_for_status()
+    token = set_correlation_id("client-sees-this")
+    try:
+        response = handle_exception(caught.value, RequestFactory().get("/api/anything/"))
+    finally:
+        reset_correlation_id(token)
+    assert response.status_code == 502
+    assert SECRET not in response.content.decode()
+    assert json.loads(response.content) == {
+        "error": {
+            "code": "external_service_error",
+            "message": "External service 'billing' answered with an error",
+            "correlation_id": "client-sees-this",
+            "details": {"service_name": "billing", "reason": "bad_status", "upstream_status": 500},
+        }
+    }
+
+
+# --- the correlation id on outgoing requests -------------------------------------------------
+
+
+@pytest.fixture
+def instrumented() -> Iterator[None]:
+    """httpx and requests instrumented during the test, as they were afterwards."""
+    before = {library: is_instrumented(library) for library in ("httpx", "requests")}
+    assert instrument_http_clients() == ["httpx", "requests"]
+    try:
+        yield
+    finally:
+        for library, was in before.items():
+            if not was:
+                uninstrument_http_clients((library,))
+
+
+def _async_get(url: str, **kwargs: Any) -> httpx.Response:
+    async def get() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=2) as client:
+            return await client.get(url, **kwargs)
+
+    return asyncio.run(get())
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_outgoing_requests_carry_the_correlation_id(
+    upstream: UpstreamServer, correlation_id: str
+) -> None:
+    httpx.get(upstream.url, timeout=2)
+    with httpx.Client(timeout=2) as client:
+        client.post(upstream.url, json={"a": 1})
+    _async_get(upstream.url)  # asyncio.run copies the context: the id is current there too
+    requests.get(upstream.url, timeout=2)
+    with requests.Session() as session:
+        session.post(upstream.url, json={"a": 1}, timeout=2)
+    seen = [r.headers.get("x-correlation-id") for r in upstream.received()]
+    assert seen == [correlation_id] * 5
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_no_header_without_a_correlation_id_and_never_replaced(upstream: UpstreamServer) -> None:
+    httpx.get(upstream.url, timeout=2)
+    requests.get(upstream.url, timeout=2)
+    token = set_correlation_id("ours")
+    try:
+        httpx.get(upstream.url, timeout=2, headers={"x-correlation-id": "theirs-1"})
+        requests.get(upstream.url, timeout=2, headers={"X-Correlation-ID": "theirs-2"})
+    finally:
+        reset_correlation_id(token)
+    seen = [r.headers.get("x-correlation-id") for r in upstream.received()]
+    assert seen == [None, None, "theirs-1", "theirs-2"]
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_instrumenting_twice_sends_one_header(
+    upstream: UpstreamServer, correlation_id: str
+) -> None:
+    send = httpx.Client.send
+    instrument_http_clients()
+    assert httpx.Client.send is send
+    httpx.get(upstream.url, timeout=2)
+    assert upstream.received()[0].headers["x-correlation-id"] == correlation_id
+
+
+@pytest.mark.usefixtures("instrumented")
+def test_header_name_and_opt_out_come_from_settings(
+    upstream: UpstreamServer, correlation_id: str
+) -> None:
+    with override_settings(ERRORS_CORRELATION_ID_HEADER="X-Request-ID"):
+        httpx.get(upstream.url, timeout=2)
+        assert correlation_headers() == {"X-Request-ID": correlation_id}
+    with override_settings(ERRORS_PROPAGATE_CORRELATION_ID=False):
+        httpx.get(upstream.url, timeout=2)
+        requests.get(upstream.url, timeout=2)
+    first, *others = upstream.received()
+    assert first.headers["x-request-id"] == correlation_id
+    assert "x-correlation-id" not in first.headers
+    assert [r.headers.get("x-correlation-id") for r in others] == [None, None]
+
+
+def test_uninstrumented_clients_send_nothing(
+    upstream: UpstreamServer, correlation_id: str, instrumented: None
+) -> None:
+    uninstrument_http_clients()
+    assert not is_instrumented("httpx") and not is_instrumented("requests")
+    try:
+        httpx.get(upstream.url, timeout=2)
+        requests.get(upstream.url, timeout=2)
+    finally:
+        instrument_http_clients()
+    assert [r.headers.get("x-correlation-id") for r in upstream.received()] == [None, None]
+
+
+def test_errors_imports_no_http_client_nor_the_project() -> None:
+    code = (
+        "import sys, errors.external, errors.tasks; "
+        "print(sorted(m for m in ('httpx', 'requests', 'prometheus_client', 'cortex', "
+        "'workspaces') if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

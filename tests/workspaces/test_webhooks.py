@@ -1,0 +1,238 @@
+"""The workspace.created webhook, against a real local HTTP server (answering, failing, hanging)
+and a closed port: delivered in the background with the request's correlation id; failures are
+retried, logged once and counted, and never touch the create request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pytest_django.fixtures import Settings
+from rest_framework.test import APIClient
+
+from tests.conftest import JsonLog
+from tests.errors.test_external import SECRET, UpstreamServer
+from tests.support.servers import free_port
+from workspaces import webhooks
+
+# on_commit callbacks (which publish events) only run in transactional tests.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LIST = "/api/workspaces/"
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    server = UpstreamServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state() -> Iterator[None]:
+    webhooks.reset_webhook_failures()
+    yield
+    assert webhooks.wait_idle(10), "a webhook delivery outlived its test"
+    webhooks.reset_webhook_failures()
+
+
+def configure(
+    settings: Settings,
+    url: str | None,
+    *,
+    timeout_ms: int = 1000,
+    attempts: int = 3,
+    backoff_ms: int = 10,
+) -> None:
+    settings.WORKSPACE_WEBHOOK_URL = url
+    settings.WORKSPACE_WEBHOOK_TIMEOUT_MS = timeout_ms
+    settings.WORKSPACE_WEBHOOK_ATTEMPTS = attempts
+    settings.WORKSPACE_WEBHOOK_BACKOFF_MS = backoff_ms
+
+
+def create(api: APIClient, name: str, correlation_id: str | None = None) -> Any:
+    headers: dict[str, Any] = {"HTTP_X_CORRELATION_ID": correlation_id} if correlation_id else {}
+    response = api.post(LIST, {"name": name}, format="json", **headers)
+    assert response.status_code == 201, response.content
+    return response
+
+
+def settle() -> None:
+    assert webhooks.wait_idle(10), "the webhook delivery did not finish"
+
+
+def problems(log: JsonLog) -> list[dict[str, Any]]:
+    return [r for r in log.records() if r["level"] in {"WARNING", "ERROR", "CRITICAL"}]
+
+
+def test_created_event_is_posted_with_the_requests_correlation_id(
+    api: APIClient, settings: Settings, upstream: UpstreamServer, json_log: JsonLog
+) -> None:
+    configure(settings, upstream.url)
+    response = create(api, "Hooked", "create-hook-1")
+    anonymous = create(api, "Hooked too")  # the middleware's own id
+    settle()
+
+    received = upstream.received()
+    assert [r.method for r in received] == ["POST", "POST"]
+    # The two deliveries run concurrently: tell them apart by the workspace they announce.
+    by_name = {json.loads(r.body)["workspace"]["name"]: r for r in received}
+    first, second = by_name["Hooked"], by_name["Hooked too"]
+    assert first.path == "/hook"
+    assert first.headers["x-correlation-id"] == "create-hook-1"
+    assert first.headers["content-type"] == "application/json"
+    assert first.headers["x-cortex-event"] == "workspace.created"
+    assert json.loads(first.body) == {
+        "type": "workspace.created",
+        "workspace": response.json(),
+        "correlation_id": "create-hook-1",
+    }
+    assert second.headers["x-correlation-id"] == anonymous["X-Correlation-ID"]
+    assert json.loads(second.body)["correlation_id"] == anonymous["X-Correlation-ID"]
+    assert webhooks.webhook_failures() == {}
+    assert problems(json_log) == []
+
+
+def test_only_created_events_are_sent(
+    api: APIClient, settings: Settings, upstream: UpstreamServer
+) -> None:
+    configure(settings, upstream.url)
+    workspace = create(api, "Once").json()
+    url = f"{LIST}{workspace['id']}/"
+    assert api.patch(url, {"name": "Renamed"}, format="json").status_code == 200
+    assert api.delete(url).status_code == 204
+    settle()
+    assert [json.loads(r.body)["type"] for r in upstream.received()] == ["workspace.created"]
+
+
+def test_no_webhook_without_the_setting(
+    api: APIClient, settings: Settings, upstream: UpstreamServer
+) -> None:
+    configure(settings, None)
+    create(api, "Quiet")
+    assert webhooks.pending_deliveries() == 0
+    settle()
+    assert upstream.received() == []
+
+
+def test_a_5xx_is_retried_then_logged_once_and_counted(
+    api: APIClient, settings: Settings, upstream: UpstreamServer, json_log: JsonLog
+) -> None:
+    upstream.status = 500
+    upstream.body = SECRET.encode()
+    configure(settings, upstream.url, attempts=3)
+    create(api, "Failing", "create-500")
+    settle()
+
+    assert len(upstream.received()) == 3
+    assert all(r.headers["x-correlation-id"] == "create-500" for r in upstream.received())
+    lines = problems(json_log)
+    assert len(lines) == 1, lines
+    line = lines[0]
+    assert line["level"] == "WARNING"
+    assert line["logger"] == "workspaces.webhooks"
+    assert line["correlation_id"] == "create-500"
+    assert line["service_name"] == "workspace_webhook"
+    assert (line["reason"], line["upstream_status"], line["attempts"]) == ("bad_status", 500, 3)
+    assert line["event_type"] == "workspace.created"
+    raw = json.dumps(line)
+    assert SECRET not in raw
+    assert upstream.url not in raw  # a webhook URL may carry a secret
+    assert webhooks.webhook_failures() == {"bad_status": 1}
+
+
+def test_a_4xx_is_not_retried(
+    api: APIClient, settings: Settings, upstream: UpstreamServer, json_log: JsonLog
+) -> None:
+    upstream.status = 404
+    configure(settings, upstream.url, attempts=3)
+    create(api, "Gone", "create-404")
+    settle()
+    assert len(upstream.received()) == 1
+    assert [(r["reason"], r["upstream_status"], r["attempts"]) for r in problems(json_log)] == [
+        ("bad_status", 404, 1)
+    ]
+
+
+def test_a_hanging_receiver_times_out_without_slowing_the_create(
+    api: APIClient, settings: Settings, upstream: UpstreamServer, json_log: JsonLog
+) -> None:
+    upstream.hang = True
+    # Delivering takes two 1 s timeouts: a create that waited for it could not answer in 1 s.
+    configure(settings, upstream.url, timeout_ms=1000, attempts=2)
+    began = time.monotonic()
+    create(api, "Patient", "create-hang")
+    took = time.monotonic() - began
+    assert took < 1.0, f"the create took {took:.2f}s"
+    assert webhooks.pending_deliveries() == 1
+
+    settle()
+    assert len(upstream.received()) == 2
+    lines = problems(json_log)
+    assert [(r["correlation_id"], r["reason"], r["attempts"], r["status_code"]) for r in lines] == [
+        ("create-hang", "timeout", 2, 504)
+    ]
+    assert webhooks.webhook_failures() == {"timeout": 1}
+
+
+def test_a_closed_port_is_a_logged_connection_error(
+    api: APIClient, settings: Settings, json_log: JsonLog
+) -> None:
+    configure(settings, f"http://127.0.0.1:{free_port()}/hook", attempts=2)
+    response = create(api, "Nobody home", "create-refused")
+    settle()
+    assert response.status_code == 201
+    lines = problems(json_log)
+    assert [(r["correlation_id"], r["reason"], r["attempts"], r["error_type"]) for r in lines] == [
+        ("create-refused", "connection_error", 2, "ConnectError")
+    ]
+    assert webhooks.webhook_failures() == {"connection_error": 1}
+
+
+def test_deliveries_beyond_the_limit_are_dropped_and_counted(
+    api: APIClient,
+    settings: Settings,
+    upstream: UpstreamServer,
+    json_log: JsonLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(webhooks, "MAX_PENDING", 1)
+    upstream.hang = True
+    configure(settings, upstream.url, timeout_ms=300, attempts=1)
+    create(api, "First", "create-first")
+    create(api, "Second", "create-second")  # the first one still hangs
+    settle()
+    lines = problems(json_log)
+    assert sorted((r["correlation_id"], r["reason"]) for r in lines) == [
+        ("create-first", "timeout"),
+        ("create-second", "overflow"),
+    ]
+    assert webhooks.webhook_failures() == {"timeout": 1, "overflow": 1}
+
+
+def test_a_bug_in_delivery_is_logged_once_and_counted(
+    api: APIClient,
+    settings: Settings,
+    upstream: UpstreamServer,
+    json_log: JsonLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken() -> dict[str, str]:
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(webhooks, "correlation_headers", broken)
+    configure(settings, upstream.url)
+    create(api, "Buggy", "create-bug")
+    settle()
+    lines = problems(json_log)
+    assert [(r["level"], r["logger"], r["correlation_id"]) for r in lines] == [
+        ("ERROR", "errors.tasks", "create-bug")
+    ]
+    assert "a bug of ours" in lines[0]["exception"]["traceback"]
+    assert webhooks.webhook_failures() == {"internal_error": 1}
