@@ -9,7 +9,9 @@ Stacks (settings in bench/overhead_stacks/settings_<stack>.py, same views and UR
   bare         plain DRF, its default exception handler, Django's default loggers with a plain
                logging.Formatter;
   errors       this repository's `errors` app: CorrelationIdMiddleware first, its DRF exception
-               handler, handler400/403/404/500 from errors.views, build_logging_config(json);
+               handler, handler400/403/404/500 from errors.views, build_logging_config(json),
+               Prometheus metrics off (ERRORS_ENABLE_MONITORING = False);
+  errors+metrics  the same with metrics on (the default);
   alternative  drf-standardized-errors + django-guid (middleware and log filter) +
                python-json-logger's OrjsonFormatter.
 
@@ -57,7 +59,7 @@ for _entry in (str(REPO_ROOT), str(BENCH_DIR)):
     if _entry not in sys.path:
         sys.path.insert(0, _entry)
 
-STACKS = ("bare", "errors", "alternative")
+STACKS = ("bare", "errors", "errors+metrics", "alternative")
 PATHS = ("200", "404", "400", "500")
 PATH_LABELS = {"200": "200 ok", "404": "404 NotFound", "400": "400 invalid", "500": "500 crash"}
 
@@ -92,7 +94,8 @@ def _discard(data: bytes) -> None:
 
 def setup_django(stack: str) -> Any:
     """Configure Django for `stack` and return a WSGIHandler (middleware loaded once)."""
-    os.environ["DJANGO_SETTINGS_MODULE"] = f"overhead_stacks.settings_{stack}"
+    module = stack.replace("+", "_")
+    os.environ["DJANGO_SETTINGS_MODULE"] = f"overhead_stacks.settings_{module}"
     import django
 
     django.setup(set_prefix=False)
@@ -240,7 +243,7 @@ def sanity_check(stack: str, callers: dict[str, Callable[[], Any]]) -> dict[str,
         body = _json_body(response, path)
         if path == "200" and body.get("status") != "ok":
             raise SanityError(f"200: unexpected body {body!r}")
-        if stack == "errors":
+        if stack.startswith("errors"):
             _check_errors_envelope(response, path, body, _ERRORS_CODES.get(path, ""))
         else:
             _check_standardized(response, path, body, _STANDARDIZED_TYPES.get(path, ""))
@@ -383,24 +386,26 @@ def print_report(
     print(f"\nBest of {rounds} rounds, {seconds:g} s per measurement; requests/s, higher is better")
     header = (
         f"{'path':<14}"
-        + "".join(f"{stack:>13}" for stack in STACKS)
+        + "".join(f"{stack:>15}" for stack in STACKS)
         + f"{'errors/bare':>13}{'errors/alt':>12}"
     )
     print(header)
     print("-" * len(header))
     for path in PATHS:
-        row = f"{PATH_LABELS[path]:<14}" + "".join(f"{best[s][path]:>13,.0f}" for s in STACKS)
+        row = f"{PATH_LABELS[path]:<14}" + "".join(f"{best[s][path]:>15,.0f}" for s in STACKS)
         row += f"{best['errors'][path] / best['bare'][path]:>12.2f}x"
         row += f"{best['errors'][path] / best['alternative'][path]:>11.2f}x"
         print(row)
     print("\nLog lines written per request (sanity pass)")
-    print(f"{'path':<14}" + "".join(f"{stack:>13}" for stack in STACKS))
+    print(f"{'path':<14}" + "".join(f"{stack:>15}" for stack in STACKS))
     for path in PATHS:
-        print(f"{PATH_LABELS[path]:<14}" + "".join(f"{log_lines[s][path]:>13}" for s in STACKS))
+        print(f"{PATH_LABELS[path]:<14}" + "".join(f"{log_lines[s][path]:>15}" for s in STACKS))
     ratio_200 = best["errors"]["200"] / best["bare"]["200"]
+    ratio_metrics = best["errors+metrics"]["200"] / best["bare"]["200"]
     every = all(best["errors"][p] >= best["alternative"][p] for p in PATHS)
     print()
     print(f"200 path: errors/bare = {ratio_200:.2f}x (target >= 0.95)")
+    print(f"200 path, metrics on: errors+metrics/bare = {ratio_metrics:.2f}x (target >= 0.90)")
     print(f"every path errors/alternative >= 1.00: {'yes' if every else 'no'}")
 
 

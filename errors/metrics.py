@@ -54,6 +54,21 @@ class Metrics:
             "errors_alerts_total",
             "Times the handled-error count of a 60 s window reached ERROR_ALERT_THRESHOLD.",
         )
+        # labels() validates and locks on every call; the children it returns are cached here,
+        # so counting a request is two dict lookups and two increments.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def request_children(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The (counter, histogram) children for one method, route and status."""
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.duration.labels(method, route),
+            )
+            self._request_children[key] = children
+        return children
 
 
 _metrics: Metrics | None = None
@@ -72,10 +87,11 @@ def record_request(method: str, route: str | None, status: int, seconds: float) 
     m = metrics()
     if m is None:
         return
-    method = method if method in KNOWN_METHODS else "other"
-    route = route or UNMATCHED_ROUTE
-    m.requests.labels(method, route, str(status)).inc()
-    m.duration.labels(method, route).observe(seconds)
+    counter, histogram = m.request_children(
+        method if method in KNOWN_METHODS else "other", route or UNMATCHED_ROUTE, status
+    )
+    counter.inc()
+    histogram.observe(seconds)
 
 
 def record_error(code: str, status: int) -> None:

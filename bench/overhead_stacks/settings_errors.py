@@ -14,3 +14,4 @@ REST_FRAMEWORK = {**BASE_REST_FRAMEWORK, "EXCEPTION_HANDLER": "errors.handler.ex
 # Same URLs, plus handler400/403/404/500 from errors.views.
 ROOT_URLCONF = "overhead_stacks.urls_errors"
 LOGGING = build_logging_config(level="INFO", fmt="json", stream=LOG_SINK)
+ERRORS_ENABLE_MONITORING = False
