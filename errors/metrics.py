@@ -50,6 +50,11 @@ class Metrics:
             "Server-Sent Events streams open now.",
             multiprocess_mode="livesum",
         )
+        self.external_failures = Counter(
+            "external_call_failures_total",
+            "Calls to external services that failed for good, by service and reason.",
+            ["service", "reason"],
+        )
         self.alerts = Counter(
             "errors_alerts_total",
             "Times the handled-error count of a 60 s window reached ERROR_ALERT_THRESHOLD.",
@@ -99,6 +104,13 @@ def record_error(code: str, status: int) -> None:
     m = metrics()
     if m is not None:
         m.errors.labels(code, str(status)).inc()
+
+
+def record_external_failure(service: str, reason: str) -> None:
+    """Count one call to an external service that failed for good."""
+    m = metrics()
+    if m is not None:
+        m.external_failures.labels(service, reason).inc()
 
 
 def stream_opened() -> None:

@@ -25,6 +25,7 @@ from django.conf import settings
 from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated
 
 from accounts.authentication import ExpiringTokenAuthentication
+from errors import metrics
 from errors.asgi import error_response, header
 from errors.catalog import Category, Severity
 from errors.context import get_correlation_id
@@ -69,6 +70,7 @@ class WorkspaceEventsConsumer(AsyncConsumer):
     flow: FlowControl | None = None
     group: str | None = None
     replayed_up_to: tuple[int, int] | None = None
+    counted = False  # whether this stream is in the sse_open_streams gauge
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Run the consumer; whatever ends it (disconnect, shutdown, error) ends the stream."""
@@ -147,6 +149,8 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         make_flow_control = self.scope.get("flow_control")
         self.flow = make_flow_control() if make_flow_control else FlowControl()
         await self.send(STREAM_START)
+        metrics.stream_opened()
+        self.counted = True
         # Join first: an event published once the client has seen `connection_established`
         # must reach it. Events published while the replay is read may come twice; the
         # duplicates are dropped by id in workspace_event.
@@ -241,3 +245,6 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         if self.flow is not None:
             self.flow.release()
             self.flow = None
+        if self.counted:
+            self.counted = False
+            metrics.stream_closed()

@@ -33,6 +33,7 @@ import httpx
 import orjson
 from django.conf import settings
 
+from errors import metrics
 from errors.context import get_correlation_id, reset_correlation_id, set_correlation_id
 from errors.exceptions import ExternalServiceException
 from errors.external import (
@@ -92,6 +93,7 @@ def record_failure(reason: str) -> None:
     """Count one failed delivery. The one place a failure is counted (metrics hook in here)."""
     with _lock:
         _failures[reason] += 1
+    metrics.record_external_failure(SERVICE_NAME, reason)
 
 
 def webhook_failures() -> dict[str, int]:

@@ -317,3 +317,22 @@ def test_an_unknown_last_event_id_says_events_were_lost(token: str) -> None:
         await stream.communicator.wait(3)
 
     run(scenario)
+
+
+def test_open_streams_are_counted(token: str) -> None:
+    from prometheus_client import REGISTRY
+
+    def open_now() -> float:
+        return REGISTRY.get_sample_value("sse_open_streams") or 0.0
+
+    async def scenario() -> None:
+        before = open_now()
+        _, stream = await open_stream({"Authorization": f"Token {token}"})
+        await stream.next_event()
+        await stream.next_event()
+        assert open_now() == before + 1
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+        assert open_now() == before
+
+    run(scenario)
