@@ -3,11 +3,12 @@
 from django.urls import URLPattern, URLResolver, include, path
 
 from cortex.views import healthz
-from errors.views import metrics
+from errors.views import error_code, metrics
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("api/errors/<str:code>", error_code, name="error-code"),
     path("api/auth/", include("accounts.urls")),
     path("api/workspaces/", include("workspaces.urls")),
 ]

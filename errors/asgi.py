@@ -17,7 +17,7 @@ from .conf import errors_settings
 from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
 from .handling import report_error
 from .normalize import normalize
-from .render import JSON_CONTENT_TYPE, error_body
+from .render import error_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -71,9 +71,12 @@ def error_response(
     """Status, headers and body of the envelope answering `exc`, logged once like any error."""
     info = normalize(exc)
     report_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))
-    headers = [(b"content-type", JSON_CONTENT_TYPE.encode())]
+    body, content_type = error_body(
+        info, correlation_id, accept=header(scope, "accept"), instance=scope.get("path")
+    )
+    headers = [(b"content-type", content_type.encode())]
     headers.extend(
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in info.headers.items()
     )
-    return info.status, headers, error_body(info, correlation_id)
+    return info.status, headers, body

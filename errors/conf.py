@@ -42,6 +42,11 @@ class ErrorsSettings:
         return int(getattr(settings, "ERRORS_DB_RETRY_AFTER", 5))
 
     @property
+    def problem_type_base(self) -> str:
+        """Prefix of the `type` URI of problem details; the error code is appended."""
+        return str(getattr(settings, "ERRORS_PROBLEM_TYPE_BASE", "/api/errors/"))
+
+    @property
     def problem_details_default(self) -> bool:
         """Render errors as RFC 9457 application/problem+json even when the client did not ask."""
         return bool(getattr(settings, "ERRORS_PROBLEM_DETAILS", False))

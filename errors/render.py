@@ -2,7 +2,8 @@
 
 The envelope is `{"error": {"code", "message", "correlation_id", "details"?, "debug_info"?}}`.
 `debug_info` is added to 5xx answers only while DEBUG and ERRORS_INCLUDE_EXCEPTION_DETAILS are
-both on.
+both on. A client that accepts `application/problem+json` (or every client, with
+ERRORS_PROBLEM_DETAILS) gets the same facts as RFC 9457 problem details instead.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Any
 import orjson
 from django.http import HttpRequest, HttpResponse
 
+from . import catalog
 from .conf import errors_settings
 from .normalize import ErrorInfo
 
 JSON_CONTENT_TYPE = "application/json"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 def _default(value: Any) -> str:
@@ -45,16 +48,73 @@ def envelope(info: ErrorInfo, correlation_id: str) -> dict[str, Any]:
     return {"error": error}
 
 
-def error_body(info: ErrorInfo, correlation_id: str) -> bytes:
-    """The envelope of `info`, serialized."""
-    return orjson.dumps(envelope(info, correlation_id), default=_default)
+def problem(info: ErrorInfo, correlation_id: str, instance: str | None) -> dict[str, Any]:
+    """The RFC 9457 problem details of `info`: the envelope's facts under the RFC's names."""
+    error = envelope(info, correlation_id)["error"]
+    entry = catalog.get(info.code)
+    body: dict[str, Any] = {
+        "type": f"{errors_settings.problem_type_base}{info.code}",
+        "title": entry.message if entry else info.message,
+        "status": info.status,
+        "detail": info.message,
+    }
+    if instance:
+        body["instance"] = instance
+    body["code"] = info.code
+    body["correlation_id"] = correlation_id
+    details = dict(error.get("details") or {})
+    field_errors = details.pop("field_errors", None)
+    if field_errors is not None:
+        body["errors"] = field_errors
+    if details:
+        body["details"] = details
+    if "debug_info" in error:
+        body["debug_info"] = error["debug_info"]
+    return body
+
+
+def wants_problem_details(accept: str | None) -> bool:
+    """Whether an Accept header asks for application/problem+json (or settings say always)."""
+    if errors_settings.problem_details_default:
+        return True
+    if not accept or PROBLEM_CONTENT_TYPE not in accept:
+        return False
+    for part in accept.split(","):
+        media_type, *params = part.split(";")
+        if media_type.strip().lower() == PROBLEM_CONTENT_TYPE:
+            return _quality(params) > 0
+    return False
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def error_body(
+    info: ErrorInfo, correlation_id: str, *, accept: str | None = None, instance: str | None = None
+) -> tuple[bytes, str]:
+    """The serialized body of `info` and its content type, as the client's Accept asks."""
+    if wants_problem_details(accept):
+        return (
+            orjson.dumps(problem(info, correlation_id, instance), default=_default),
+            PROBLEM_CONTENT_TYPE,
+        )
+    return orjson.dumps(envelope(info, correlation_id), default=_default), JSON_CONTENT_TYPE
 
 
 def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) -> HttpResponse:
     """Build the error response for `info`, marked so that nothing logs or converts it again."""
-    response = HttpResponse(
-        error_body(info, correlation_id), status=info.status, content_type=JSON_CONTENT_TYPE
-    )
+    accept = request.META.get("HTTP_ACCEPT") if request is not None else None
+    path = getattr(request, "path", None)
+    body, content_type = error_body(info, correlation_id, accept=accept, instance=path)
+    response = HttpResponse(body, status=info.status, content_type=content_type)
     for name, value in info.headers.items():
         response.headers[name] = value
     response.headers[errors_settings.correlation_id_header] = correlation_id

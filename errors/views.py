@@ -53,6 +53,27 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(body, content_type=content_type)
 
 
+def error_code(request: HttpRequest, code: str) -> HttpResponse:
+    """`/api/errors/<code>`: one catalog entry; the `type` of problem details points here."""
+    from django.http import JsonResponse
+
+    from . import catalog
+
+    entry = catalog.get(code)
+    if entry is None:
+        raise Http404("No such error code")
+    return JsonResponse(
+        {
+            "code": entry.code,
+            "status": entry.status,
+            "category": entry.category.value,
+            "severity": entry.severity.value,
+            "title": entry.message,
+            "meaning": entry.meaning,
+        }
+    )
+
+
 def _answer(request: HttpRequest, exception: BaseException | None, status: int) -> HttpResponse:
     if exception is None:
         return respond(for_status(status), request)
