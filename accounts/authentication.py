@@ -31,6 +31,9 @@ def issue_token(user: Any) -> Token:
 class ExpiringTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>`; an expired token answers 401 `token_expired`."""
 
+    # Read by errors.openapi: every view using this class may answer token_expired.
+    error_codes = ("token_expired",)
+
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         user, token = super().authenticate_credentials(key)
         if token_expired(token):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -29,7 +30,13 @@ class TokenView(APIView):
     # Like DRF's obtain_auth_token: HTML forms and scripts may post credentials too.
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     throttle_classes = [LoginRateThrottle]
+    # Wrong credentials (errors/openapi.py documents the view's other errors from its classes).
+    error_codes = ("authentication_error",)
 
+    @extend_schema(
+        request=CredentialsInput,
+        responses=inline_serializer("TokenOutput", {"token": serializers.CharField()}),
+    )
     def post(self, request: Request) -> Response:
         data = CredentialsInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "channels",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "errors",
     "accounts",
     "workspaces",
@@ -164,6 +166,25 @@ REST_FRAMEWORK = {
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Documents every operation's error responses, derived from the view (errors/openapi.py).
+    "DEFAULT_SCHEMA_CLASS": "errors.openapi.ErrorResponsesAutoSchema",
+}
+
+# --- OpenAPI schema (/api/schema/) and Swagger UI (/api/docs/) ----------------------------------
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cortex API",
+    "DESCRIPTION": "Workspaces and API tokens. Every error is answered with the JSON envelope "
+    "`{\"error\": {\"code\", \"message\", \"correlation_id\", \"details\"?}}`; the codes are "
+    "listed in docs/errors.md.",
+    "VERSION": "1.0.0",
+    # The schema and the docs are public: they document the API, they do not serve it.
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Swagger UI's files come from drf-spectacular-sidecar (served by cortex/urls.py), not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Seconds an API token stays valid after it is issued.

@@ -9,6 +9,8 @@ import uuid
 from typing import Any, cast
 
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -26,6 +28,22 @@ def owner_id(request: Request) -> int:
 class WorkspaceListView(APIView):
     """`GET` the caller's workspaces (paginated by limit/offset); `POST` a new one."""
 
+    # Domain codes of the service, per method (errors/openapi.py documents them).
+    error_codes = {"post": ("workspace_name_conflict",)}
+
+    @extend_schema(
+        operation_id="workspaces_list",
+        parameters=[PageInput],
+        responses=inline_serializer(
+            "WorkspacePage",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": WorkspaceOutput(many=True),
+            },
+        ),
+    )
     def get(self, request: Request) -> Response:
         params = PageInput(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -55,6 +73,16 @@ class WorkspaceListView(APIView):
             }
         )
 
+    @extend_schema(
+        request=WorkspaceInput,
+        responses={201: WorkspaceOutput},
+        parameters=[
+            OpenApiParameter(
+                "Location", str, OpenApiParameter.HEADER, response=[201],
+                description="The new workspace's URL.",
+            )
+        ],
+    )
     def post(self, request: Request) -> Response:
         data = WorkspaceInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -66,16 +94,22 @@ class WorkspaceListView(APIView):
 class WorkspaceDetailView(APIView):
     """`GET`, `PUT`, `PATCH` or `DELETE` one of the caller's workspaces."""
 
+    error_codes = {"put": ("workspace_name_conflict",), "patch": ("workspace_name_conflict",)}
+
+    @extend_schema(responses=WorkspaceOutput)
     def get(self, request: Request, workspace_id: uuid.UUID) -> Response:
         workspace = services.workspace_get(owner_id=owner_id(request), workspace_id=workspace_id)
         return Response(workspace_data(workspace))
 
+    @extend_schema(request=WorkspaceInput, responses=WorkspaceOutput)
     def put(self, request: Request, workspace_id: uuid.UUID) -> Response:
         return self._update(request, workspace_id, partial=False)
 
+    @extend_schema(request=WorkspaceInput, responses=WorkspaceOutput)
     def patch(self, request: Request, workspace_id: uuid.UUID) -> Response:
         return self._update(request, workspace_id, partial=True)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, workspace_id: uuid.UUID) -> Response:
         services.workspace_delete(owner_id=owner_id(request), workspace_id=workspace_id)
         return Response(status=204)

@@ -32,7 +32,7 @@ def test_every_metric_of_the_rules_is_exported() -> None:
     client = Client(raise_request_exception=False)
     client.get("/t/drf/ok")
     client.get("/t/drf/raise/internal")
-    exported = set()
+    exported: set[str] = set()
     for family in text_string_to_metric_families(client.get("/metrics").content.decode()):
         exported.update(sample.name for sample in family.samples)
     used = rule_metrics()

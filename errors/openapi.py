@@ -1,0 +1,316 @@
+"""OpenAPI documentation of error responses, for drf-spectacular (the `openapi` extra).
+
+`ErrorResponsesAutoSchema` documents, for every operation, the error responses it can really
+answer with, derived from the view rather than listed by hand, so a new view gets them for free:
+
+- 400 `validation_error` when the operation has a request body or query parameters, and
+  `parse_error` when it has a body;
+- 401 `authentication_error` when the view has authenticators (bad credentials are refused even
+  on `AllowAny` views), 403 instead when its first authenticator sends no `WWW-Authenticate`;
+- 403 `authorization_error` when a permission other than `AllowAny`/`IsAuthenticated*` may deny,
+  or session authentication checks CSRF (unsafe methods);
+- 404 `not_found` when the path has parameters;
+- 413 `payload_too_large` and 415 `unsupported_media_type` when the operation has a body;
+- 429 `rate_limit_exceeded` when the view has throttles;
+- always 405 `method_not_allowed`, 406 `not_acceptable`, 500 `internal_error` and
+  `database_error`, 503 `db_connection_error`, 504 `db_timeout` (every view may touch the
+  database).
+
+Domain codes (409 `workspace_name_conflict`, …) come from an optional `error_codes` attribute —
+a sequence of catalog codes, or a mapping from lower-case HTTP method to such a sequence — on the
+view or on any of its authentication, permission, throttle or parser classes. Each error response
+refers to the `ErrorEnvelope` component, carries one example per code (built from the catalog)
+and lists its codes in the `x-error-codes` extension, which `manage.py errors_catalog` reads.
+
+This module imports drf-spectacular; nothing else in `errors` imports it at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from drf_spectacular.drainage import warn
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent, force_instance
+from rest_framework import permissions
+from rest_framework.authentication import SessionAuthentication
+
+from . import catalog
+from .conf import errors_settings
+
+ERROR_CODES_EXTENSION = "x-error-codes"
+ENVELOPE_COMPONENT = "ErrorEnvelope"
+EXAMPLE_CORRELATION_ID = "6f1c2b9e-8d0a-4a53-9c1e-2b7f4d8e5a10"
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+ALWAYS = ("method_not_allowed", "not_acceptable", "internal_error", "database_error",
+          "db_connection_error", "db_timeout")
+_AUTH_ONLY_PERMISSIONS = (
+    permissions.AllowAny,
+    permissions.IsAuthenticated,
+    permissions.IsAuthenticatedOrReadOnly,
+)
+
+ENVELOPE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The body of every error response.",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "correlation_id"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "description": "A stable snake_case code from the error catalog "
+                    "(docs/errors.md); the codes each response can carry are listed in it.",
+                },
+                "message": {"type": "string", "description": "For humans; safe to show."},
+                "correlation_id": {
+                    "type": "string",
+                    "description": "The request's id, also in the X-Correlation-ID header.",
+                },
+                "details": {
+                    "type": "object",
+                    "description": "Optional data about the error, safe for the client.",
+                    "additionalProperties": True,
+                    "properties": {
+                        "field_errors": {
+                            "type": "object",
+                            "description": "Validation messages by dotted field path "
+                            "(`name`, `metadata.color`, `items.0.name`, `non_field_errors`).",
+                            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                        },
+                        "retry_after": {
+                            "type": "integer",
+                            "description": "Seconds to wait before retrying (429).",
+                        },
+                    },
+                },
+                "debug_info": {
+                    "type": "object",
+                    "description": "Exception and traceback; 5xx only, and only while DEBUG and "
+                    "INCLUDE_EXCEPTION_DETAILS are on (never in production).",
+                    "additionalProperties": True,
+                },
+            },
+        }
+    },
+}
+
+
+def declared_codes(owner: Any, method: str) -> list[str]:
+    """The codes `owner.error_codes` declares for `method` (sequence, or mapping by method)."""
+    declared = getattr(owner, "error_codes", None)
+    if not declared:
+        return []
+    if isinstance(declared, Mapping):
+        declared = declared.get(method.lower(), ())
+    if isinstance(declared, str):
+        declared = (declared,)
+    return list(declared)
+
+
+def _one_of(instances: Iterable[Any], classes: tuple[type, ...]) -> bool:
+    return any(isinstance(i, classes) for i in instances)
+
+
+class ErrorResponsesAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema plus the error responses each operation can answer with."""
+
+    def get_operation(
+        self,
+        path: str,
+        path_regex: str,
+        path_prefix: str,
+        method: str,
+        registry: Any,
+    ) -> dict[str, Any] | None:
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        parameters = [p for p in operation.get("parameters", []) if isinstance(p, dict)]
+        self._query_parameters = [p for p in parameters if p.get("in") == "query"]
+        has_body = "requestBody" in operation
+        codes = self.get_error_codes(
+            has_body=has_body,
+            has_query=any(p.get("in") == "query" for p in parameters),
+            has_path_params=any(p.get("in") == "path" for p in parameters),
+        )
+        responses = operation.setdefault("responses", {})
+        for status, status_codes in sorted(codes.items()):
+            responses.setdefault(str(status), self._error_response(status, status_codes))
+        return operation
+
+    # --- which codes --------------------------------------------------------------------------
+
+    def get_error_codes(
+        self, *, has_body: bool, has_query: bool, has_path_params: bool
+    ) -> dict[int, list[str]]:
+        """The error codes this operation can answer with, grouped by HTTP status."""
+        view, method = self.view, self.method
+        wanted: list[str] = []
+        if has_body:
+            wanted += ["validation_error", "parse_error", "payload_too_large",
+                       "unsupported_media_type"]
+        elif has_query:
+            wanted.append("validation_error")
+
+        authenticators = list(view.get_authenticators())
+        perms = list(view.get_permissions())
+        sends_scheme = bool(authenticators) and self._sends_www_authenticate(authenticators)
+        auth_status = 401 if sends_scheme else 403
+        if authenticators:
+            # Invalid credentials are refused even where permissions would let anyone in (DRF
+            # answers them, and missing ones, with 403 when no authenticator names a scheme).
+            wanted.append("authentication_error")
+        if (
+            any(not isinstance(p, _AUTH_ONLY_PERMISSIONS) for p in perms)
+            or (_one_of(authenticators, (SessionAuthentication,))
+                and method not in permissions.SAFE_METHODS)
+        ):
+            wanted.append("authorization_error")
+        if has_path_params:
+            wanted.append("not_found")
+        if list(view.get_throttles()):
+            wanted.append("rate_limit_exceeded")
+        wanted += ALWAYS
+
+        owners: list[Any] = [view, *authenticators, *perms, *view.get_throttles(),
+                             *view.get_parsers()]
+        for owner in owners:
+            wanted += declared_codes(owner, method)
+
+        by_status: dict[int, list[str]] = {}
+        for code in wanted:
+            entry = catalog.get(code)
+            if entry is None:
+                warn(f"error code {code!r} declared for {method} {self.path} is not in the "
+                     f"errors catalog; register it with errors.catalog.register()")
+                continue
+            status = auth_status if code == "authentication_error" else entry.status
+            if code not in by_status.setdefault(status, []):
+                by_status[status].append(code)
+        return by_status
+
+    def _sends_www_authenticate(self, authenticators: list[Any]) -> bool:
+        # DRF answers 401 only when its first authenticator names a scheme, else 403.
+        try:
+            return bool(authenticators[0].authenticate_header(self.view.request))
+        except Exception:  # a mock request may lack what the class reads
+            return True
+
+    # --- how they are documented --------------------------------------------------------------
+
+    def _envelope_ref(self) -> dict[str, Any]:
+        component = ResolvedComponent(
+            name=ENVELOPE_COMPONENT,
+            type=ResolvedComponent.SCHEMA,
+            object=ENVELOPE_COMPONENT,
+            schema=ENVELOPE_SCHEMA,
+        )
+        self.registry.register_on_missing(component)
+        return component.ref
+
+    def _error_response(self, status: int, codes: list[str]) -> dict[str, Any]:
+        lines = [f"{HTTPStatus(status).phrase}. Codes:", ""]
+        examples: dict[str, Any] = {}
+        for code in codes:
+            entry = catalog.get(code)
+            assert entry is not None
+            lines.append(f"- `{code}` — {entry.meaning}")
+            examples[code] = {"summary": code, "value": self.error_example(entry)}
+        return {
+            "description": "\n".join(lines),
+            "headers": self._error_headers(status, codes),
+            "content": {"application/json": {"schema": self._envelope_ref(),
+                                             "examples": examples}},
+            ERROR_CODES_EXTENSION: list(codes),
+        }
+
+    def _error_headers(self, status: int, codes: list[str]) -> dict[str, Any]:
+        headers: dict[str, Any] = {
+            errors_settings.correlation_id_header: {
+                "description": "The request's correlation id (also in the body).",
+                "schema": {"type": "string"},
+            }
+        }
+        if status == 401:
+            headers["WWW-Authenticate"] = {
+                "description": "The authentication scheme to use.", "schema": {"type": "string"}
+            }
+        if status == 405:
+            headers["Allow"] = {
+                "description": "The methods this URL accepts.", "schema": {"type": "string"}
+            }
+        if status == 429 or "db_connection_error" in codes:
+            headers["Retry-After"] = {
+                "description": "Seconds to wait before retrying.", "schema": {"type": "integer"}
+            }
+        return headers
+
+    def error_example(self, entry: catalog.ErrorCode) -> dict[str, Any]:
+        """A realistic envelope for `entry`, valid against ErrorEnvelope."""
+        error: dict[str, Any] = {
+            "code": entry.code,
+            "message": entry.message,
+            "correlation_id": EXAMPLE_CORRELATION_ID,
+        }
+        if entry.code == "validation_error":
+            error["details"] = {"field_errors": self._example_field_errors()}
+        elif entry.code == "rate_limit_exceeded":
+            error["message"] = "Request was throttled. Expected available in 42 seconds."
+            error["details"] = {"retry_after": 42}
+        elif entry.code == "method_not_allowed":
+            error["message"] = f'Method "{self._a_refused_method()}" not allowed.'
+        return {"error": error}
+
+    def _example_field_errors(self) -> dict[str, list[str]]:
+        if self.method in BODY_METHODS:
+            try:
+                serializer = force_instance(self.get_request_serializer())
+                fields = list(getattr(serializer, "fields", None) or {})
+            except Exception:  # an example is not worth failing the schema
+                fields = []
+            return {fields[0] if fields else "non_field_errors": ["This field is required."]}
+        query = getattr(self, "_query_parameters", [])
+        if not query:
+            return {"non_field_errors": ["Invalid input."]}
+        parameter = query[0]
+        integer = parameter.get("schema", {}).get("type") == "integer"
+        message = "A valid integer is required." if integer else "This field may not be blank."
+        return {str(parameter["name"]): [message]}
+
+    def _a_refused_method(self) -> str:
+        allowed = {m.upper() for m in getattr(self.view, "allowed_methods", [])}
+        for method in ("DELETE", "PUT", "PATCH", "POST", "GET"):
+            if method not in allowed:
+                return method
+        return "TRACE"
+
+
+def endpoints_by_code(schema: Mapping[str, Any]) -> dict[str, list[str]]:
+    """`{code: ["POST /api/…", …]}` from the `x-error-codes` of a generated schema."""
+    order = {m: i for i, m in enumerate(("get", "post", "put", "patch", "delete"))}
+    found: dict[str, list[str]] = {}
+    for path in sorted(schema.get("paths", {})):
+        operations = schema["paths"][path]
+        for method in sorted(operations, key=lambda m: (order.get(m, 99), m)):
+            operation = operations[method]
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for code in response.get(ERROR_CODES_EXTENSION, ()):
+                    endpoint = f"{method.upper()} {path}"
+                    if endpoint not in found.setdefault(code, []):
+                        found[code].append(endpoint)
+    return found
+
+
+def generate_schema(urlconf: str | None = None) -> dict[str, Any]:
+    """The public OpenAPI schema of `urlconf` (ROOT_URLCONF by default), generated in-process."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    return dict(SchemaGenerator(urlconf=urlconf).get_schema(request=None, public=True))
