@@ -37,3 +37,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Schemathesis against a running daphne with many more cases than CI's (tests/test_fuzz.py).
+FUZZ_MAX_EXAMPLES ?= 500
+.PHONY: fuzz
+fuzz: $(STAMP)
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz.py -s $(PYTEST_ARGS)

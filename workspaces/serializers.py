@@ -30,11 +30,15 @@ class WorkspaceInput(serializers.Serializer[Any]):
         return value
 
 
+MAX_OFFSET = 10**9
+
+
 class PageInput(serializers.Serializer[Any]):
     """Query parameters of the list endpoint."""
 
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    # Databases take 64-bit offsets at most; far beyond any real list anyway.
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 class WorkspaceOutput(serializers.ModelSerializer[Workspace]):

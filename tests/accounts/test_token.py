@@ -18,13 +18,18 @@ pytestmark = pytest.mark.django_db
 URL = "/api/auth/token/"
 
 
+def login(client: APIClient, password: str) -> Any:
+    """POST alice's credentials as JSON."""
+    return client.post(URL, {"username": "alice", "password": password}, format="json")
+
+
 @pytest.fixture
 def alice(db: Any) -> User:
     return User.objects.create_user("alice", password="alice-password")
 
 
 def test_credentials_give_a_token_that_works(alice: User) -> None:
-    response = APIClient().post(URL, {"username": "alice", "password": "alice-password"})
+    response = login(APIClient(), "alice-password")
     assert response.status_code == 200
     token = response.json()["token"]
     assert token == Token.objects.get(user=alice).key
@@ -36,17 +41,17 @@ def test_credentials_give_a_token_that_works(alice: User) -> None:
 def test_the_same_token_until_it_expires_then_a_new_one(alice: User, settings: Any) -> None:
     settings.TOKEN_TTL = 60
     client = APIClient()
-    first = client.post(URL, {"username": "alice", "password": "alice-password"}).json()["token"]
-    again = client.post(URL, {"username": "alice", "password": "alice-password"}).json()["token"]
+    first = login(client, "alice-password").json()["token"]
+    again = login(client, "alice-password").json()["token"]
     assert again == first
     Token.objects.filter(key=first).update(created=timezone.now() - timedelta(seconds=120))
-    renewed = client.post(URL, {"username": "alice", "password": "alice-password"}).json()["token"]
+    renewed = login(client, "alice-password").json()["token"]
     assert renewed != first
     assert not Token.objects.filter(key=first).exists()
 
 
 def test_wrong_password_is_401(alice: User) -> None:
-    response = APIClient().post(URL, {"username": "alice", "password": "nope"}, format="json")
+    response = login(APIClient(), "nope")
     assert response.status_code == 401
     error = response.json()["error"]
     assert error["code"] == "authentication_error"
@@ -70,14 +75,14 @@ def test_token_requests_are_throttled_per_address(alice: User, settings: Any) ->
     }
     client = APIClient(REMOTE_ADDR="203.0.113.7")
     for _ in range(2):
-        assert client.post(URL, {"username": "alice", "password": "x"}).status_code == 401
-    response = client.post(URL, {"username": "alice", "password": "alice-password"})
+        assert login(client, "x").status_code == 401
+    response = login(client, "alice-password")
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "rate_limit_exceeded"
     assert int(response["Retry-After"]) >= 1
     # Another address is not affected.
     other = APIClient(REMOTE_ADDR="203.0.113.8")
-    assert other.post(URL, {"username": "alice", "password": "alice-password"}).status_code == 200
+    assert login(other, "alice-password").status_code == 200
 
 
 @pytest.mark.redis
@@ -88,7 +93,7 @@ def test_throttle_counters_live_in_redis(alice: User, settings: Any, redis_url: 
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"login": "1/minute", "user": "100/minute"},
     }
-    APIClient(REMOTE_ADDR="198.51.100.1").post(URL, {"username": "alice", "password": "x"})
+    login(APIClient(REMOTE_ADDR="198.51.100.1"), "x")
     cache_url = settings.CACHES["default"]["LOCATION"]
     keys = redis.Redis.from_url(cache_url).keys("*throttle_login_198.51.100.1*")
     assert len(keys) == 1

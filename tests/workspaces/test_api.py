@@ -148,7 +148,8 @@ def test_validation_errors_name_the_field(
 
 
 @pytest.mark.parametrize(
-    "params", [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"offset": -1}]
+    "params",
+    [{"limit": 0}, {"limit": 101}, {"limit": "x"}, {"offset": -1}, {"offset": 2**70}],
 )
 def test_bad_paging_parameters(api: APIClient, params: dict[str, Any]) -> None:
     response = api.get(LIST, params)
