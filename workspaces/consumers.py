@@ -80,6 +80,18 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         finally:
             await self.cleanup()
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Route a message to its handler.
+
+        Channels closes stale database connections before every message, a hop to the sync
+        thread; workspace events touch no database, and with thousands of streams those hops
+        queued up behind each other on every event.
+        """
+        if message.get("type") == "workspace.event":
+            await self.workspace_event(message)
+        else:
+            await super().dispatch(message)
+
     async def http_request(self, message: dict[str, Any]) -> None:
         """The request (its body is ignored): refuse it with an envelope, or open the stream."""
         if message.get("more_body"):
