@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from errors.logging import build_logging_config
+from tests.support.upstream import UpstreamServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -28,6 +29,16 @@ class JsonLog:
     def records(self) -> list[dict[str, Any]]:
         """Every line, parsed (a line that is not JSON fails the test)."""
         return [json.loads(line) for line in self.stream.getvalue().splitlines() if line]
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    """A real HTTP server on 127.0.0.1 that answers as the test tells it to."""
+    server = UpstreamServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture

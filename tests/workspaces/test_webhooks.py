@@ -15,23 +15,14 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from tests.conftest import JsonLog
-from tests.errors.test_external import SECRET, UpstreamServer
 from tests.support.servers import free_port
+from tests.support.upstream import SECRET, UpstreamServer
 from workspaces import webhooks
 
 # on_commit callbacks (which publish events) only run in transactional tests.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIST = "/api/workspaces/"
-
-
-@pytest.fixture
-def upstream() -> Iterator[UpstreamServer]:
-    server = UpstreamServer().start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(autouse=True)
