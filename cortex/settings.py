@@ -124,7 +124,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # channels_redis blocks up to 5 s waiting for messages (BZPOPMIN); redis-py's
+            # default socket timeout is also 5 s, so a quiet spell could time the read out
+            # first and kill the process's receive loop. Give the socket more time than that.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
         }
     }
     CACHES = {
