@@ -28,7 +28,7 @@ A load client in a process of its own (`sse.py --client CONFIG`, driven over its
 holds the streams with asyncio protocols on raw sockets: it sends a minimal GET with the token,
 counts a stream as open once its `connection_established` event arrived, opens them in batches
 (`--batch`, default 200) and keeps reading all of them. All streams belong to the one bench
-user, so its group has N members.
+user: the server's hub holds one membership of its group for all N of them.
 
 Steps per layer:
 
@@ -714,14 +714,12 @@ WATCHED = (
     "RedisChannelLayer.receive",
     "RedisChannelLayer.receive_single",
     "RedisChannelLayer.deserialize",
-    "await_many_dispatch",
-    "AsyncConsumer.dispatch",
-    "aclose_old_connections",
     "SyncToAsync.__call__",
-    "WorkspaceEventsConsumer.workspace_event",
-    "WorkspaceEventsConsumer.format_event",
-    "WorkspaceEventsConsumer.enqueue",
-    "WorkspaceEventsConsumer.run_pump",
+    "Hub.fan_out",
+    "Hub._tick",
+    "Stream.deliver",
+    "Stream.write",
+    "send_with_id",
     "Server.handle_reply",
     "WebRequest.handle_reply",
     "Request.write",

@@ -1,7 +1,8 @@
 """ASGI entry point: `daphne cortex.asgi:application`.
 
-`/api/events/` is the Channels consumer that streams workspace events (with the errors app's
-ASGI correlation-id middleware and Channels' session authentication); everything else is Django.
+`/api/events/` is the Channels consumer that streams workspace events (behind the errors app's
+ASGI correlation-id middleware; it reads the token or session itself, so it needs no Channels
+auth middleware per stream); everything else is Django.
 """
 
 import os
@@ -13,7 +14,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cortex.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
@@ -22,9 +22,7 @@ from workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
 from workspaces.flow import FlowControlMiddleware  # noqa: E402
 
 # Channels routes ASGI applications where Django's path() expects views, hence the ignores.
-events_app = FlowControlMiddleware(
-    CorrelationIdMiddleware(AuthMiddlewareStack(WorkspaceEventsConsumer.as_asgi()))
-)
+events_app = FlowControlMiddleware(CorrelationIdMiddleware(WorkspaceEventsConsumer.as_asgi()))
 
 application = ProtocolTypeRouter(
     {

@@ -3,43 +3,39 @@
 Channels' AsyncHttpConsumer ends the response when `handle()` returns, and a `handle()` that
 loops instead never gets to see channel-layer messages or `http.disconnect` (channels #1249,
 #1302). This consumer is a plain AsyncConsumer: opening the stream returns at once, so the
-consumer's dispatch loop keeps receiving group messages and the disconnect. Bytes reach the
-client through one pump task per stream, from a bounded queue; the pump also sends heartbeats.
-A client that stops reading pauses the pump (see `flow`), the queue fills, and the stream is
-told it fell behind and is closed, so a slow client costs bounded memory.
+consumer keeps receiving and sees the disconnect the moment it comes. Events do not reach it
+through a channel of its own: the process's hub (`hub`) listens for all of its streams and
+writes each event to them (`streams`), with flow control and a bounded queue per stream.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import UTC, datetime
+from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
-from channels.consumer import AsyncConsumer
+from channels.consumer import AsyncConsumer, get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from django.conf import settings
+from django.contrib.auth import get_user
+from django.http.cookie import parse_cookie
 from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated
 
 from accounts.authentication import ExpiringTokenAuthentication
 from errors import metrics
 from errors.asgi import error_response, header
-from errors.catalog import Category, Severity
 from errors.context import get_correlation_id
 from errors.exceptions import AppException
-from errors.handling import report_error
-from errors.normalize import normalize
-from errors.render import envelope
 
-from . import sse
-from .events import owner_group
-from .flow import FlowControl
+from . import flow, sse
+from .hub import event_chunk, get_hub
 from .replay import get_buffer, parse_id
+from .streams import Stream, StreamLagging
 
-logger = logging.getLogger(__name__)
+__all__ = ["StreamLagging", "WorkspaceEventsConsumer"]
 
 ALLOWED_METHODS = ("GET", "HEAD")
 STREAM_START = {
@@ -52,74 +48,80 @@ STREAM_START = {
     ],
 }
 
-class StreamLagging(AppException):
-    """The client read too slowly; its stream is closed rather than buffered without bound."""
 
-    status_code = 408
-    default_code = "stream_lagging"
-    default_message = "The client fell too far behind; reconnect with Last-Event-ID"
-    category = Category.REQUEST
-    severity = Severity.WARNING
+class EventsUnavailable(AppException):
+    """The stream could not join its owner's events (the channel layer failed)."""
+
+    status_code = 503
+    default_code = "service_unavailable"
+    default_message = "Live events are unavailable right now; try again later"
 
 
 class WorkspaceEventsConsumer(AsyncConsumer):
     """Streams the authenticated caller's workspace events until the client goes away."""
 
-    queue: asyncio.Queue[Any]
-    pump: asyncio.Task[None] | None = None
-    flow: FlowControl | None = None
-    group: str | None = None
-    replayed_up_to: tuple[int, int] | None = None
+    stream: Stream | None = None
+    flow_handle: Any = None  # the flow-control registration, see `flow`
     counted = False  # whether this stream is in the sse_open_streams gauge
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Run the consumer; whatever ends it (disconnect, shutdown, error) ends the stream."""
+        """Handle the connection's messages; whatever ends them (disconnect, shutdown, error)
+        ends the stream.
+
+        Unlike AsyncConsumer's own loop this one has no channel of its own to listen on (the
+        process's hub does that for every stream) and so no task per source of messages.
+        """
+        self.scope = scope
         self.correlation_id = scope.get("correlation_id") or get_correlation_id() or ""
+        self.channel_layer = None
+        self.base_send = send
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
         finally:
             await self.cleanup()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Route a message to its handler.
 
-        Channels closes stale database connections before every message, a hop to the sync
-        thread; workspace events touch no database, and with thousands of streams those hops
-        queued up behind each other on every event.
+        Channels' dispatch first closes stale database connections in the sync thread; the only
+        database work here goes through database_sync_to_async, which does that itself.
         """
-        if message.get("type") == "workspace.event":
-            await self.workspace_event(message)
-        else:
-            await super().dispatch(message)
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def http_request(self, message: dict[str, Any]) -> None:
         """The request (its body is ignored): refuse it with an envelope, or open the stream."""
-        if message.get("more_body"):
+        if message.get("more_body") or self.stream is not None:
             return
         try:
             if self.scope["method"] not in ALLOWED_METHODS:
                 raise MethodNotAllowed(self.scope["method"])
             user_id = await self.authenticate()
+            if self.scope["method"] == "HEAD":
+                await self.send(STREAM_START)
+                await self.send({"type": "http.response.body", "body": b""})
+                raise StopConsumer()
+            stream = await self.subscribe(user_id)
+        except StopConsumer:
+            raise
         except Exception as exc:
             await self.refuse(exc)
             return
-        if self.scope["method"] == "HEAD":
-            await self.send(STREAM_START)
-            await self.send({"type": "http.response.body", "body": b""})
-            raise StopConsumer()
-        await self.open_stream(user_id)
+        try:
+            await self.open_stream(stream)
+        except Exception as exc:
+            # The response has started: its status can no longer change. End it with the
+            # error as its last event rather than leave the server to cut it short.
+            await stream.cut_off(exc)
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
-        """The client went away: stop everything now."""
+        """The client went away (or the response ended): stop everything now."""
         raise StopConsumer()
-
-    async def workspace_event(self, message: dict[str, Any]) -> None:
-        """A group message: one of the owner's workspace events, queued for the client."""
-        if self.replayed_up_to is not None:
-            event_id = parse_id(str(message.get("id", "")))
-            if event_id is not None and event_id <= self.replayed_up_to:
-                return  # published while the replay was read: already queued
-        await self.enqueue(self.format_event(message))
 
     # --- opening -------------------------------------------------------------------------
 
@@ -141,9 +143,13 @@ class WorkspaceEventsConsumer(AsyncConsumer):
                 ExpiringTokenAuthentication().authenticate_credentials
             )(key.strip())
             return int(user.pk)
-        user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
-            return int(user.pk)
+        session_key = parse_cookie(header(self.scope, "cookie") or "").get(
+            settings.SESSION_COOKIE_NAME
+        )
+        if session_key:
+            user_id = await database_sync_to_async(session_user_id)(session_key)
+            if user_id is not None:
+                return user_id
         raise NotAuthenticated()
 
     async def refuse(self, exc: BaseException) -> None:
@@ -155,108 +161,81 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         await self.send({"type": "http.response.body", "body": body})
         raise StopConsumer()
 
-    async def open_stream(self, user_id: int) -> None:
-        """Send the headers and the opening events, join the owner's group, start the pump."""
-        self.queue = asyncio.Queue(maxsize=settings.SSE_QUEUE_SIZE)
-        make_flow_control = self.scope.get("flow_control")
-        self.flow = make_flow_control() if make_flow_control else FlowControl()
+    async def subscribe(self, user_id: int) -> Stream:
+        """A stream of `user_id`'s events, already receiving them (they wait until it opens)."""
+        stream = Stream(
+            user_id,
+            self.base_send,
+            limit=settings.SSE_QUEUE_SIZE,
+            correlation_id=self.correlation_id,
+            path=self.scope.get("path", ""),
+        )
+        try:
+            await get_hub().subscribe(stream)
+        except Exception as exc:
+            raise EventsUnavailable() from exc
+        self.stream = stream
+        return stream
+
+    async def open_stream(self, stream: Stream) -> None:
+        """Send the headers, the opening events and the replay, then let live events through.
+
+        The stream joined the owner's group before this: an event published once the client
+        has seen `connection_established` reaches it. Events published while the replay is
+        read may come twice; the copies are dropped by id.
+        """
+        attach = self.scope.get("flow_control")
+        if attach is not None:
+            self.flow_handle = attach(stream)
         await self.send(STREAM_START)
         metrics.stream_opened()
         self.counted = True
-        # Join first: an event published once the client has seen `connection_established`
-        # must reach it. Events published while the replay is read may come twice; the
-        # duplicates are dropped by id in workspace_event.
-        self.group = owner_group(user_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        established = {"user_id": user_id, "timestamp": now}
-        opening = sse.retry(settings.SSE_RETRY_MS) + sse.event(
-            orjson.dumps(established).decode(), name="connection_established"
+        established = {"user_id": stream.owner, "timestamp": now}
+        await stream.write(
+            sse.retry(settings.SSE_RETRY_MS)
+            + sse.event(orjson.dumps(established).decode(), name="connection_established")
         )
-        await self.send({"type": "http.response.body", "body": opening, "more_body": True})
         last_event_id = header(self.scope, "last-event-id")
         if last_event_id:
-            await self.replay(user_id, last_event_id.strip())
-        self.pump = asyncio.create_task(self.run_pump())
+            await self.replay(stream, last_event_id.strip())
+        await stream.release()
 
-    async def replay(self, user_id: int, last_event_id: str) -> None:
-        """Queue what the client missed, or tell it that some of that is no longer held."""
+    async def replay(self, stream: Stream, last_event_id: str) -> None:
+        """Write what the client missed, or tell it that some of that is no longer held.
+
+        At most SSE_REPLAY_BUFFER_SIZE events, written whether or not the client reads.
+        """
         replay = await database_sync_to_async(get_buffer().since, thread_sensitive=False)(
-            user_id, last_event_id
+            stream.owner, last_event_id
         )
         if not replay.complete:
             notice = {"last_event_id": last_event_id, "message": "Some events are no longer held"}
-            await self.enqueue(sse.event(orjson.dumps(notice).decode(), name="events_lost"))
+            await stream.write(sse.event(orjson.dumps(notice).decode(), name="events_lost"))
         for event_id, event in replay.events:
-            await self.enqueue(self.format_event({"id": event_id, "event": event}))
-        if replay.events:
-            self.replayed_up_to = parse_id(replay.events[-1][0])
-
-    # --- sending -------------------------------------------------------------------------
-
-    def format_event(self, message: dict[str, Any]) -> bytes:
-        """One domain event in SSE form; an event that cannot be produced becomes `error`."""
-        try:
-            event = message["event"]
-            event_id = message.get("id")
-            return sse.event(orjson.dumps(event).decode(), name=event["type"], event_id=event_id)
-        except Exception as exc:
-            return self.error_event(exc)
-
-    async def enqueue(self, chunk: bytes) -> None:
-        """Queue bytes for the pump; a full queue means the client is too far behind."""
-        try:
-            self.queue.put_nowait(chunk)
-        except asyncio.QueueFull:
-            await self.close_lagging()
-
-    async def close_lagging(self) -> None:
-        """End a stream whose client stopped reading, telling it why (it may replay the rest).
-
-        Whatever was queued is dropped; the explanation is the last thing written, so the
-        server holds at most one socket buffer's worth for this client until it goes away.
-        """
-        pump, self.pump = self.pump, None
-        if pump is not None:
-            pump.cancel()
-        final = self.error_event(StreamLagging())
-        await self.base_send({"type": "http.response.body", "body": final})
-        raise StopConsumer()
-
-    def error_event(self, exc: BaseException) -> bytes:
-        """`exc` as an `error` event carrying the envelope; reported once like any error."""
-        info = normalize(exc)
-        scope = self.scope
-        report_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))
-        return sse.event(orjson.dumps(envelope(info, self.correlation_id)).decode(), name="error")
-
-    async def run_pump(self) -> None:
-        """Move queued chunks to the client, with a heartbeat whenever it has been quiet."""
-        heartbeat = settings.SSE_HEARTBEAT_SECONDS
-        assert self.flow is not None
-        while True:
             try:
-                async with asyncio.timeout(heartbeat):
-                    chunk = await self.queue.get()
-            except TimeoutError:
-                chunk = sse.comment("heartbeat")
-            await self.flow.writable.wait()
-            await self.base_send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = event_chunk(event_id, event)
+            except Exception as exc:
+                chunk = stream.error_event(exc)
+            await stream.write(chunk)
+        if replay.events:
+            stream.replayed_up_to = parse_id(replay.events[-1][0])
 
     async def cleanup(self) -> None:
-        """Leave the group, stop the pump and release the transport; safe to call twice."""
-        pump, self.pump = self.pump, None
-        if pump is not None and pump is not asyncio.current_task():
-            pump.cancel()
-        group, self.group = self.group, None
-        if group is not None:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception:
-                logger.exception("Could not leave %s", group)
-        if self.flow is not None:
-            self.flow.release()
-            self.flow = None
+        """Release the transport and leave the hub (and the group with the owner's last
+        stream here); safe to call twice."""
+        flow.detach(self.flow_handle)
+        self.flow_handle = None
         if self.counted:
             self.counted = False
             metrics.stream_closed()
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            await get_hub().unsubscribe(stream)
+
+
+def session_user_id(session_key: str) -> int | None:
+    """The id of the user logged in with `session_key`, as Django's auth checks it."""
+    engine = import_module(settings.SESSION_ENGINE)
+    user = get_user(SimpleNamespace(session=engine.SessionStore(session_key)))  # type: ignore[arg-type]
+    return int(user.pk) if user.is_authenticated else None

@@ -1,8 +1,8 @@
 """Workspace events, published to the owner's channel-layer group once the write is committed.
 
-The SSE stream (`GET /api/events/`) listens on that group. Publishing happens after commit, so
-no client ever hears of a workspace that was rolled back; a failure to publish is logged and
-never fails the request, whose write is already durable.
+The SSE streams (`GET /api/events/`) hear of them through that group (see `hub`). Publishing
+happens after commit, so no client ever hears of a workspace that was rolled back; a failure to
+publish is logged and never fails the request, whose write is already durable.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ def owner_group(owner_id: int) -> str:
     return f"workspaces.owner.{owner_id}"
 
 
+def group_message(owner_id: int, event_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message that carries `event` to the owner's streams (see `hub`)."""
+    return {"type": "workspace.event", "owner": owner_id, "id": event_id, "event": event}
+
+
 def publish_on_commit(event_type: str, *, owner_id: int, workspace: dict[str, Any]) -> None:
     """Publish `event_type` for `workspace` (already serialized) when the transaction commits.
 
@@ -57,9 +62,7 @@ def publish(owner_id: int, event: dict[str, Any]) -> None:
         if layer is None:
             return
         async_to_sync(layer.group_send)(
-            owner_group(owner_id), {"type": "workspace.event", "id": event_id, "event": event}
+            owner_group(owner_id), group_message(owner_id, event_id, event)
         )
     except Exception:
-        logger.exception(
-            "Could not publish %s", event["type"], extra={"event_type": event["type"]}
-        )
+        logger.exception("Could not publish %s", event["type"], extra={"event_type": event["type"]})

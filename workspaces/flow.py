@@ -3,46 +3,27 @@
 ASGI has no backpressure of its own and daphne's `send` never waits: whatever an application
 sends to a client that does not read piles up in the server's memory. Twisted, under daphne,
 does know: it pauses a request's registered push producer when the socket's buffer is full and
-resumes it once the buffer drains. `flow_control(send)` registers such a producer for the
-response behind the server's `send` when the server is daphne (FlowControlMiddleware hands it
-to the application); with any other server it never pauses, and the stream's bounded queue is
-then the only limit.
+resumes it once the buffer drains. `attach(send, producer)` registers a producer for the
+response behind the server's `send` when the server is daphne (FlowControlMiddleware hands that
+`send` to the application); with any other server the producer is never paused, and the
+stream's bounded queue is then the only limit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
-from typing import Any
+from typing import Any, Protocol
 
 
-class FlowControl:
-    """`writable` is set while the client is keeping up."""
+class Producer(Protocol):
+    """Twisted's IPushProducer, as the HTTP channel calls it."""
 
-    def __init__(self) -> None:
-        self._request: Any = None
-        self.writable = asyncio.Event()
-        self.writable.set()
+    def pauseProducing(self) -> None: ...  # noqa: N802
 
-    # Twisted's IPushProducer interface, called by the HTTP channel.
-    def pauseProducing(self) -> None:  # noqa: N802
-        self.writable.clear()
+    def resumeProducing(self) -> None: ...  # noqa: N802
 
-    def resumeProducing(self) -> None:  # noqa: N802
-        self.writable.set()
-
-    def stopProducing(self) -> None:  # noqa: N802
-        # The connection is gone; waiting writers are woken and find the stream closed.
-        self.writable.set()
-
-    def release(self) -> None:
-        """Forget the response (called when the stream ends)."""
-        request = self._request
-        if request is not None:
-            self._request = None
-            with contextlib.suppress(Exception):  # the channel may already be gone
-                request.unregisterProducer()
+    def stopProducing(self) -> None: ...  # noqa: N802
 
 
 def _daphne_request(send: Any) -> Any:
@@ -54,27 +35,36 @@ def _daphne_request(send: Any) -> Any:
     return None
 
 
-def flow_control(send: Any) -> FlowControl:
-    """A FlowControl tied to the response behind the server's own `send`."""
-    control = FlowControl()
+def attach(send: Any, producer: Producer) -> Any:
+    """Register `producer` for the response behind the server's `send`.
+
+    Returns a handle for `detach`, or None when the server offers no flow control.
+    """
     request = _daphne_request(send)
-    if request is not None and getattr(request.channel, "_requestProducer", None) is None:
-        request.registerProducer(control, True)
-        control._request = request
-    return control
+    if request is None or getattr(request.channel, "_requestProducer", None) is not None:
+        return None
+    request.registerProducer(producer, True)
+    return request
+
+
+def detach(handle: Any) -> None:
+    """Forget the producer registered by `attach` (called when the stream ends)."""
+    if handle is not None:
+        with contextlib.suppress(Exception):  # the channel may already be gone
+            handle.unregisterProducer()
 
 
 class FlowControlMiddleware:
     """Outermost ASGI middleware: lets the application get flow control for its response.
 
-    Middleware further in (Channels' session middleware, for one) replace `send` with their own
-    wrappers, so only the outermost layer still holds the server's. It puts a factory in
-    `scope["flow_control"]`; a streaming consumer calls it once it starts its response.
+    Middleware further in replace `send` with their own wrappers, so only the outermost layer
+    still holds the server's. It puts `attach` for that `send` in `scope["flow_control"]`; a
+    streaming consumer calls it with its producer once it starts its response.
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        scope = dict(scope, flow_control=functools.partial(flow_control, send))
+        scope = dict(scope, flow_control=functools.partial(attach, send))
         await self.app(scope, receive, send)

@@ -13,17 +13,20 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from errors.asgi import CorrelationIdMiddleware
 from tests.conftest import JsonLog
-from workspaces import events
+from tests.support.servers import free_port
+from workspaces import events, streams
 from workspaces.consumers import WorkspaceEventsConsumer
+from workspaces.hub import get_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +41,7 @@ class TrackedConsumer(WorkspaceEventsConsumer):
         await super().__call__(scope, receive, send)
 
 
-APP = CorrelationIdMiddleware(AuthMiddlewareStack(TrackedConsumer.as_asgi()))
+APP = CorrelationIdMiddleware(TrackedConsumer.as_asgi())
 
 
 def scope(headers: dict[str, str], method: str = "GET") -> dict[str, Any]:
@@ -59,6 +62,7 @@ class Stream:
     def __init__(self, communicator: ApplicationCommunicator) -> None:
         self.communicator = communicator
         self.buffer = b""
+        self.ended = False  # whether the last body message ended the response
 
     async def read_until(self, marker: bytes, timeout: float = 3) -> bytes:
         """Body bytes up to and including the first chunk that contains `marker`."""
@@ -67,6 +71,7 @@ class Stream:
         while marker not in self.buffer:
             message = await self.communicator.receive_output(max(0.01, deadline - loop.time()))
             self.buffer += message.get("body", b"")
+            self.ended = not message.get("more_body", False)
         head, _, self.buffer = self.buffer.partition(marker)
         return head + marker
 
@@ -88,14 +93,29 @@ async def open_stream(
     return start, Stream(communicator)
 
 
-async def the_running_consumer() -> WorkspaceEventsConsumer:
-    """The one open stream's consumer, once its pump runs (after it has joined the group)."""
+async def the_open_stream() -> streams.Stream:
+    """The one open stream, once it is live (its opening events and replay written)."""
     (consumer,) = list(consumers)
     for _ in range(200):
-        if consumer.pump is not None:
-            return consumer
+        stream = consumer.stream
+        if stream is not None and not stream.holding:
+            return stream
         await asyncio.sleep(0.01)
-    raise AssertionError("the stream's pump never started")
+    raise AssertionError("the stream never went live")
+
+
+async def group_members(owner_id: int) -> int:
+    """How many channels are in the owner's group, on the layer the tests run with."""
+    layer = get_channel_layer()
+    group = events.owner_group(owner_id)
+    if hasattr(layer, "groups"):  # the in-memory layer
+        return len(layer.groups.get(group, {}))
+    # channels_redis keeps a group's members in a sorted set
+    return int(await layer.connection(0).zcard(layer._group_key(group)))
+
+
+def event_message(owner_id: int, n: int, event: dict[str, Any]) -> dict[str, Any]:
+    return events.group_message(owner_id, f"{n}-0", event)
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
@@ -205,7 +225,7 @@ def test_an_event_that_cannot_be_produced_becomes_an_error_event(
         await stream.next_event()
         layer = get_channel_layer()
         group = events.owner_group(alice.pk)
-        await layer.group_send(group, {"type": "workspace.event", "id": "1-0", "event": {}})
+        await layer.group_send(group, event_message(alice.pk, 1, {}))
         error = await stream.next_event()
         assert error["event"] == "error"
         assert json.loads(error["data"]) == {
@@ -217,7 +237,7 @@ def test_an_event_that_cannot_be_produced_becomes_an_error_event(
         }
         # The stream stays open: the next good event still arrives.
         good = {"type": "workspace.deleted", "workspace": {"id": "w2"}, "correlation_id": "c"}
-        await layer.group_send(group, {"type": "workspace.event", "id": "2-0", "event": good})
+        await layer.group_send(group, event_message(alice.pk, 2, good))
         assert (await stream.next_event())["event"] == "workspace.deleted"
         await stream.communicator.send_input({"type": "http.disconnect"})
         await stream.communicator.wait(3)
@@ -234,19 +254,16 @@ def test_a_disconnect_leaves_the_group_and_nothing_behind(alice: User, token: st
         _, stream = await open_stream({"Authorization": f"Token {token}"})
         await stream.next_event()
         await stream.next_event()
-        consumer = await the_running_consumer()
-        pump = consumer.pump
-        assert pump is not None and not pump.done()
+        hub = get_hub()
+        open_stream_ = await the_open_stream()
+        assert hub.streams == {alice.pk: {open_stream_}}
+        assert await group_members(alice.pk) == 1
         await stream.communicator.send_input({"type": "http.disconnect"})
         await stream.communicator.wait(1)
-        assert pump.cancelled()
-        layer = get_channel_layer()
-        group = events.owner_group(alice.pk)
-        if hasattr(layer, "groups"):  # the in-memory layer
-            assert not layer.groups.get(group)
-        else:  # channels_redis keeps a group's members in a sorted set
-            assert await layer.connection(0).zcard(layer._group_key(group)) == 0
-        del consumer, pump, stream
+        assert open_stream_.closed
+        assert hub.streams == {} and hub.joined == set()
+        assert await group_members(alice.pk) == 0
+        del open_stream_, stream
 
     consumers.clear()
     run(scenario)
@@ -254,32 +271,147 @@ def test_a_disconnect_leaves_the_group_and_nothing_behind(alice: User, token: st
     assert len(consumers) == 0
 
 
+def test_streams_of_one_owner_share_one_membership(alice: User, token: str) -> None:
+    async def scenario() -> None:
+        opened = []
+        for n in range(3):
+            _, stream = await open_stream(
+                {"Authorization": f"Token {token}", "X-Correlation-ID": f"share-{n}"}
+            )
+            await stream.next_event()
+            await stream.next_event()
+            opened.append(stream)
+        assert await group_members(alice.pk) == 1  # the hub's channel, for all three
+        event = {"type": "workspace.created", "workspace": {"id": "w"}, "correlation_id": "c"}
+        await database_sync_to_async(events.publish)(alice.pk, event)
+        for stream in opened:
+            assert json.loads((await stream.next_event())["data"]) == event
+
+        first, *others = opened
+        await first.communicator.send_input({"type": "http.disconnect"})
+        await first.communicator.wait(1)
+        assert len(get_hub().streams[alice.pk]) == 2
+        assert await group_members(alice.pk) == 1  # the other two still listen
+        for stream in others:
+            await stream.communicator.send_input({"type": "http.disconnect"})
+            await stream.communicator.wait(1)
+        assert await group_members(alice.pk) == 0
+
+    run(scenario)
+
+
 def test_a_full_queue_closes_the_stream_with_an_explanation(
-    alice: User, token: str, settings: Any
+    alice: User, token: str, settings: Any, json_log: JsonLog
 ) -> None:
     settings.SSE_QUEUE_SIZE = 2
 
     async def scenario() -> None:
-        _, stream = await open_stream({"Authorization": f"Token {token}"})
+        _, stream = await open_stream(
+            {"Authorization": f"Token {token}", "X-Correlation-ID": "stream-lag"}
+        )
         await stream.next_event()
         await stream.next_event()
-        consumer = await the_running_consumer()
-        assert consumer.flow is not None
-        consumer.flow.pauseProducing()  # what Twisted does when the client stops reading
+        live = await the_open_stream()
+        live.pauseProducing()  # what Twisted does when the client stops reading
         layer = get_channel_layer()
         group = events.owner_group(alice.pk)
         for n in range(6):
             event = {"type": "workspace.created", "workspace": {"n": n}, "correlation_id": "c"}
-            message = {"type": "workspace.event", "id": f"{n}-0", "event": event}
-            await layer.group_send(group, message)
+            await layer.group_send(group, event_message(alice.pk, n, event))
+        # The queued events were dropped; the explanation ends the response.
         error = await stream.next_event()
         assert error["event"] == "error"
         assert json.loads(error["data"])["error"]["code"] == "stream_lagging"
+        assert stream.ended
+        # A server tells the application once the response is over, as daphne does.
+        await stream.communicator.send_input({"type": "http.disconnect"})
         await stream.communicator.wait(3)
-        del consumer
+        assert await group_members(alice.pk) == 0
 
     consumers.clear()
     run(scenario)
+    lagging = [r for r in json_log.records() if r.get("error_code") == "stream_lagging"]
+    assert [r["correlation_id"] for r in lagging] == ["stream-lag"]
+
+
+def test_a_client_that_reads_again_gets_what_waited_in_order(alice: User, token: str) -> None:
+    async def scenario() -> None:
+        _, stream = await open_stream({"Authorization": f"Token {token}"})
+        await stream.next_event()
+        await stream.next_event()
+        live = await the_open_stream()
+        live.pauseProducing()
+        for n in range(3):
+            event = {"type": "workspace.updated", "workspace": {"n": n}, "correlation_id": "c"}
+            await get_hub().fan_out(event_message(alice.pk, n + 1, event))
+        assert await stream.communicator.receive_nothing(0.1)
+        live.resumeProducing()
+        received = [await stream.next_event() for _ in range(3)]
+        assert [e["id"] for e in received] == ["1-0", "2-0", "3-0"]
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+    run(scenario)
+
+
+def test_a_session_authenticates_the_stream(alice: User) -> None:
+    client = Client()
+    client.force_login(alice)
+    name = django_settings.SESSION_COOKIE_NAME
+    cookie = f"{name}={client.cookies[name].value}"
+
+    async def scenario() -> None:
+        start, stream = await open_stream({"Cookie": cookie})
+        assert start["status"] == 200
+        await stream.next_event()
+        established = await stream.next_event()
+        assert json.loads(established["data"])["user_id"] == alice.pk
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+        start, stream = await open_stream({"Cookie": f"{name}=stale"})
+        assert start["status"] == 401
+        await stream.communicator.wait(3)
+
+    run(scenario)
+    client.logout()
+
+    async def logged_out() -> None:
+        start, stream = await open_stream({"Cookie": cookie})
+        assert start["status"] == 401
+        await stream.communicator.wait(3)
+
+    run(logged_out)
+
+
+def test_a_failing_channel_layer_refuses_with_503(
+    token: str, settings: Any, json_log: JsonLog
+) -> None:
+    nobody_listens = free_port()
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{nobody_listens}/0"]},
+        }
+    }
+
+    async def scenario() -> None:
+        start, stream = await open_stream(
+            {"Authorization": f"Token {token}", "X-Correlation-ID": "no-layer"}
+        )
+        assert start["status"] == 503
+        body = json.loads((await stream.communicator.receive_output(3))["body"])
+        assert body["error"]["code"] == "service_unavailable"
+        assert body["error"]["correlation_id"] == "no-layer"
+        assert "6379" not in json.dumps(body) and str(nobody_listens) not in json.dumps(body)
+        await stream.communicator.wait(3)
+        assert get_hub().streams == {}
+
+    run(scenario)
+    (record,) = [r for r in json_log.records() if r["logger"] == "errors"]
+    assert (record["error_code"], record["status_code"]) == ("service_unavailable", 503)
+    assert record["correlation_id"] == "no-layer"
+    assert "ConnectionError" in record["exception"]["traceback"]
 
 
 def test_last_event_id_replays_what_was_missed(alice: User, token: str) -> None:
@@ -289,9 +421,7 @@ def test_last_event_id_replays_what_was_missed(alice: User, token: str) -> None:
     ]
 
     async def scenario() -> None:
-        _, stream = await open_stream(
-            {"Authorization": f"Token {token}", "Last-Event-ID": ids[0]}
-        )
+        _, stream = await open_stream({"Authorization": f"Token {token}", "Last-Event-ID": ids[0]})
         await stream.next_event()
         await stream.next_event()
         replayed = [await stream.next_event(), await stream.next_event()]
@@ -305,9 +435,7 @@ def test_last_event_id_replays_what_was_missed(alice: User, token: str) -> None:
 
 def test_an_unknown_last_event_id_says_events_were_lost(token: str) -> None:
     async def scenario() -> None:
-        _, stream = await open_stream(
-            {"Authorization": f"Token {token}", "Last-Event-ID": "1-0"}
-        )
+        _, stream = await open_stream({"Authorization": f"Token {token}", "Last-Event-ID": "1-0"})
         await stream.next_event()
         await stream.next_event()
         lost = await stream.next_event()
@@ -336,3 +464,40 @@ def test_open_streams_are_counted(token: str) -> None:
         assert open_now() == before
 
     run(scenario)
+
+
+def test_a_failure_after_the_stream_started_ends_it_with_an_error_event(
+    token: str, settings: Any, json_log: JsonLog
+) -> None:
+    # The replay buffer lives on a Redis that does not answer: the stream has started (200)
+    # when reading the replay fails, so the error is its last event, not a server error page.
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+
+    async def scenario() -> None:
+        start, stream = await open_stream(
+            {
+                "Authorization": f"Token {token}",
+                "Last-Event-ID": "1-0",
+                "X-Correlation-ID": "replay-broken",
+            }
+        )
+        assert start["status"] == 200
+        await stream.next_event()
+        assert (await stream.next_event())["event"] == "connection_established"
+        error = await stream.next_event()
+        assert error["event"] == "error"
+        assert json.loads(error["data"]) == {
+            "error": {
+                "code": "internal_error",
+                "message": "Internal server error",
+                "correlation_id": "replay-broken",
+            }
+        }
+        assert stream.ended
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+        assert get_hub().streams == {}
+
+    run(scenario)
+    (record,) = [r for r in json_log.records() if r["logger"] == "errors"]
+    assert (record["error_code"], record["correlation_id"]) == ("internal_error", "replay-broken")

@@ -284,11 +284,11 @@ class EventStream:
 
 
 def open_stream(server: DaphneServer, headers: Mapping[str, str], **kwargs: Any) -> EventStream:
-    """A stream that is open and subscribed, its opening blocks read.
+    """A stream that is open and subscribed, its opening blocks and first heartbeat read.
 
-    The consumer sends `connection_established` before it joins the owner's group; the pump,
-    and with it the first heartbeat, starts only after that, so a heartbeat is the client's
-    proof that events published from now on reach it.
+    The stream joins its owner's events before it answers, so `connection_established` already
+    proves that events published from now on reach it; the heartbeat (every second under these
+    servers) shows the hub's ticker writes to it.
     """
     return subscribed(EventStream(server, headers, **kwargs))
 

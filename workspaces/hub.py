@@ -1,0 +1,232 @@
+"""The process's fan-out of workspace events to its open streams.
+
+One consumer per stream listening on the channel layer costs, per event and per stream, a
+channel-layer message, a task wake-up and its own formatting of the same event; per stream, a
+channel, a group membership and the tasks that wait on them. With thousands of streams that
+was most of the server's memory and CPU. Instead, each process (each event loop) has one `Hub`:
+
+- it listens on one channel of its own, a member of `workspaces.owner.<id>` for each owner with
+  at least one stream open here: joined when that owner's first stream opens, left when the
+  last one closes (so a process with no stream of an owner gets none of its events);
+- each event is formatted once and written to every local stream of its owner, in order
+  (`Stream.deliver`); an event that cannot be formatted becomes an `error` event per stream;
+- one ticker writes a heartbeat comment to each stream that has been quiet for
+  `SSE_HEARTBEAT_SECONDS`, and renews the group memberships before the layer expires them.
+
+Across processes this is the channel layer's usual fan-out (channels_redis with `REDIS_URL`):
+one copy of an event per process, however many streams that process holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from typing import Any
+
+import orjson
+from django.conf import settings
+
+from . import sse
+from .events import owner_group
+from .replay import parse_id
+from .streams import Stream
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT = sse.comment("heartbeat")
+# Memberships are renewed this often at most; a layer's `group_expiry` (a day by default)
+# makes them renewed at least twice per expiry.
+RENEW_SECONDS = 3600.0
+RETRY_SECONDS = 1.0
+# A fan-out to thousands of streams never waits; it lets the event loop run other work (the
+# request that published the event, for one) between batches of this many writes.
+YIELD_EVERY = 250
+
+
+class Hub:
+    """Fans the owner's events out to the open streams of this event loop (module docstring)."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.streams: dict[int, set[Stream]] = {}
+        self.joined: set[int] = set()
+        self._membership: dict[int, asyncio.Task[None]] = {}
+        self._channel: asyncio.Future[str] | None = None
+        self._receiver: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        expiry = getattr(layer, "group_expiry", None) or 2 * RENEW_SECONDS
+        self.renew_seconds = min(RENEW_SECONDS, expiry / 2)
+
+    # --- streams ----------------------------------------------------------------------------
+
+    async def subscribe(self, stream: Stream) -> None:
+        """Deliver the owner's events to `stream` from now on; raises if the layer fails."""
+        owner = stream.owner
+        self.streams.setdefault(owner, set()).add(stream)
+        try:
+            if self._channel is None:
+                self._channel = asyncio.ensure_future(self.layer.new_channel())
+            await asyncio.shield(self._channel)
+            self._start()
+            await asyncio.shield(self._sync(owner))
+            if owner not in self.joined:  # left again meanwhile: every stream went and came
+                await asyncio.shield(self._sync(owner))
+        except BaseException:
+            await self.unsubscribe(stream)
+            raise
+
+    async def unsubscribe(self, stream: Stream) -> None:
+        """Stop delivering to `stream`; the owner's last stream here leaves the group."""
+        stream.stop()
+        owner = stream.owner
+        streams = self.streams.get(owner)
+        if streams is None:
+            return
+        streams.discard(stream)
+        if streams:
+            return
+        del self.streams[owner]
+        try:
+            await asyncio.shield(self._sync(owner))
+        except Exception:
+            logger.exception("Could not leave %s", owner_group(owner))
+        finally:
+            if not self.streams and not self._membership:
+                self._stop()
+
+    # --- group membership -------------------------------------------------------------------
+
+    def _sync(self, owner: int) -> asyncio.Task[None]:
+        """The task that brings `owner`'s membership in line with whether it has streams."""
+        task = self._membership.get(owner)
+        if task is None:
+            task = self._membership[owner] = asyncio.create_task(self._reconcile(owner))
+        return task
+
+    async def _reconcile(self, owner: int) -> None:
+        try:
+            channel = await self._channel_name()
+            group = owner_group(owner)
+            while (owner in self.streams) != (owner in self.joined):
+                if owner in self.streams:
+                    await self.layer.group_add(group, channel)
+                    self.joined.add(owner)
+                else:
+                    self.joined.discard(owner)
+                    await self.layer.group_discard(group, channel)
+        finally:
+            del self._membership[owner]
+
+    async def _channel_name(self) -> str:
+        assert self._channel is not None
+        return await asyncio.shield(self._channel)
+
+    async def _renew(self) -> None:
+        """Join every group again: memberships expire, and a restarted Redis forgot them."""
+        channel = await self._channel_name()
+        for owner in list(self.joined):
+            if owner in self.joined:
+                await self.layer.group_add(owner_group(owner), channel)
+
+    # --- the tasks --------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._receiver is None:
+            self._receiver = asyncio.create_task(self._receive())
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick())
+
+    def _stop(self) -> None:
+        for task in (self._receiver, self._ticker):
+            if task is not None:
+                task.cancel()
+        self._receiver = self._ticker = None
+
+    async def _receive(self) -> None:
+        channel = await self._channel_name()
+        failing = False
+        while True:
+            try:
+                if failing:
+                    await self._renew()
+                    failing = False
+                message = await self.layer.receive(channel)
+            except Exception:
+                if not failing:
+                    logger.exception("Workspace events cannot be received; retrying")
+                failing = True
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            await self.fan_out(message)
+
+    async def fan_out(self, message: dict[str, Any]) -> None:
+        """Write one event to every local stream of its owner."""
+        streams = self.streams.get(message.get("owner"))  # type: ignore[arg-type]
+        if not streams:
+            return
+        error: Exception | None = None
+        try:
+            event_id = str(message["id"])
+            chunk = event_chunk(event_id, message["event"])
+            order = parse_id(event_id)
+        except Exception as exc:
+            error = exc
+        for n, stream in enumerate(tuple(streams), 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let the loop answer requests meanwhile
+            try:
+                if error is None:
+                    await stream.deliver(order, chunk)
+                else:
+                    await stream.deliver_error(error)
+            except Exception:
+                logger.exception("Could not write to an event stream")
+                stream.stop()
+
+    async def _tick(self) -> None:
+        renewed = time.monotonic()
+        while True:
+            interval = settings.SSE_HEARTBEAT_SECONDS
+            await asyncio.sleep(interval / 4)
+            now = time.monotonic()
+            quiet = [
+                stream
+                for streams in self.streams.values()
+                for stream in streams
+                if now - stream.last_write >= interval and not stream.busy and not stream.closed
+            ]
+            for stream in quiet:
+                try:
+                    await stream.write(HEARTBEAT)
+                except Exception:
+                    logger.exception("Could not write to an event stream")
+                    stream.stop()
+            if now - renewed >= self.renew_seconds:
+                renewed = now
+                with contextlib.suppress(Exception):  # the receiver notices a broken layer
+                    await self._renew()
+
+
+def event_chunk(event_id: str, event: dict[str, Any]) -> bytes:
+    """One workspace event in SSE form."""
+    return sse.event(orjson.dumps(event).decode(), name=event["type"], event_id=event_id)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (one per daphne process)."""
+    from channels.layers import get_channel_layer
+
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        layer = get_channel_layer()
+        if layer is None:
+            raise RuntimeError("Workspace events need a channel layer (CHANNEL_LAYERS)")
+        hub = _hubs[loop] = Hub(layer)
+    return hub
