@@ -712,31 +712,55 @@ def test_create_update_delete_arrive_in_order_with_the_causing_requests_ids(
 # --- 3. a client that goes away leaves its group at once -------------------------------------
 
 
-@pytest.mark.redis
+def open_streams_gauge(server: DaphneServer) -> float:
+    """`sse_open_streams` as the server's /metrics reports it."""
+    response = httpx.get(f"{server.url}/metrics", timeout=5.0)
+    assert response.status_code == 200, response.text
+    (line,) = [x for x in response.text.splitlines() if x.startswith("sse_open_streams ")]
+    return float(line.split()[1])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
 def test_a_client_that_disconnects_leaves_the_owner_group_within_a_second(
-    daphne_factory: DaphneFactory, service_db: ServiceDatabase, redis_url: str
+    layer: str,
+    request: pytest.FixtureRequest,
+    daphne_factory: DaphneFactory,
+    service_db: ServiceDatabase,
 ) -> None:
+    """Within a second of a FIN or an RST the server has let the stream go: it no longer counts
+    it as open and, with Redis (where membership can be seen from outside), its process has
+    left the owner's group, since this was the owner's only stream there."""
+    redis_url = layer_redis_url(layer, request)
     server = daphne_factory(server_env(service_db, redis_url))
     alice = service_db.alice
-    client = redis_client(redis_url)
+    client = redis_client(redis_url) if redis_url else None
     key = group_key(alice.user_id)
+
+    def members() -> int:
+        return int(client.zcard(key)) if client is not None else 0
+
     timings = []
     try:
         for reset in (False, True):  # a FIN, then an abortive close (RST)
-            stream = EventStream(server, alice.auth)
-            assert stream.status == 200
-            joined = wait_for(lambda: client.zcard(key) == 1, timeout=5.0)
-            assert joined is not None, f"{key}: {client.zrange(key, 0, -1)}"
+            stream = open_stream(server, alice.auth)
+            assert open_streams_gauge(server) == 1
+            if client is not None:
+                assert members() == 1, f"{key}: {client.zrange(key, 0, -1)}"
             stream.close(reset=reset)
-            left = wait_for(lambda: client.zcard(key) == 0, timeout=1.0, interval=0.05)
-            assert left is not None, (
-                f"{key} still has {client.zrange(key, 0, -1)} 1 s after the client "
-                f"{'reset' if reset else 'closed'} its connection"
+            left = wait_for(
+                lambda: members() == 0 and open_streams_gauge(server) == 0,
+                timeout=1.0,
+                interval=0.05,
             )
-            timings.append(f"{'RST' if reset else 'FIN'}: left after {left * 1000:.0f} ms")
+            assert left is not None, (
+                f"1 s after the client {'reset' if reset else 'closed'} its connection: "
+                f"sse_open_streams {open_streams_gauge(server)}, {key} {members()} members"
+            )
+            timings.append(f"{'RST' if reset else 'FIN'}: let go after {left * 1000:.0f} ms")
     finally:
-        client.close()
-    print(f"{key}: {timings}")
+        if client is not None:
+            client.close()
+    print(f"{layer}: {timings}")
     assert_nothing_went_wrong(server)
 
 
