@@ -119,6 +119,10 @@ DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and cache ----------------------------------------------------------
+# Each process receives every workspace event of its streams on one channel (workspaces.hub);
+# that channel holds up to this many events while the process is busy fanning one out (a
+# layer drops what does not fit; Channels' default is 100).
+_CHANNEL_CAPACITY = 1000
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -127,7 +131,10 @@ if REDIS_URL:
             # channels_redis blocks up to 5 s waiting for messages (BZPOPMIN); redis-py's
             # default socket timeout is also 5 s, so a quiet spell could time the read out
             # first and kill the process's receive loop. Give the socket more time than that.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": _CHANNEL_CAPACITY,
+            },
         }
     }
     CACHES = {
@@ -137,7 +144,12 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "cortex.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "cortex.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": _CHANNEL_CAPACITY},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [

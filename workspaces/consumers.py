@@ -184,9 +184,7 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         has seen `connection_established` reaches it. Events published while the replay is
         read may come twice; the copies are dropped by id.
         """
-        attach = self.scope.get("flow_control")
-        if attach is not None:
-            self.flow_handle = attach(stream)
+        self.flow_handle = flow.attach(stream)
         await self.send(STREAM_START)
         metrics.stream_opened()
         self.counted = True

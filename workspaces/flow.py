@@ -3,17 +3,20 @@
 ASGI has no backpressure of its own and daphne's `send` never waits: whatever an application
 sends to a client that does not read piles up in the server's memory. Twisted, under daphne,
 does know: it pauses a request's registered push producer when the socket's buffer is full and
-resumes it once the buffer drains. `attach(send, producer)` registers a producer for the
-response behind the server's `send` when the server is daphne (FlowControlMiddleware hands that
-`send` to the application); with any other server the producer is never paused, and the
-stream's bounded queue is then the only limit.
+resumes it once the buffer drains. `attach(producer)` registers a producer for the response
+behind the server's `send` when the server is daphne (FlowControlMiddleware keeps that `send`
+for the application); with any other server, or without the middleware, the producer is never
+paused, and the stream's bounded queue is then the only limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+from contextvars import ContextVar
 from typing import Any, Protocol
+
+_server_send: ContextVar[Any] = ContextVar("server_send")
 
 
 class Producer(Protocol):
@@ -35,12 +38,12 @@ def _daphne_request(send: Any) -> Any:
     return None
 
 
-def attach(send: Any, producer: Producer) -> Any:
-    """Register `producer` for the response behind the server's `send`.
+def attach(producer: Producer) -> Any:
+    """Register `producer` for the response of this connection (FlowControlMiddleware).
 
     Returns a handle for `detach`, or None when the server offers no flow control.
     """
-    request = _daphne_request(send)
+    request = _daphne_request(_server_send.get(None))
     if request is None or getattr(request.channel, "_requestProducer", None) is not None:
         return None
     request.registerProducer(producer, True)
@@ -58,13 +61,18 @@ class FlowControlMiddleware:
     """Outermost ASGI middleware: lets the application get flow control for its response.
 
     Middleware further in replace `send` with their own wrappers, so only the outermost layer
-    still holds the server's. It puts `attach` for that `send` in `scope["flow_control"]`; a
-    streaming consumer calls it with its producer once it starts its response.
+    still holds the server's. It keeps that `send` in a context variable (the application runs
+    in the same task and sees it) rather than in a copy of the scope: with thousands of open
+    streams, a copy per connection is memory that shows. A streaming consumer calls `attach`
+    with its producer once it starts its response.
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        scope = dict(scope, flow_control=functools.partial(attach, send))
-        await self.app(scope, receive, send)
+        token = _server_send.set(send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _server_send.reset(token)

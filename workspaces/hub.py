@@ -108,7 +108,7 @@ class Hub:
 
     async def _reconcile(self, owner: int) -> None:
         try:
-            channel = await self._channel_name()
+            channel = await self.channel_name()
             group = owner_group(owner)
             while (owner in self.streams) != (owner in self.joined):
                 if owner in self.streams:
@@ -120,13 +120,13 @@ class Hub:
         finally:
             del self._membership[owner]
 
-    async def _channel_name(self) -> str:
+    async def channel_name(self) -> str:
         assert self._channel is not None
         return await asyncio.shield(self._channel)
 
     async def _renew(self) -> None:
         """Join every group again: memberships expire, and a restarted Redis forgot them."""
-        channel = await self._channel_name()
+        channel = await self.channel_name()
         for owner in list(self.joined):
             if owner in self.joined:
                 await self.layer.group_add(owner_group(owner), channel)
@@ -146,7 +146,7 @@ class Hub:
         self._receiver = self._ticker = None
 
     async def _receive(self) -> None:
-        channel = await self._channel_name()
+        channel = await self.channel_name()
         failing = False
         while True:
             try:

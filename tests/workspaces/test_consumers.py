@@ -501,3 +501,25 @@ def test_a_failure_after_the_stream_started_ends_it_with_an_error_event(
     run(scenario)
     (record,) = [r for r in json_log.records() if r["logger"] == "errors"]
     assert (record["error_code"], record["correlation_id"]) == ("internal_error", "replay-broken")
+
+
+def test_a_burst_of_events_reaches_the_stream_whole_and_in_order(alice: User, token: str) -> None:
+    # 500 events on the hub's channel before the hub gets to run once: more than Channels'
+    # default channel capacity (100), past which a layer drops messages silently.
+    burst = 500
+
+    async def scenario() -> None:
+        _, stream = await open_stream({"Authorization": f"Token {token}"})
+        await stream.next_event()
+        await stream.next_event()
+        layer = get_channel_layer()
+        channel = await get_hub().channel_name()
+        for n in range(1, burst + 1):
+            event = {"type": "workspace.updated", "workspace": {"n": n}, "correlation_id": "c"}
+            await layer.send(channel, event_message(alice.pk, n, event))
+        received = [await stream.next_event() for _ in range(burst)]
+        assert [e["id"] for e in received] == [f"{n}-0" for n in range(1, burst + 1)]
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+    run(scenario)
