@@ -7,8 +7,9 @@ then wait in a queue of at most `limit`, written out in order once the client re
 client that falls further behind is cut off: it gets a last `error` event (`stream_lagging`)
 and the response ends, so a slow client costs the server a bounded amount of memory.
 
-While the stream opens (`holding`), chunks wait too: they follow the opening events and the
-Last-Event-ID replay, and events already replayed are dropped by id.
+While the stream opens (`holding`), chunks wait too, without the limit (the client cannot have
+fallen behind yet, and the response may not have started): they follow the opening events and
+the Last-Event-ID replay, and events already replayed are dropped by id.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class Stream:
         pending = self._pending
         if pending is None:
             pending = self._pending = deque()
-        if len(pending) >= self.limit:
+        if len(pending) >= self.limit and not self.holding:
             await self.cut_off(StreamLagging())
             return
         pending.append((event_id, chunk))
