@@ -115,14 +115,16 @@ class CorrelationIdMiddleware:
         if response.status_code >= 400 and not getattr(response, "_errors_handled", False):
             response = self._adopt(request, response)
         response.headers[self.header] = request.correlation_id  # type: ignore[attr-defined]
+        logged = logger.isEnabledFor(self.log_level)
+        if not (self.monitoring or logged):
+            return response
+        match = request.resolver_match
+        route = match.route if match else None
         if self.monitoring:
-            match = request.resolver_match
             metrics.record_request(
-                request.method or "", match.route if match else None,
-                response.status_code, time.perf_counter() - started,
+                request.method or "", route, response.status_code, time.perf_counter() - started
             )
-        if logger.isEnabledFor(self.log_level):
-            match = request.resolver_match
+        if logged:
             logger.log(
                 self.log_level,
                 "%s %s %s",
@@ -131,7 +133,7 @@ class CorrelationIdMiddleware:
                 response.status_code,
                 extra={
                     "method": request.method,
-                    "route": match.route if match else None,
+                    "route": route,
                     "status_code": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 },
