@@ -34,7 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/logfmt.py
 	$(BIN)/python bench/load.py
-	$(BIN)/python bench/sse.py
+	$(BIN)/python bench/sse.py $(if $(REDIS_URL),--redis-url $(REDIS_URL))
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
