@@ -125,14 +125,25 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 _CHANNEL_CAPACITY = 1000
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialWithJitterBackoff
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # channels_redis blocks up to 5 s waiting for messages (BZPOPMIN); redis-py's
-            # default socket timeout is also 5 s, so a quiet spell could time the read out
-            # first and kill the process's receive loop. Give the socket more time than that.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # channels_redis blocks up to 5 s waiting for messages (BZPOPMIN);
+                        # redis-py's default socket timeout is also 5 s, so a quiet spell could
+                        # time the read out first and kill the process's receive loop.
+                        "socket_timeout": 15,
+                        # A pooled connection that Redis (or the network) dropped fails on its
+                        # next use; without a retry that fails a publish or a group leave.
+                        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 3),
+                    }
+                ],
                 "capacity": _CHANNEL_CAPACITY,
             },
         }

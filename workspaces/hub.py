@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import weakref
@@ -103,7 +104,7 @@ class Hub:
         """The task that brings `owner`'s membership in line with whether it has streams."""
         task = self._membership.get(owner)
         if task is None:
-            task = self._membership[owner] = asyncio.create_task(self._reconcile(owner))
+            task = self._membership[owner] = _task(self._reconcile(owner))
         return task
 
     async def _reconcile(self, owner: int) -> None:
@@ -135,9 +136,9 @@ class Hub:
 
     def _start(self) -> None:
         if self._receiver is None:
-            self._receiver = asyncio.create_task(self._receive())
+            self._receiver = _task(self._receive())
         if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick())
+            self._ticker = _task(self._tick())
 
     def _stop(self) -> None:
         for task in (self._receiver, self._ticker):
@@ -153,6 +154,7 @@ class Hub:
                 if failing:
                     await self._renew()
                     failing = False
+                    logger.warning("Workspace events are received again")
                 message = await self.layer.receive(channel)
             except Exception:
                 if not failing:
@@ -183,8 +185,7 @@ class Hub:
                 else:
                     await stream.deliver_error(error)
             except Exception:
-                logger.exception("Could not write to an event stream")
-                stream.stop()
+                _write_failed(stream)
 
     async def _tick(self) -> None:
         renewed = time.monotonic()
@@ -202,12 +203,25 @@ class Hub:
                 try:
                     await stream.write(HEARTBEAT)
                 except Exception:
-                    logger.exception("Could not write to an event stream")
-                    stream.stop()
+                    _write_failed(stream)
             if now - renewed >= self.renew_seconds:
                 renewed = now
                 with contextlib.suppress(Exception):  # the receiver notices a broken layer
                     await self._renew()
+
+
+def _task(coroutine: Any) -> asyncio.Task[Any]:
+    """A task of the hub's own. A task copies the context of the code that starts it, which
+    is the stream that happened to come first; its correlation id has no business in the
+    hub's log lines, so they run in a fresh context."""
+    return asyncio.create_task(coroutine, context=contextvars.Context())
+
+
+def _write_failed(stream: Stream) -> None:
+    logger.exception(
+        "Could not write to an event stream", extra={"correlation_id": stream.correlation_id}
+    )
+    stream.stop()
 
 
 def event_chunk(event_id: str, event: dict[str, Any]) -> bytes:

@@ -24,6 +24,7 @@ from rest_framework.authtoken.models import Token
 from errors.asgi import CorrelationIdMiddleware
 from tests.conftest import JsonLog
 from tests.support.servers import free_port
+from tests.support.tcp_proxy import TcpProxy
 from workspaces import events, streams
 from workspaces.consumers import WorkspaceEventsConsumer
 from workspaces.hub import get_hub
@@ -523,3 +524,62 @@ def test_a_burst_of_events_reaches_the_stream_whole_and_in_order(alice: User, to
         await stream.communicator.wait(3)
 
     run(scenario)
+
+
+@pytest.mark.redis
+def test_streams_hear_events_again_after_the_link_to_redis_comes_back(
+    alice: User, token: str, settings: Any, redis_url: str, json_log: JsonLog
+) -> None:
+    from urllib.parse import urlsplit
+
+    from channels_redis.core import RedisChannelLayer
+
+    target = urlsplit(redis_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379).start()
+    database = target.path or "/0"
+    layer = settings.CHANNEL_LAYERS["default"]  # the service's configuration, through the proxy
+    (host,) = layer["CONFIG"]["hosts"]
+    proxied = {**host, "address": f"redis://127.0.0.1:{proxy.port}{database}"}
+    settings.CHANNEL_LAYERS = {
+        "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [proxied]}}
+    }
+    publisher = RedisChannelLayer(hosts=[redis_url])  # straight to Redis, not through the proxy
+    group = events.owner_group(alice.pk)
+
+    async def publish(n: int) -> None:
+        event = {"type": "workspace.updated", "workspace": {"n": n}, "correlation_id": "c"}
+        await publisher.group_send(group, event_message(alice.pk, n, event))
+
+    async def scenario() -> None:
+        _, stream = await open_stream(
+            {"Authorization": f"Token {token}", "X-Correlation-ID": "outage-stream"}
+        )
+        await stream.next_event()
+        await stream.next_event()
+        await publish(1)
+        assert (await stream.next_event())["id"] == "1-0"
+
+        await asyncio.to_thread(proxy.cut)  # the process's link to Redis breaks
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(proxy.restore)
+        # The hub retries every second and joins its groups again before it listens.
+        for _ in range(50):
+            if any("received again" in r["message"] for r in json_log.records()):
+                break
+            await asyncio.sleep(0.1)
+        await publish(2)
+        assert (await stream.next_event(timeout=5))["id"] == "2-0"
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+    try:
+        run(scenario)
+    finally:
+        proxy.close()
+    hub_lines = [r for r in json_log.records() if r["logger"] == "workspaces.hub"]
+    assert [r["message"] for r in hub_lines] == [
+        "Workspace events cannot be received; retrying",
+        "Workspace events are received again",
+    ], hub_lines
+    # The hub works for every stream of the process: its lines carry none's correlation id.
+    assert [r["correlation_id"] for r in hub_lines] == [None, None]
