@@ -10,6 +10,9 @@ was most of the server's memory and CPU. Instead, each process (each event loop)
   last one closes (so a process with no stream of an owner gets none of its events);
 - each event is formatted once and written to every local stream of its owner, in order
   (`Stream.deliver`); an event that cannot be formatted becomes an `error` event per stream;
+- when the layer fails, it retries every second, joins its groups again and then sends every
+  stream `events_lost`: events published meanwhile did not reach it, and a client that
+  reconnects with Last-Event-ID gets them from the replay buffer;
 - one ticker writes a heartbeat comment to each stream that has been quiet for
   `SSE_HEARTBEAT_SECONDS`, and renews the group memberships before the layer expires them.
 
@@ -42,6 +45,7 @@ HEARTBEAT = sse.comment("heartbeat")
 # makes them renewed at least twice per expiry.
 RENEW_SECONDS = 3600.0
 RETRY_SECONDS = 1.0
+GAP_MESSAGE = "Events may have been missed; reconnect with Last-Event-ID to get them"
 # A fan-out to thousands of streams never waits; it lets the event loop run other work (the
 # request that published the event, for one) between batches of this many writes.
 YIELD_EVERY = 250
@@ -155,6 +159,7 @@ class Hub:
                     await self._renew()
                     failing = False
                     logger.warning("Workspace events are received again")
+                    await self._tell_of_gap()
                 message = await self.layer.receive(channel)
             except Exception:
                 if not failing:
@@ -186,6 +191,16 @@ class Hub:
                     await stream.deliver_error(error)
             except Exception:
                 _write_failed(stream)
+
+    async def _tell_of_gap(self) -> None:
+        """After the layer failed, tell every stream that events may have passed it by."""
+        notice = sse.event(orjson.dumps({"message": GAP_MESSAGE}).decode(), name="events_lost")
+        for streams in tuple(self.streams.values()):
+            for stream in tuple(streams):
+                try:
+                    await stream.deliver(None, notice)
+                except Exception:
+                    _write_failed(stream)
 
     async def _tick(self) -> None:
         renewed = time.monotonic()

@@ -567,6 +567,9 @@ def test_streams_hear_events_again_after_the_link_to_redis_comes_back(
             if any("received again" in r["message"] for r in json_log.records()):
                 break
             await asyncio.sleep(0.1)
+        lost = await stream.next_event(timeout=5)
+        assert lost["event"] == "events_lost"
+        assert "Last-Event-ID" in json.loads(lost["data"])["message"]
         await publish(2)
         assert (await stream.next_event(timeout=5))["id"] == "2-0"
         await stream.communicator.send_input({"type": "http.disconnect"})
