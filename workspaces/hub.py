@@ -73,13 +73,17 @@ class Hub:
         self.streams.setdefault(owner, set()).add(stream)
         try:
             if self._channel is None:
-                self._channel = asyncio.ensure_future(self.layer.new_channel())
+                self._channel = _task(self.layer.new_channel())
             await asyncio.shield(self._channel)
             self._start()
             await asyncio.shield(self._sync(owner))
             if owner not in self.joined:  # left again meanwhile: every stream went and came
                 await asyncio.shield(self._sync(owner))
         except BaseException:
+            channel = self._channel
+            if channel is not None and channel.done():
+                failed = channel.cancelled() or channel.exception() is not None
+                self._channel = None if failed else channel  # if failed, the next one asks again
             await self.unsubscribe(stream)
             raise
 
@@ -126,6 +130,7 @@ class Hub:
             del self._membership[owner]
 
     async def channel_name(self) -> str:
+        """The name of the hub's channel on the layer (once a stream has opened)."""
         assert self._channel is not None
         return await asyncio.shield(self._channel)
 
