@@ -115,8 +115,10 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         try:
             await self.open_stream(stream)
         except Exception as exc:
-            # The response has started: its status can no longer change. End it with the
-            # error as its last event rather than leave the server to cut it short.
+            if not self.counted:  # the response has not started: answer with the envelope
+                await self.refuse(exc)
+            # It has: its status can no longer change. End it with the error as its last
+            # event rather than leave the server to cut it short.
             await stream.cut_off(exc)
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
@@ -187,7 +189,7 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         self.flow_handle = flow.attach(stream)
         await self.send(STREAM_START)
         metrics.stream_opened()
-        self.counted = True
+        self.counted = True  # and the response has started
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         established = {"user_id": stream.owner, "timestamp": now}
         await stream.write(
