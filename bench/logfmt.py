@@ -37,24 +37,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from overhead_stacks.pjl import PJL_FMT, PJL_RENAMES  # noqa: E402  (bench/ is the script's dir)
 from pythonjsonlogger.json import JsonFormatter as PjlJsonFormatter  # noqa: E402
 from pythonjsonlogger.orjson import OrjsonFormatter as PjlOrjsonFormatter  # noqa: E402
 
 from errors.logging import JsonFormatter  # noqa: E402
-
-PJL_FMT = (
-    "%(asctime)s %(levelname)s %(message)s %(name)s %(module)s %(funcName)s %(lineno)d "
-    "%(process)d %(thread)d"
-)
-PJL_RENAMES = {
-    "asctime": "timestamp",
-    "levelname": "level",
-    "name": "logger",
-    "funcName": "function",
-    "lineno": "line",
-    "process": "process_id",
-    "thread": "thread_id",
-}
 
 
 def _fail(depth: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from .pjl import PJL_FMT, PJL_RENAMES
 from .settings_base import *  # noqa: F403
 from .settings_base import BASE_INSTALLED_APPS, BASE_MIDDLEWARE, BASE_REST_FRAMEWORK
 from .sink import LOG_SINK
@@ -21,20 +22,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
 }
 
-_PJL_FMT = (
-    "%(asctime)s %(levelname)s %(message)s %(name)s %(module)s %(funcName)s %(lineno)d "
-    "%(process)d %(thread)d %(correlation_id)s"
-)
-_PJL_RENAMES = {
-    "asctime": "timestamp",
-    "levelname": "level",
-    "name": "logger",
-    "funcName": "function",
-    "lineno": "line",
-    "process": "process_id",
-    "thread": "thread_id",
-}
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -42,8 +29,8 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.orjson.OrjsonFormatter",
-            "fmt": _PJL_FMT,
-            "rename_fields": _PJL_RENAMES,
+            "fmt": f"{PJL_FMT} %(correlation_id)s",
+            "rename_fields": PJL_RENAMES,
             # dictConfig sets "." entries as attributes of the constructed object.
             ".": {"converter": time.gmtime},
         }
