@@ -14,6 +14,7 @@ status; exit sends SIGTERM, then SIGKILL if the process has not ended in time.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
@@ -126,6 +127,18 @@ class DaphneServer:
     def stderr_lines(self) -> list[str]:
         """What the server wrote to stderr so far (daphne and Django's logging write here)."""
         return _read_lines(self.stderr_path)
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The JSON log records among the server's stderr lines (daphne's own lines are not)."""
+        records = []
+        for line in self.stderr_lines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
 
     def output(self) -> str:
         """stdout and stderr, for a failure message."""

@@ -7,7 +7,6 @@ commit their data (transactional tests) so that the server process sees it.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any
@@ -102,15 +101,11 @@ def retry_after(response: httpx.Response) -> int:
 
 def error_log_records(server: DaphneServer, correlation_id: str) -> list[dict[str, Any]]:
     """The JSON log records of the `errors` logger for one request, from the server's stderr."""
-    records = []
-    for line in server.stderr_lines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("logger") == "errors" and record.get("correlation_id") == correlation_id:
-            records.append(record)
-    return records
+    return [
+        record
+        for record in server.log_records()
+        if record.get("logger") == "errors" and record.get("correlation_id") == correlation_id
+    ]
 
 
 def wait_for(condition: Any, timeout: float, interval: float = 0.2) -> float | None:

@@ -535,18 +535,6 @@ def assert_nothing_went_wrong(*servers: DaphneServer) -> None:
         assert problems == [], problems
 
 
-def log_records(server: DaphneServer) -> list[dict[str, Any]]:
-    records = []
-    for line in server.stderr_lines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
 CREATED, UPDATED, DELETED = "workspace.created", "workspace.updated", "workspace.deleted"
 
 # The channel layer a test's servers use: in-process, or channels_redis (needs REDIS_URL).
@@ -595,7 +583,7 @@ def test_refused_requests_get_the_error_envelope_not_a_stream(
             assert method in error["message"]
 
     # Each refusal is logged once by the `errors` logger, with the request's correlation id.
-    logged = [r for r in log_records(server) if r.get("logger") == "errors"]
+    logged = [r for r in server.log_records() if r.get("logger") == "errors"]
     assert [r.get("error_code") for r in logged if r.get("correlation_id") == "sse-anonymous"] == [
         "authentication_error"
     ], logged
@@ -845,7 +833,7 @@ def test_a_client_that_stops_reading_is_cut_off_with_stream_lagging_at_bounded_c
         assert len(received) < PUBLISHED_EVENTS
     lagging = [
         str(r.get("correlation_id"))
-        for r in log_records(server)
+        for r in server.log_records()
         if r.get("logger") == "errors" and r.get("error_code") == "stream_lagging"
     ]
     assert sorted(lagging) == sorted(f"lag-stream-{n}" for n in range(STALLED_STREAMS)), lagging
