@@ -854,6 +854,11 @@ def parent_main(args: argparse.Namespace) -> int:
     problems = report_problems(summaries, sanity)
     if server_problem:
         problems.insert(0, server_problem)
+    return exit_status(problems)
+
+
+def exit_status(problems: list[str]) -> int:
+    """Print the problems of a run, if any, under FAILED; 1 when there were some, else 0."""
     if problems:
         print("\nFAILED:")
         for problem in problems:

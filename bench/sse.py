@@ -100,6 +100,7 @@ from load import (
     REPO_ROOT,
     BenchFailed,
     bench_token,
+    exit_status,
     free_port,
     log_tail,
     manage,
@@ -1211,12 +1212,7 @@ def parent_main(args: argparse.Namespace) -> int:
             problems.append(
                 f"{r['layer']}: {r['group_left']} closed streams are still members of the group"
             )
-    if problems:
-        print("\nFAILED:")
-        for problem in problems:
-            print(f"  {problem}")
-        return 1
-    return 0
+    return exit_status(problems)
 
 
 def main(argv: list[str] | None = None) -> int:
