@@ -8,7 +8,6 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cortex.views import healthz
-from errors.views import error_code, metrics
 
 # Swagger UI's files, served by the service itself (not a CDN, which production networks may not
 # reach) under daphne and runserver alike; a proxy in front may serve /static/ instead.
@@ -16,8 +15,7 @@ SIDECAR_DIR = Path(drf_spectacular_sidecar.__file__).resolve().parent / "static"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
-    path("metrics", metrics, name="metrics"),
-    path("api/errors/<str:code>", error_code, name="error-code"),
+    path("", include("errors.urls")),
     path("api/auth/", include("accounts.urls")),
     path("api/workspaces/", include("workspaces.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

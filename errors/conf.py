@@ -1,13 +1,104 @@
 """Settings of the `errors` app, read from Django settings at the moment they are needed.
 
-Every property reads `django.conf.settings` on access, so `override_settings` works in tests.
+`SETTINGS` declares every `ERRORS_*` setting once: its default, the check its value must pass and
+what it means. `errors.checks` validates each against it (`errors.E1xx`); the README's settings
+table lists the same names, and a test keeps the two in step. Every property of
+`ErrorsSettings` reads `django.conf.settings` on access, so `override_settings` works in tests.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+
+_LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _is_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be True or False"
+
+
+def _is_header(value: Any) -> str | None:
+    if isinstance(value, str) and value and all(c.isalnum() or c == "-" for c in value):
+        return None
+    return "must be a header name of letters, digits and '-'"
+
+
+def _is_level(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return None
+    if isinstance(value, str) and value.upper() in _LEVEL_NAMES:
+        return None
+    return f"must be a logging level: one of {', '.join(_LEVEL_NAMES)} or an int"
+
+
+def _positive_int(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return None
+    return "must be an int of at least 1"
+
+
+def _is_str(value: Any) -> str | None:
+    return None if isinstance(value, str) else "must be a string"
+
+
+def _path_prefixes(value: Any) -> str | None:
+    if isinstance(value, list | tuple) and all(
+        isinstance(p, str) and p.startswith("/") for p in value
+    ):
+        return None
+    return "must be a list or tuple of URL path prefixes, each starting with '/'"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One `ERRORS_*` setting: its default, what a valid value is, and what it does."""
+
+    name: str
+    default: Any
+    validate: Callable[[Any], str | None]
+    meaning: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ERRORS_INCLUDE_EXCEPTION_DETAILS", False, _is_bool,
+            "add `debug_info` to 5xx bodies, only while `DEBUG` is on too"),
+    Setting("ERRORS_CORRELATION_ID_HEADER", "X-Correlation-ID", _is_header,
+            "header read from requests and set on every response"),
+    Setting("ERRORS_REQUEST_LOG_LEVEL", "DEBUG", _is_level,
+            "level of the one line logged per completed request"),
+    Setting("ERRORS_DB_RETRY_AFTER", 5, _positive_int,
+            "seconds in `Retry-After` when the database is unreachable"),
+    Setting("ERRORS_PROBLEM_DETAILS", False, _is_bool,
+            "answer every error as `application/problem+json`"),
+    Setting("ERRORS_PROBLEM_TYPE_BASE", "/api/errors/", _is_str,
+            "prefix of problem details' `type` URI (the code is appended); "
+            "`errors.urls` serves those pages"),
+    Setting("ERRORS_JSON_PATH_PREFIXES", (), _path_prefixes,
+            "URL path prefixes whose errors are always JSON, whatever the client's `Accept`"),
+    Setting("ERRORS_ENABLE_MONITORING", True, _is_bool,
+            "Prometheus metrics and error-rate alerting (`errors.urls` serves `/metrics`)"),
+    Setting("ERRORS_ALERT_THRESHOLD", 10, _positive_int,
+            "server errors in a 60 s window that log \"error threshold exceeded\""),
+    Setting("ERRORS_PROPAGATE_CORRELATION_ID", True, _is_bool,
+            "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks"),
+    Setting("ERRORS_INSTRUMENT_HTTP_CLIENTS", True, _is_bool,
+            "patch httpx's and requests' send methods at start-up (they add the header)"),
+    Setting("ERRORS_CORRELATE_COMMANDS", True, _is_bool,
+            "wrap `BaseCommand.execute` at start-up so each management command gets an id"),
+    Setting("ERRORS_FORGET_DEAD_PROCESSES", True, _is_bool,
+            "at start-up, drop live gauges of dead processes from `PROMETHEUS_MULTIPROC_DIR`"),
+)
+
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def _get(name: str) -> Any:
+    return getattr(settings, name, _DEFAULTS[name])
 
 
 class ErrorsSettings:
@@ -16,7 +107,7 @@ class ErrorsSettings:
     @property
     def include_exception_details(self) -> bool:
         """Add `debug_info` to error bodies; only honoured while DEBUG is on as well."""
-        return bool(getattr(settings, "ERRORS_INCLUDE_EXCEPTION_DETAILS", False))
+        return bool(_get("ERRORS_INCLUDE_EXCEPTION_DETAILS"))
 
     @property
     def debug_info_enabled(self) -> bool:
@@ -26,12 +117,12 @@ class ErrorsSettings:
     @property
     def correlation_id_header(self) -> str:
         """The HTTP header that carries the correlation id, in and out."""
-        return str(getattr(settings, "ERRORS_CORRELATION_ID_HEADER", "X-Correlation-ID"))
+        return str(_get("ERRORS_CORRELATION_ID_HEADER"))
 
     @property
     def request_log_level(self) -> int:
         """The level of the one line logged for each completed request (DEBUG by default)."""
-        value = getattr(settings, "ERRORS_REQUEST_LOG_LEVEL", "DEBUG")
+        value = _get("ERRORS_REQUEST_LOG_LEVEL")
         if isinstance(value, int):
             return value
         return logging.getLevelNamesMapping().get(str(value).upper(), logging.DEBUG)
@@ -39,28 +130,52 @@ class ErrorsSettings:
     @property
     def db_retry_after(self) -> int:
         """Seconds a client is told to wait (Retry-After) when the database is unreachable."""
-        return int(getattr(settings, "ERRORS_DB_RETRY_AFTER", 5))
+        return int(_get("ERRORS_DB_RETRY_AFTER"))
 
     @property
     def problem_type_base(self) -> str:
         """Prefix of the `type` URI of problem details; the error code is appended."""
-        return str(getattr(settings, "ERRORS_PROBLEM_TYPE_BASE", "/api/errors/"))
+        return str(_get("ERRORS_PROBLEM_TYPE_BASE"))
 
     @property
     def problem_details_default(self) -> bool:
         """Render errors as RFC 9457 application/problem+json even when the client did not ask."""
-        return bool(getattr(settings, "ERRORS_PROBLEM_DETAILS", False))
+        return bool(_get("ERRORS_PROBLEM_DETAILS"))
 
+    @property
+    def json_path_prefixes(self) -> tuple[str, ...]:
+        """URL path prefixes whose error responses are JSON even for browsers."""
+        return tuple(_get("ERRORS_JSON_PATH_PREFIXES"))
 
     @property
     def monitoring_enabled(self) -> bool:
         """Count requests and errors in Prometheus metrics and watch the error rate."""
-        return bool(getattr(settings, "ERRORS_ENABLE_MONITORING", True))
+        return bool(_get("ERRORS_ENABLE_MONITORING"))
 
     @property
     def alert_threshold(self) -> int:
         """Handled errors within 60 s that raise an "error threshold exceeded" alert."""
-        return int(getattr(settings, "ERRORS_ALERT_THRESHOLD", 10))
+        return int(_get("ERRORS_ALERT_THRESHOLD"))
+
+    @property
+    def propagate_correlation_id(self) -> bool:
+        """Send the correlation id on outgoing HTTP calls (checked on each call)."""
+        return bool(_get("ERRORS_PROPAGATE_CORRELATION_ID"))
+
+    @property
+    def instrument_http_clients(self) -> bool:
+        """Patch httpx and requests at start-up so that outgoing calls can carry the id."""
+        return bool(_get("ERRORS_INSTRUMENT_HTTP_CLIENTS"))
+
+    @property
+    def correlate_commands(self) -> bool:
+        """Run each management command under a correlation id of its own."""
+        return bool(_get("ERRORS_CORRELATE_COMMANDS"))
+
+    @property
+    def forget_dead_processes(self) -> bool:
+        """Drop the live gauges of dead processes from the multiprocess directory at start-up."""
+        return bool(_get("ERRORS_FORGET_DEAD_PROCESSES"))
 
 
 errors_settings = ErrorsSettings()
