@@ -149,6 +149,22 @@ BUILTIN_CODES: tuple[tuple[str, int, Category, Severity, str, str], ...] = (
      "The database cannot be reached; retry after the seconds in Retry-After."),
     ("db_timeout", 504, Category.DATABASE, _E, "Database operation timed out",
      "A database statement ran longer than the service allows."),
+    # --- Database errors caused by the client's data (errors.db) ---------------------------
+    ("check_violation", 400, _V, _I, "The data breaks a rule of this resource",
+     "A value is outside what the resource allows (check-constraint violation)."),
+    ("not_null_violation", 400, _V, _I, "A required value is missing",
+     "The write leaves out a value the resource requires (NOT NULL violation)."),
+    ("value_too_long", 400, _V, _I, "A value is too long",
+     "A text or binary value is longer than its field allows."),
+    ("value_out_of_range", 400, _V, _I, "A value is out of range",
+     "A number, date or interval is outside the range its field can hold."),
+    ("invalid_value", 400, _V, _I, "A value is not valid for its type",
+     "A value cannot be read as its field's type, for example text for a number or a date."),
+    ("invalid_character", 400, _V, _I, "A value contains a character that cannot be stored",
+     "A text value holds a character the database cannot store, such as an escaped NUL."),
+    ("invalid_data", 400, _V, _I, "The data contains a value that cannot be stored",
+     "The database refused a value for another data reason, such as a NUL in a text value."),
+    # --- end of the client's-data database errors -----------------------------------------
 )
 
 for _row in BUILTIN_CODES:

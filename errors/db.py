@@ -13,6 +13,7 @@ import enum
 from django.db import Error as DjangoDbError
 from django.db import InterfaceError, connections
 
+from . import catalog
 from .conf import errors_settings
 from .exceptions import AppException, ConflictException, DatabaseException, ValidationException
 
@@ -22,6 +23,14 @@ class DbErrorKind(enum.Enum):
 
     UNIQUE_VIOLATION = "unique_violation"
     FOREIGN_KEY_VIOLATION = "foreign_key_violation"
+    # The client's data broke a rule of the database: 400s (see _CLIENT_DATA_CODES).
+    CHECK_VIOLATION = "check_violation"
+    NOT_NULL_VIOLATION = "not_null_violation"
+    VALUE_TOO_LONG = "value_too_long"
+    VALUE_OUT_OF_RANGE = "value_out_of_range"
+    INVALID_VALUE = "invalid_value"
+    INVALID_CHARACTER = "invalid_character"
+    INVALID_DATA = "invalid_data"
     TIMEOUT = "timeout"
     CONNECTION = "connection"
     OTHER = "other"
@@ -31,6 +40,25 @@ class DbErrorKind(enum.Enum):
 _PG_STATES = {
     "23505": DbErrorKind.UNIQUE_VIOLATION,
     "23503": DbErrorKind.FOREIGN_KEY_VIOLATION,
+    "23514": DbErrorKind.CHECK_VIOLATION,
+    "23502": DbErrorKind.NOT_NULL_VIOLATION,
+    # Class 22, data exception: a value that does not fit its column or type. The class as a
+    # whole is INVALID_DATA (below); these are the states a client can be told more about.
+    "22001": DbErrorKind.VALUE_TOO_LONG,  # string_data_right_truncation
+    "22003": DbErrorKind.VALUE_OUT_OF_RANGE,  # numeric_value_out_of_range
+    "22008": DbErrorKind.VALUE_OUT_OF_RANGE,  # datetime_field_overflow
+    "22015": DbErrorKind.VALUE_OUT_OF_RANGE,  # interval_field_overflow
+    "22P02": DbErrorKind.INVALID_VALUE,  # invalid_text_representation ('abc' as an integer)
+    "22P03": DbErrorKind.INVALID_VALUE,  # invalid_binary_representation
+    "22007": DbErrorKind.INVALID_VALUE,  # invalid_datetime_format
+    "22009": DbErrorKind.INVALID_VALUE,  # invalid_time_zone_displacement_value
+    "22018": DbErrorKind.INVALID_VALUE,  # invalid_character_value_for_cast
+    "22026": DbErrorKind.INVALID_VALUE,  # string_data_length_mismatch (bit(n) of another length)
+    "22021": DbErrorKind.INVALID_CHARACTER,  # character_not_in_repertoire (NUL, bad UTF-8)
+    "22P05": DbErrorKind.INVALID_CHARACTER,  # untranslatable_character (\u0000 in jsonb)
+    # Data exceptions that are the service's own doing, not the client's: they stay 500s.
+    "2200H": DbErrorKind.OTHER,  # sequence_generator_limit_exceeded: a sequence ran out
+    "22012": DbErrorKind.OTHER,  # division_by_zero: arithmetic in the service's own SQL
     "57014": DbErrorKind.TIMEOUT,  # query_canceled: statement_timeout fired
     "55P03": DbErrorKind.TIMEOUT,  # lock_not_available: lock_timeout fired
     "57P01": DbErrorKind.CONNECTION,  # admin_shutdown
@@ -38,18 +66,39 @@ _PG_STATES = {
     "57P03": DbErrorKind.CONNECTION,  # cannot_connect_now
     "53300": DbErrorKind.CONNECTION,  # too_many_connections
 }
-_PG_CLASSES = {"08": DbErrorKind.CONNECTION}  # connection_exception and its subclasses
+_PG_CLASSES = {
+    "08": DbErrorKind.CONNECTION,  # connection_exception and its subclasses
+    "22": DbErrorKind.INVALID_DATA,  # data_exception and the subclasses not listed above
+}
 
 _SQLITE_NAMES = {
     "SQLITE_CONSTRAINT_UNIQUE": DbErrorKind.UNIQUE_VIOLATION,
     "SQLITE_CONSTRAINT_PRIMARYKEY": DbErrorKind.UNIQUE_VIOLATION,
     "SQLITE_CONSTRAINT_FOREIGNKEY": DbErrorKind.FOREIGN_KEY_VIOLATION,
+    "SQLITE_CONSTRAINT_CHECK": DbErrorKind.CHECK_VIOLATION,
+    "SQLITE_CONSTRAINT_NOTNULL": DbErrorKind.NOT_NULL_VIOLATION,
+    "SQLITE_TOOBIG": DbErrorKind.VALUE_TOO_LONG,  # longer than SQLITE_LIMIT_LENGTH
+    "SQLITE_MISMATCH": DbErrorKind.INVALID_VALUE,  # e.g. text for an INTEGER PRIMARY KEY
+    # A STRICT table's column type; Python 3.11's sqlite3 does not know this name yet and
+    # reports "unknown", which stays a 500.
+    "SQLITE_CONSTRAINT_DATATYPE": DbErrorKind.INVALID_VALUE,
     "SQLITE_BUSY": DbErrorKind.TIMEOUT,
     "SQLITE_BUSY_TIMEOUT": DbErrorKind.TIMEOUT,
     "SQLITE_LOCKED": DbErrorKind.TIMEOUT,
     "SQLITE_INTERRUPT": DbErrorKind.TIMEOUT,  # a progress handler cut a statement short
     "SQLITE_CANTOPEN": DbErrorKind.CONNECTION,
     "SQLITE_NOTADB": DbErrorKind.CONNECTION,
+}
+
+# The kinds that are the client's data, and the catalog code (400, validation, info) of each.
+_CLIENT_DATA_CODES = {
+    DbErrorKind.CHECK_VIOLATION: "check_violation",
+    DbErrorKind.NOT_NULL_VIOLATION: "not_null_violation",
+    DbErrorKind.VALUE_TOO_LONG: "value_too_long",
+    DbErrorKind.VALUE_OUT_OF_RANGE: "value_out_of_range",
+    DbErrorKind.INVALID_VALUE: "invalid_value",
+    DbErrorKind.INVALID_CHARACTER: "invalid_character",
+    DbErrorKind.INVALID_DATA: "invalid_data",
 }
 
 
@@ -76,12 +125,41 @@ def _is_psycopg_operational(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
 
+def _is_psycopg_refused_parameter(exc: BaseException) -> bool:
+    """Whether psycopg itself refused a query parameter, so the query never reached the server.
+
+    psycopg raises `DataError` without a SQLSTATE both for parameters it cannot send (a NUL
+    character in a text parameter, nested lists of uneven lengths, a `time` whose zone has no
+    fixed offset) and for results it cannot load ('infinity' dates, years after 9999): neither
+    the class nor any attribute tells them apart. Where it was raised does: psycopg's `execute`
+    and `executemany` re-raise their own errors with the traceback cut at themselves, so a
+    parameter error ends in that frame and a result error in a loader. Written against psycopg
+    3.3; should a release stop cutting the traceback, parameter errors become 500s again (loud),
+    never result errors 400s.
+    """
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is optional for SQLite-only users
+        return False
+    if not isinstance(exc, psycopg.DataError) or exc.sqlstate is not None:
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame = tb.tb_frame
+    module = str(frame.f_globals.get("__name__", ""))
+    return module.startswith("psycopg.") and frame.f_code.co_name in ("execute", "executemany")
+
+
 def classify(exc: BaseException) -> DbErrorKind:
     """Tell what kind of database failure `exc` (a Django or driver error) is."""
     driver = driver_error(exc)
     sqlstate = getattr(driver, "sqlstate", None)
     if sqlstate:
-        return _PG_STATES.get(sqlstate) or _PG_CLASSES.get(sqlstate[:2], DbErrorKind.OTHER)
+        kind = _PG_STATES.get(sqlstate) or _PG_CLASSES.get(sqlstate[:2])
+        return kind or DbErrorKind.OTHER
     name = getattr(driver, "sqlite_errorname", None)
     if name:
         return _SQLITE_NAMES.get(name, DbErrorKind.OTHER)
@@ -89,6 +167,9 @@ def classify(exc: BaseException) -> DbErrorKind:
     # OperationalError without a SQLSTATE: the server never answered.
     if _is_psycopg_operational(driver) or isinstance(exc, InterfaceError):
         return DbErrorKind.CONNECTION
+    # Which parameter psycopg refused (most often a NUL in text) is only in its message.
+    if _is_psycopg_refused_parameter(driver):
+        return DbErrorKind.INVALID_DATA
     return DbErrorKind.OTHER
 
 
@@ -115,18 +196,29 @@ def constraint_name(exc: BaseException) -> str | None:
     return getattr(diag, "constraint_name", None) if diag is not None else None
 
 
+def _client_data_error(code: str) -> ValidationException:
+    # The message is the catalog's, stated once there with the code's status and severity.
+    entry = catalog.get(code)
+    message = entry.message if entry is not None else ValidationException.default_message
+    return ValidationException(message, code=code)
+
+
 def translate(exc: DjangoDbError) -> AppException:
     """Turn a database error into the application exception the client should get.
 
     The result carries nothing of the driver's text; chain it (`raise ... from exc`) so the
     log keeps the original. After a connection failure the connections of open transactions
     are released (see `release_broken_connections`), so leaving the transaction is immediate.
+    Errors caused by the client's data (check and NOT NULL violations, class 22 data
+    exceptions) are 400 validation errors logged at INFO, never counted as the service's fault.
     """
     kind = classify(exc)
     if kind is DbErrorKind.UNIQUE_VIOLATION:
         return ConflictException("Resource already exists", code="conflict_error")
     if kind is DbErrorKind.FOREIGN_KEY_VIOLATION:
         return ValidationException("Related resource not found", code="reference_error")
+    if kind in _CLIENT_DATA_CODES:
+        return _client_data_error(_CLIENT_DATA_CODES[kind])
     if kind is DbErrorKind.TIMEOUT:
         return DatabaseException("Database operation timed out", code="db_timeout")
     if kind is DbErrorKind.CONNECTION:
