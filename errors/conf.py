@@ -23,9 +23,15 @@ def _is_bool(value: Any) -> str | None:
 
 
 def _is_header(value: Any) -> str | None:
-    if isinstance(value, str) and value and all(c.isalnum() or c == "-" for c in value):
+    # isascii(): str.isalnum() also accepts letters such as "é", which no HTTP header can carry.
+    if (
+        isinstance(value, str)
+        and value
+        and value.isascii()
+        and all(c.isalnum() or c == "-" for c in value)
+    ):
         return None
-    return "must be a header name of letters, digits and '-'"
+    return "must be a header name of ASCII letters, digits and '-'"
 
 
 def _is_level(value: Any) -> str | None:

@@ -2,7 +2,9 @@
 
 Metrics exist only while ERRORS_ENABLE_MONITORING is on (the default); with it off nothing is
 created or counted, and recording costs one attribute check. Labels stay low-cardinality: route
-templates (`api/workspaces/<uuid:workspace_id>/`), never raw paths or ids.
+templates (`api/workspaces/<uuid:workspace_id>/`), never raw paths or ids; regex routes, such as
+DRF routers' (`^widgets/(?P<pk>[^/.]+)/$`), are written the same way (`widgets/<pk>/`, see
+`errors.routes`).
 
 With several worker processes set PROMETHEUS_MULTIPROC_DIR (an empty directory, shared by the
 processes and emptied before they start); prometheus_client then keeps each process's values in
@@ -12,6 +14,7 @@ files there and `/metrics` adds them up. Gauges of processes that died are dropp
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from .conf import errors_settings
@@ -68,32 +71,54 @@ class Metrics:
         key = (method, route, status)
         children = self._request_children.get(key)
         if children is None:
-            children = (
-                self.requests.labels(method, route, str(status)),
-                self.duration.labels(method, route),
+            # No lock: threads that miss together each call labels(), which locks and hands
+            # them all the same children, and setdefault keeps the first pair stored. A race
+            # costs one extra labels() call, never a second time series.
+            children = self._request_children.setdefault(
+                key,
+                (
+                    self.requests.labels(method, route, str(status)),
+                    self.duration.labels(method, route),
+                ),
             )
-            self._request_children[key] = children
         return children
 
 
 _metrics: Metrics | None = None
+# Creating Metrics registers its collectors with prometheus_client, which refuses a name twice
+# ("Duplicated timeseries"): threads serving the first requests together must not all create it.
+_metrics_lock = threading.Lock()
 
 
 def metrics() -> Metrics | None:
     """The metrics, or None while monitoring is off."""
     global _metrics
     if _metrics is None and errors_settings.monitoring_enabled:
-        _metrics = Metrics()
+        with _metrics_lock:
+            if _metrics is None:  # unless a thread that held the lock made them meanwhile
+                _metrics = Metrics()
     return _metrics
 
 
+def ensure_metrics() -> None:
+    """Create the metrics now, when monitoring is on; `ErrorsConfig.ready()` calls it.
+
+    Made at start-up, they cost no request any time, and `/metrics` lists every metric, at zero,
+    from the first scrape. `metrics()` still creates them, once, if monitoring is turned on later.
+    """
+    metrics()
+
+
 def record_request(method: str, route: str | None, status: int, seconds: float) -> None:
-    """Count one answered request."""
+    """Count one answered request; `route` is its `errors.routes.route_label` (None when no URL
+    matched)."""
     m = metrics()
     if m is None:
         return
     counter, histogram = m.request_children(
-        method if method in KNOWN_METHODS else "other", route or UNMATCHED_ROUTE, status
+        method if method in KNOWN_METHODS else "other",
+        UNMATCHED_ROUTE if route is None else route,
+        status,
     )
     counter.inc()
     histogram.observe(seconds)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
+from prometheus_client import REGISTRY
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
+from errors import metrics as metrics_module
 from errors.alerting import ErrorRateMonitor
+from errors.metrics import Metrics
 from tests.conftest import JsonLog
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +102,88 @@ def test_server_errors_of_real_requests_raise_the_alert(settings: Any, json_log:
     alerts = [r for r in json_log.records() if r["message"] == "error threshold exceeded"]
     assert len(alerts) == 1
     assert alerts[0]["counts_by_code"] == {"internal_error": 4}
+
+
+def collectors(m: Metrics) -> list[MetricWrapperBase]:
+    return [value for value in vars(m).values() if isinstance(value, MetricWrapperBase)]
+
+
+@pytest.fixture
+def no_metrics_yet(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Metrics]]:
+    """A process whose metrics are not made yet; yields every Metrics made during the test.
+
+    The process's real metrics are taken out of prometheus_client's registry meanwhile (it
+    refuses a name twice) and put back after, with whatever the test made taken out.
+    """
+    current = metrics_module.metrics()
+    assert current is not None
+    made: list[Metrics] = []
+
+    class CountedMetrics(Metrics):
+        def __init__(self) -> None:
+            made.append(self)  # before building, so half-built ones are cleaned up too
+            # Long enough for every other thread to run meanwhile, as they may while a worker's
+            # first Metrics() imports prometheus_client: the race is met every time.
+            time.sleep(0.05)
+            super().__init__()
+
+    for collector in collectors(current):
+        REGISTRY.unregister(collector)
+    monkeypatch.setattr(metrics_module, "_metrics", None)
+    monkeypatch.setattr(metrics_module, "Metrics", CountedMetrics)
+    try:
+        yield made
+    finally:
+        for m in made:
+            for collector in collectors(m):
+                REGISTRY.unregister(collector)
+        for collector in collectors(current):
+            REGISTRY.register(collector)
+
+
+def test_threads_serving_the_first_requests_together_make_one_set_of_metrics(
+    no_metrics_yet: list[Metrics],
+) -> None:
+    count = 32
+    start = threading.Barrier(count)
+    got: list[Metrics | None] = []
+    failures: list[Exception] = []
+
+    def first_request() -> None:
+        start.wait()
+        try:
+            got.append(metrics_module.metrics())
+        except Exception as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=first_request) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert failures == []
+    assert len(no_metrics_yet) == 1
+    assert len(got) == count
+    assert all(m is no_metrics_yet[0] for m in got)
+
+
+@override_settings(ROOT_URLCONF="tests.errors.router_urls")
+def test_router_routes_are_counted_under_readable_labels() -> None:
+    client = Client()
+    before = scrape(client)
+    assert client.get("/api/widgets/7/").status_code == 200
+    assert client.get("/api/widgets/8.json").status_code == 200
+    assert client.get("/api/widgets/").status_code == 200
+    after = scrape(client)
+
+    def moved(route: str) -> float:
+        labels = {"method": "GET", "route": route, "status": "200"}
+        return value(after, "http_requests_total", **labels) - value(
+            before, "http_requests_total", **labels
+        )
+
+    assert moved("api/widgets/<pk>/") == 1
+    assert moved("api/widgets/<pk>.<format>") == 1
+    assert moved("api/widgets/") == 1
+    assert not any("(?P<" in str(key) for key in after)

@@ -1,0 +1,150 @@
+"""Route labels: `ResolverMatch.route` written the way path() templates read.
+
+Metrics and the request log line name the route a request matched, never its raw path. path()
+templates (`api/workspaces/<uuid:workspace_id>/`) are kept as they are; re_path() regexes, which
+DRF's routers make, are made readable: `^api/widgets/(?P<pk>[^/.]+)/$` becomes
+`api/widgets/<pk>/`. Django's own `regex_helper.normalize` is internal and reads `\\d+` as `0`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+ROOT_ROUTE = "/"
+
+# Routes are the URLconf's fixed set; the bound only guards against a URLconf built on the fly.
+# Concurrent misses may both store a label, the same one, and overshoot the bound by a few.
+_MAX_ROUTE_LABELS = 1000
+_route_labels: dict[str, str] = {}
+
+
+def route_label(route: str) -> str:
+    r"""The `route` label of a resolved route: `ResolverMatch.route`, regexes made readable.
+
+    path() templates are kept as they are. re_path() regexes (DRF's routers make them, and a
+    route joined from includes may mix both) are written the way path() templates read:
+    `^api/widgets/(?P<pk>[^/.]+)\.(?P<format>[a-z0-9]+)/?$` becomes `api/widgets/<pk>.<format>`.
+    The root route is `/`.
+    """
+    label = _route_labels.get(route)
+    if label is None:
+        label = _readable(route)[0] if _REGEX_SIGNS.intersection(route) else route
+        label = label or ROOT_ROUTE
+        if len(_route_labels) < _MAX_ROUTE_LABELS:
+            _route_labels[route] = label
+    return label
+
+
+# Characters path() templates do without (Django's check W010 warns of `^` and `$` in one);
+# regexes have some, DRF's routers' all start with `^`.
+_REGEX_SIGNS = frozenset("^$()[\\")
+# The start of a group that only matches its content: `(?:`, or with scoped flags `(?i:`.
+_PLAIN_GROUP = re.compile(r"\?[aiLmsux]*(?:-[imsx]+)?:")
+_QUANTIFIER = re.compile(r"(?:[?*+]|\{\d*(?:,\d*)?\})[?+]?")
+_Kind = Literal["parameter", "literal", "verbatim"]
+
+
+def _readable(regex: str) -> tuple[str, bool]:
+    r"""The regex written as a path() template, and whether it has a parameter.
+
+    Named groups become `<name>`, other capturing groups `<arg>`; anchors, assertions and
+    optional characters (`/?`) are left out, escaped characters unescaped, and quantifiers
+    dropped. What has no readable form (a character class or `\d+` outside a group) stays as
+    written.
+    """
+    parts: list[str] = []
+    has_parameter = False
+    i = 0
+    while i < len(regex):
+        text, kind, i = _atom(regex, i)
+        quantifier = _QUANTIFIER.match(regex, i)
+        if quantifier:
+            i = quantifier.end()
+            if kind == "verbatim":
+                text += quantifier.group()
+            elif kind == "literal" and quantifier.group().startswith(("?", "*", "{0", "{,")):
+                continue  # optional: left out
+        has_parameter = has_parameter or kind == "parameter"
+        parts.append(text)
+    return "".join(parts), has_parameter
+
+
+def _atom(regex: str, i: int) -> tuple[str, _Kind, int]:
+    """The atom at `i`: its readable text, its kind and where it ends.
+
+    The kind is "parameter" (a group with a capture), "literal" (characters that read as they
+    match) or "verbatim" (kept as written, quantifier and all).
+    """
+    char = regex[i]
+    if char in "^$":
+        return "", "literal", i + 1
+    if char == "\\" and i + 1 < len(regex):
+        escaped = regex[i + 1]
+        if escaped in "AbBZ":
+            return "", "literal", i + 2
+        if escaped.isalnum():  # a class such as \d, or a back reference
+            return regex[i : i + 2], "verbatim", i + 2
+        return escaped, "literal", i + 2
+    if char == "[":
+        end = _class_end(regex, i)
+        if end is not None:
+            return regex[i:end], "verbatim", end
+    if char == "(":
+        end = _group_end(regex, i)
+        if end is not None:
+            return (*_group(regex[i + 1 : end - 1]), end)
+    if char in ".|":
+        return char, "verbatim", i + 1
+    return char, "literal", i + 1
+
+
+def _group(inner: str) -> tuple[str, _Kind]:
+    if inner.startswith("?P<"):
+        return f"<{inner[3 : inner.find('>')]}>", "parameter"
+    plain = _PLAIN_GROUP.match(inner)
+    if plain:
+        text, has_parameter = _readable(inner[plain.end() :])
+        return text, "parameter" if has_parameter else "literal"
+    if inner.startswith("?"):  # a look-around, inline flags or a comment: matches no text
+        return "", "literal"
+    return "<arg>", "parameter"
+
+
+def _class_end(regex: str, i: int) -> int | None:
+    """Where the character class opening at `i` ends (None if it does not)."""
+    j = i + 1
+    if regex.startswith("^", j):
+        j += 1
+    if regex.startswith("]", j):  # a "]" first is one of the class's characters
+        j += 1
+    while j < len(regex):
+        if regex[j] == "\\":
+            j += 2
+        elif regex[j] == "]":
+            return j + 1
+        else:
+            j += 1
+    return None
+
+
+def _group_end(regex: str, i: int) -> int | None:
+    """Where the group opening at `i` ends (None if it does not: a "(" of a path() piece)."""
+    depth = 0
+    j = i
+    while j < len(regex):
+        char = regex[j]
+        if char == "\\":
+            j += 2
+            continue
+        if char == "[":
+            j = _class_end(regex, j) or j + 1
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return None
