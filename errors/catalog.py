@@ -118,7 +118,7 @@ BUILTIN_CODES: tuple[tuple[str, int, Category, Severity, str, str], ...] = (
      "Credentials are missing or invalid; WWW-Authenticate names the scheme to use."),
     ("token_expired", 401, _AN, _I, "Token has expired",
      "The API token was valid but has expired; obtain a new one."),
-    ("authorization_error", 403, _AZ, _W, "You do not have permission to perform this action",
+    ("authorization_error", 403, _AZ, _W, "Insufficient permissions",
      "The caller is authenticated but not allowed to do this (including CSRF failures)."),
     ("not_found", 404, Category.NOT_FOUND, _I, "Not found",
      "The URL matches nothing, or the resource does not exist or is not the caller's."),

@@ -1,9 +1,11 @@
 """The exception hierarchy that application code raises.
 
-Like DRF's `APIException` subclasses, each class states its status code, default code, default
+Like DRF's `APIException` subclasses, each class has its status code, default code, default
 message, category and severity as class attributes; the handler reads them, so raising the right
-class is all a view, service or repository has to do. The message and details of these exceptions
-are written for clients and are sent as they are; never put internal text in them.
+class is all a view, service or repository has to do. Each fact is stated once: a class names
+its code, and the rest is that code's entry in `errors.catalog`. The message and details of
+these exceptions are written for clients and are sent as they are; never put internal text in
+them.
 """
 
 from __future__ import annotations
@@ -14,18 +16,57 @@ from . import catalog
 from .catalog import Category, Severity
 
 
+class _FromCatalog:
+    """A class attribute read from the catalog entry of the class's `default_code`.
+
+    The catalog is the one place where a code's status, message, category and severity are
+    stated; the classes only name their code. An instance may still set its own `status_code`
+    (a non-data descriptor lets the instance attribute win).
+    """
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+
+    def __get__(self, instance: object, owner: type[AppException]) -> Any:
+        entry = catalog.get(owner.default_code)
+        if entry is None:
+            raise LookupError(
+                f"{owner.__qualname__}.default_code {owner.default_code!r} is not in the error "
+                "catalog: register it, or state status_code and default_message on the class"
+            )
+        return getattr(entry, self.field)
+
+
 class AppException(Exception):
     """Base of all application errors: `AppException(message, code, status_code, details)`.
 
-    When `status_code` is not given, a code registered in the catalog brings its own status
-    (`AppException(code="not_found")` answers 404); otherwise the class's status applies.
+    A class names its code (`default_code`); its `status_code`, `default_message`, `category`
+    and `severity` are that code's catalog entry. A class for a code of its own states them
+    instead (and `meaning`, or a docstring), and is registered in the catalog when it is
+    defined::
+
+        class PaymentRequired(AppException):
+            \"\"\"The account's plan does not include this feature.\"\"\"
+
+            default_code = "payment_required"
+            status_code = 402
+            default_message = "Payment required"
+
+    Passing another registered `code` brings that code's status and message
+    (`AppException(code="not_found")` answers 404 "Not found") unless they are given too.
     """
 
-    status_code: ClassVar[int] = 500
     default_code: ClassVar[str] = "internal_error"
-    default_message: ClassVar[str] = "Internal server error"
-    category: ClassVar[Category] = Category.INTERNAL
-    severity: ClassVar[Severity] = Severity.ERROR
+    status_code: ClassVar[int] = _FromCatalog("status")  # type: ignore[assignment]
+    default_message: ClassVar[str] = _FromCatalog("message")  # type: ignore[assignment]
+    category: ClassVar[Category] = _FromCatalog("category")  # type: ignore[assignment]
+    severity: ClassVar[Severity] = _FromCatalog("severity")  # type: ignore[assignment]
+    meaning: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "status_code" in cls.__dict__ or "default_message" in cls.__dict__:
+            _register_class_code(cls)
 
     def __init__(
         self,
@@ -34,17 +75,39 @@ class AppException(Exception):
         status_code: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        self.message = self.default_message if message is None else message
         self.code = code or self.default_code
-        if status_code is None and code and code != self.default_code:
-            entry = catalog.get(code)
-            if entry is not None:
-                status_code = entry.status
+        entry = catalog.get(self.code) if self.code != self.default_code else None
+        if message is None:
+            message = entry.message if entry is not None else self.default_message
+        if status_code is None and entry is not None:
+            status_code = entry.status
+        self.message = message
         if status_code is not None:
             self.status_code = status_code  # type: ignore[misc]
         self.details: dict[str, Any] = dict(details) if details else {}
         self.retry_after: int | None = None
         super().__init__(self.message)
+
+
+def _register_class_code(cls: type[AppException]) -> None:
+    """Register the code a class states the facts of (ValueError if the catalog disagrees)."""
+    stated = cls.__dict__
+    if "status_code" not in stated or "default_message" not in stated:
+        raise TypeError(
+            f"{cls.__qualname__} must state both status_code and default_message, or neither "
+            "(then they come from the catalog entry of its default_code)"
+        )
+    status = stated["status_code"]
+    client = status < 500
+    doc = (cls.__doc__ or "").strip().splitlines()
+    catalog.register(
+        cls.default_code,
+        status=status,
+        category=stated.get("category", Category.REQUEST if client else Category.INTERNAL),
+        severity=stated.get("severity", Severity.INFO if client else Severity.ERROR),
+        message=stated["default_message"],
+        meaning=cls.meaning or (doc[0] if doc else stated["default_message"]),
+    )
 
 
 class _FixedStatusException(AppException):
@@ -62,16 +125,12 @@ class _FixedStatusException(AppException):
 class ValidationException(AppException):
     """Input that breaks a rule; `field_errors` maps dotted field paths to lists of messages."""
 
-    status_code = 400
     default_code = "validation_error"
-    default_message = "Validation error"
-    category = Category.VALIDATION
-    severity = Severity.INFO
 
     def __init__(
         self,
-        message: str = default_message,
-        code: str = default_code,
+        message: str | None = None,
+        code: str | None = None,
         details: dict[str, Any] | None = None,
         field_errors: dict[str, list[str]] | None = None,
     ) -> None:
@@ -84,36 +143,24 @@ class ValidationException(AppException):
 class AuthenticationException(_FixedStatusException):
     """The caller could not be identified (missing, invalid or expired credentials)."""
 
-    status_code = 401
     default_code = "authentication_error"
-    default_message = "Authentication failed"
-    category = Category.AUTHENTICATION
-    severity = Severity.WARNING
 
 
 class AuthorizationException(_FixedStatusException):
     """The caller is known but not allowed to do this."""
 
-    status_code = 403
     default_code = "authorization_error"
-    default_message = "Insufficient permissions"
-    category = Category.AUTHORIZATION
-    severity = Severity.WARNING
 
 
 class NotFoundException(AppException):
     """A resource that does not exist (or that the caller may not know exists)."""
 
-    status_code = 404
     default_code = "not_found"
-    default_message = "Resource not found"
-    category = Category.NOT_FOUND
-    severity = Severity.INFO
 
     def __init__(
         self,
         message: str | None = None,
-        code: str = default_code,
+        code: str | None = None,
         details: dict[str, Any] | None = None,
         resource_type: str | None = None,
         resource_id: Any = None,
@@ -134,26 +181,18 @@ class NotFoundException(AppException):
 class ConflictException(_FixedStatusException):
     """The request conflicts with the current state (a duplicate, a stale update)."""
 
-    status_code = 409
     default_code = "conflict"
-    default_message = "Resource conflict"
-    category = Category.CONFLICT
-    severity = Severity.INFO
 
 
 class ExternalServiceException(AppException):
     """A service we call failed; 502 by default, 504 when it timed out."""
 
-    status_code = 502
     default_code = "external_service_error"
-    default_message = "External service error"
-    category = Category.EXTERNAL_SERVICE
-    severity = Severity.ERROR
 
     def __init__(
         self,
-        message: str = default_message,
-        code: str = default_code,
+        message: str | None = None,
+        code: str | None = None,
         status_code: int = 502,
         details: dict[str, Any] | None = None,
         service_name: str | None = None,
@@ -172,16 +211,12 @@ class DatabaseException(AppException):
     with Retry-After, `db_timeout` 504, anything else 500.
     """
 
-    status_code = 500
     default_code = "database_error"
-    default_message = "Database error"
-    category = Category.DATABASE
-    severity = Severity.ERROR
 
     def __init__(
         self,
-        message: str = default_message,
-        code: str = default_code,
+        message: str | None = None,
+        code: str | None = None,
         details: dict[str, Any] | None = None,
         query_info: dict[str, Any] | None = None,
         retry_after: int | None = None,
@@ -198,16 +233,12 @@ class DatabaseException(AppException):
 class RateLimitException(AppException):
     """Too many requests; `retry_after` seconds become Retry-After and details.retry_after."""
 
-    status_code = 429
     default_code = "rate_limit_exceeded"
-    default_message = "Rate limit exceeded"
-    category = Category.RATE_LIMIT
-    severity = Severity.WARNING
 
     def __init__(
         self,
-        message: str = default_message,
-        code: str = default_code,
+        message: str | None = None,
+        code: str | None = None,
         details: dict[str, Any] | None = None,
         retry_after: int | None = None,
     ) -> None:

@@ -21,12 +21,5 @@ class WorkspacesConfig(AppConfig):
             meaning="The caller already has a workspace of that name (names are unique per "
             "owner, ignoring case).",
         )
-        catalog.register(
-            "stream_lagging",
-            status=408,
-            category=catalog.Category.REQUEST,
-            severity=catalog.Severity.WARNING,
-            message="The client fell too far behind; reconnect with Last-Event-ID",
-            meaning="Sent as the last event of a stream whose client stopped reading; the "
-            "client may reconnect with Last-Event-ID to get what it missed.",
-        )
+        # `stream_lagging` is registered by the exception class that states it.
+        from . import streams  # noqa: F401

@@ -52,9 +52,10 @@ STREAM_START = {
 class EventsUnavailable(AppException):
     """The stream could not join its owner's events (the channel layer failed)."""
 
-    status_code = 503
     default_code = "service_unavailable"
-    default_message = "Live events are unavailable right now; try again later"
+
+    def __init__(self) -> None:
+        super().__init__("Live events are unavailable right now; try again later")
 
 
 class WorkspaceEventsConsumer(AsyncConsumer):

@@ -39,11 +39,15 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class StreamLagging(AppException):
     """The client read too slowly; its stream is closed rather than buffered without bound."""
 
-    status_code = 408
     default_code = "stream_lagging"
+    status_code = 408
     default_message = "The client fell too far behind; reconnect with Last-Event-ID"
     category = Category.REQUEST
     severity = Severity.WARNING
+    meaning = (
+        "Sent as the last event of a stream whose client stopped reading; the client may "
+        "reconnect with Last-Event-ID to get what it missed."
+    )
 
 
 class Stream:

@@ -35,6 +35,67 @@ def test_each_class_agrees_with_its_catalog_entry(cls: type[exc.AppException]) -
     assert instance.status_code == cls.status_code
     assert instance.message == cls.default_message
     assert str(instance) == cls.default_message
+    # One source of truth: the class states only its code; the rest is the catalog's.
+    assert cls.default_message == entry.message
+    stated = {"status_code", "default_message", "category", "severity"} & set(vars(cls))
+    assert cls is exc.AppException or not stated, stated
+
+
+def test_authorization_has_one_default_message() -> None:
+    assert exc.AuthorizationException().message == "Insufficient permissions"
+    assert catalog.get("authorization_error").message == "Insufficient permissions"  # type: ignore[union-attr]
+
+
+def test_a_class_with_a_code_of_its_own_registers_it() -> None:
+    class PaymentRequired(exc.AppException):
+        """The account's plan does not include this feature."""
+
+        default_code = "test_payment_required"
+        status_code = 402
+        default_message = "Payment required"
+
+    entry = catalog.get("test_payment_required")
+    assert entry is not None
+    assert (entry.status, entry.message, entry.category, entry.severity) == (
+        402,
+        "Payment required",
+        catalog.Category.REQUEST,
+        catalog.Severity.INFO,
+    )
+    assert entry.meaning == "The account's plan does not include this feature."
+    assert PaymentRequired().status_code == 402
+
+
+def test_a_class_that_restates_a_code_differently_is_refused() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+
+        class Other(exc.AppException):
+            default_code = "not_found"
+            status_code = 410
+            default_message = "Gone"
+
+
+def test_a_class_must_state_all_or_none_of_its_facts() -> None:
+    with pytest.raises(TypeError, match="status_code and default_message"):
+
+        class Half(exc.AppException):
+            default_code = "test_half"
+            status_code = 418
+
+
+def test_an_unregistered_code_without_facts_says_what_is_missing() -> None:
+    class Unknown(exc.AppException):
+        default_code = "test_never_registered"
+
+    with pytest.raises(LookupError, match="test_never_registered"):
+        Unknown()
+
+
+def test_another_registered_code_brings_its_message_too() -> None:
+    raised = exc.AppException(code="not_found")
+    assert (raised.status_code, raised.message) == (404, "Not found")
+    conflict = exc.ConflictException(code="conflict_error")
+    assert conflict.message == "Resource already exists"
 
 
 def test_app_exception_takes_message_code_status_and_details() -> None:
