@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from typing import Any
 
 from django.apps import AppConfig
@@ -11,30 +12,51 @@ from django.core.signals import got_request_exception
 
 
 class ErrorsConfig(AppConfig):
-    """Registers the system checks, the exception receiver and the duplicate-log filter."""
+    """Connects the exception receiver, the duplicate-log filter and the checks; sets up metrics.
+
+    What it changes outside `errors`, each with a setting to turn it off (README, "What `errors`
+    changes at start-up"):
+
+    - `BaseCommand.execute` runs every management command under a correlation id
+      (ERRORS_CORRELATE_COMMANDS);
+    - `httpx.Client.send`, `httpx.AsyncClient.send` and `requests.Session.send` add the
+      correlation id to outgoing requests (ERRORS_INSTRUMENT_HTTP_CLIENTS);
+    - the live gauges of dead processes are dropped from PROMETHEUS_MULTIPROC_DIR
+      (ERRORS_FORGET_DEAD_PROCESSES);
+    - with sentry-sdk set up, the `errors` logger is ignored by Sentry's logging integration,
+      since every 5xx already reaches Sentry once through `got_request_exception`.
+    """
 
     name = "errors"
     verbose_name = "Error handling"
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+        from .conf import errors_settings
         from .logging import DuplicateRequestLogFilter
-        from .metrics import forget_dead_processes
+        from .metrics import forget_dead_processes, metrics
         from .middleware import remember_exception
 
         got_request_exception.connect(remember_exception, dispatch_uid="errors.remember")
-        forget_dead_processes()
+        # Built here, before any request, so that concurrent first requests find it ready.
+        metrics()
+        if errors_settings.forget_dead_processes:
+            forget_dead_processes()
+        if errors_settings.instrument_http_clients:
+            from .external import instrument_http_clients
 
-        from .external import instrument_http_clients
-
-        instrument_http_clients()
-        _give_commands_correlation_ids()
+            instrument_http_clients()
+        if errors_settings.correlate_commands:
+            _give_commands_correlation_ids()
         # Django logs "Not Found" / "Internal Server Error" for every error response; ours already
         # logged those requests once. This covers projects that keep their own LOGGING too.
-        for name in ("django.request", "django.security.csrf"):
-            django_logger = logging.getLogger(name)
-            if not any(isinstance(f, DuplicateRequestLogFilter) for f in django_logger.filters):
-                django_logger.addFilter(DuplicateRequestLogFilter())
+        django_logger = logging.getLogger("django.request")
+        if not any(isinstance(f, DuplicateRequestLogFilter) for f in django_logger.filters):
+            django_logger.addFilter(DuplicateRequestLogFilter())
+        if "sentry_sdk" in sys.modules:
+            from sentry_sdk.integrations.logging import ignore_logger
+
+            ignore_logger("errors")
 
 
 def _give_commands_correlation_ids() -> None:

@@ -216,9 +216,10 @@ def _propagation_enabled() -> bool:
 
 
 def correlation_headers() -> dict[str, str]:
-    """`{header: id}` for the current correlation id; empty when none is current."""
+    """`{header: id}` for the current correlation id; empty when none is current or
+    ERRORS_PROPAGATE_CORRELATION_ID is off."""
     correlation_id = get_correlation_id()
-    if not correlation_id:
+    if not correlation_id or not _propagation_enabled():
         return {}
     return {correlation_header_name(): correlation_id}
 

@@ -1,24 +1,37 @@
-"""Answering an error: normalise it, roll back, log it once, render it.
+"""Answering an error: normalise it, roll back, log it once, tell other tools, render it.
 
 Every entry point (the DRF exception handler, the middleware, the Django error views) comes
-through here, so an error is handled the same way wherever it was raised.
+through here, so an error is handled the same way wherever it was raised. If `errors`' own code
+fails while it answers, the client still gets a minimal envelope with the request's correlation
+id, and the failure is logged with its traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
+from django.core.signals import got_request_exception
+from django.db import connections
 from django.http import HttpRequest, HttpResponse
-from rest_framework.views import set_rollback
 
 from . import alerting, metrics
 from .conf import errors_settings
 from .context import get_correlation_id, new_correlation_id
 from .normalize import ErrorInfo, normalize
-from .render import render
+from .render import JSON_CONTENT_TYPE, render
 
 logger = logging.getLogger("errors")
+# Failures of `errors` itself; a logger of their own, which Sentry's logging integration reports
+# (it ignores `errors`, whose 5xx lines reach Sentry through got_request_exception instead).
+internal_logger = logging.getLogger("errors.internal")
+
+# The body sent when building the real one failed: no code of ours runs to make it.
+_FALLBACK_BODY = (
+    '{"error":{"code":"internal_error","message":"Internal server error",'
+    '"correlation_id":"%s"}}'
+)
 
 
 def request_correlation_id(request: HttpRequest | None) -> str:
@@ -31,12 +44,23 @@ def request_correlation_id(request: HttpRequest | None) -> str:
     return correlation_id
 
 
+def set_rollback() -> None:
+    """Mark the open ATOMIC_REQUESTS transaction of every database for rollback (as DRF does)."""
+    for connection in connections.all(initialized_only=True):
+        if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
+            connection.set_rollback(True)
+
+
 def report_error(info: ErrorInfo, request: Any) -> None:
     """Log one line for a handled error (at its severity's level; 5xx with the traceback), count
     it in the metrics and, if it is the service's fault, feed it to the error-rate alert.
 
-    `request` is anything with `method` and `path` (an HttpRequest, or a stand-in for ASGI).
+    `request` is anything with `method` and `path` (an HttpRequest, or a stand-in for ASGI). It
+    is marked as reported, so Django's own line for the same response is dropped as a duplicate
+    (`errors.logging.DuplicateRequestLogFilter`).
     """
+    if isinstance(request, HttpRequest):
+        request._errors_reported = True  # type: ignore[attr-defined]
     if errors_settings.monitoring_enabled:
         metrics.record_error(info.code, info.status)
         if info.level >= logging.ERROR:
@@ -63,11 +87,39 @@ def report_error(info: ErrorInfo, request: Any) -> None:
     )
 
 
+def signal_server_error(info: ErrorInfo, request: HttpRequest | None) -> None:
+    """Send Django's `got_request_exception` for a 5xx, once per request.
+
+    Sentry's Django integration, django-structlog and others listen to it; Django sends it only
+    for exceptions it renders itself, and `errors` answers most exceptions before Django sees
+    them. `errors.middleware.remember_exception` marks the request when the signal was sent
+    (by Django or by us), so it is never sent twice for one request.
+    """
+    exc = info.exc
+    if not info.is_server_error or exc is None or getattr(request, "_errors_signalled", False):
+        return
+    if sys.exc_info()[1] is exc:
+        got_request_exception.send(sender=None, request=request)
+        return
+    # Receivers read sys.exc_info(), as Django only sends the signal while handling exceptions.
+    traceback = exc.__traceback__
+    try:
+        raise exc
+    except BaseException:
+        got_request_exception.send(sender=None, request=request)
+    finally:
+        exc.__traceback__ = traceback
+
+
 def respond(info: ErrorInfo, request: HttpRequest | None) -> HttpResponse:
-    """Log `info` once and render it as the response for `request`."""
+    """Log `info` once, tell other tools of a 5xx, and render it as the response for `request`."""
     correlation_id = request_correlation_id(request)
-    report_error(info, request)
-    return render(info, request, correlation_id)
+    try:
+        report_error(info, request)
+        signal_server_error(info, request)
+        return render(info, request, correlation_id)
+    except Exception:
+        return fallback_response(correlation_id)
 
 
 def handle_exception(exc: BaseException, request: HttpRequest | None) -> HttpResponse:
@@ -76,5 +128,34 @@ def handle_exception(exc: BaseException, request: HttpRequest | None) -> HttpRes
     The current transaction of every ATOMIC_REQUESTS database is marked for rollback, for domain
     errors too, so a request that fails half-way never commits its first half.
     """
-    set_rollback()
-    return respond(normalize(exc), request)
+    try:
+        set_rollback()
+        info = normalize(exc)
+    except Exception:
+        return fallback_response(request_correlation_id(request))
+    return respond(info, request)
+
+
+def fallback_response(correlation_id: str) -> HttpResponse:
+    """A 500 envelope built without any of `errors`' machinery, after that machinery failed.
+
+    Call it from an `except` block: the failure is logged with its traceback (and, should even
+    logging fail, written to stderr).
+    """
+    try:
+        internal_logger.error(
+            "errors failed while answering a request; sent the fallback envelope",
+            exc_info=True,
+            extra={"error_code": "internal_error", "status_code": 500},
+        )
+    except Exception:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    response = HttpResponse(
+        _FALLBACK_BODY % correlation_id, status=500, content_type=JSON_CONTENT_TYPE
+    )
+    response.headers[errors_settings.correlation_id_header] = correlation_id
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    response._errors_handled = True  # type: ignore[attr-defined]
+    return response

@@ -17,12 +17,17 @@ from django.core import exceptions as django_exc
 from django.db import Error as DjangoDbError
 from django.http import Http404
 from django.urls import Resolver404
-from rest_framework import exceptions as drf_exc
-from rest_framework.settings import api_settings
 
 from . import catalog
 from .db import translate as translate_db_error
 from .exceptions import AppException
+
+try:  # Django REST framework is optional: plain Django projects use `errors` without it.
+    from rest_framework import exceptions as drf_exc
+    from rest_framework.settings import api_settings
+except ImportError:  # pragma: no cover - exercised by the consumer-project suite without DRF
+    drf_exc = None  # type: ignore[assignment]
+    api_settings = None  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
@@ -77,8 +82,12 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def _non_field_key() -> str:
+    return api_settings.NON_FIELD_ERRORS_KEY if api_settings is not None else "non_field_errors"
+
+
 def _flatten_into(out: dict[str, list[str]], detail: Any, prefix: str) -> None:
-    non_field = api_settings.NON_FIELD_ERRORS_KEY
+    non_field = _non_field_key()
     if isinstance(detail, Mapping):
         for key, value in detail.items():
             key = str(key)
@@ -103,20 +112,24 @@ def _validation(field_errors: dict[str, list[str]], exc: BaseException) -> Error
 
 
 # DRF exceptions by class; the first match wins, so subclasses come before their bases.
-_DRF_CODES: tuple[tuple[type[drf_exc.APIException], str], ...] = (
-    (drf_exc.ParseError, "parse_error"),
-    (drf_exc.AuthenticationFailed, "authentication_error"),
-    (drf_exc.NotAuthenticated, "authentication_error"),
-    (drf_exc.PermissionDenied, "authorization_error"),
-    (drf_exc.NotFound, "not_found"),
-    (drf_exc.MethodNotAllowed, "method_not_allowed"),
-    (drf_exc.NotAcceptable, "not_acceptable"),
-    (drf_exc.UnsupportedMediaType, "unsupported_media_type"),
-    (drf_exc.Throttled, "rate_limit_exceeded"),
+_DRF_CODES: tuple[tuple[type[Exception], str], ...] = (
+    ()
+    if drf_exc is None
+    else (
+        (drf_exc.ParseError, "parse_error"),
+        (drf_exc.AuthenticationFailed, "authentication_error"),
+        (drf_exc.NotAuthenticated, "authentication_error"),
+        (drf_exc.PermissionDenied, "authorization_error"),
+        (drf_exc.NotFound, "not_found"),
+        (drf_exc.MethodNotAllowed, "method_not_allowed"),
+        (drf_exc.NotAcceptable, "not_acceptable"),
+        (drf_exc.UnsupportedMediaType, "unsupported_media_type"),
+        (drf_exc.Throttled, "rate_limit_exceeded"),
+    )
 )
 
 
-def _from_drf(exc: drf_exc.APIException) -> ErrorInfo:
+def _from_drf(exc: Any) -> ErrorInfo:
     if isinstance(exc, drf_exc.ValidationError):
         return _validation(flatten_errors(exc.detail), exc)
     detail = exc.detail
@@ -168,7 +181,7 @@ def normalize(exc: BaseException) -> ErrorInfo:
     """Turn any exception into an `ErrorInfo`; unknown ones become a bare `internal_error`."""
     if isinstance(exc, AppException):
         return _from_app(exc)
-    if isinstance(exc, drf_exc.APIException):
+    if drf_exc is not None and isinstance(exc, drf_exc.APIException):
         return _from_drf(exc)
     if isinstance(exc, DjangoDbError):
         return _from_app(translate_db_error(exc), cause=exc)

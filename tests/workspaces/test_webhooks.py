@@ -90,6 +90,18 @@ def test_created_event_is_posted_with_the_requests_correlation_id(
     assert problems(json_log) == []
 
 
+def test_the_propagation_setting_keeps_the_id_to_ourselves(
+    api: APIClient, settings: Settings, upstream: UpstreamServer
+) -> None:
+    configure(settings, upstream.url)
+    settings.ERRORS_PROPAGATE_CORRELATION_ID = False
+    create(api, "Private", "create-hook-private")
+    settle()
+    (delivery,) = upstream.received()
+    assert "x-correlation-id" not in delivery.headers
+    assert delivery.headers["x-cortex-event"] == "workspace.created"
+
+
 def test_only_created_events_are_sent(
     api: APIClient, settings: Settings, upstream: UpstreamServer
 ) -> None:

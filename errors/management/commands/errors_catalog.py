@@ -3,8 +3,9 @@
 Each row of the catalog (`errors.catalog.entries()`) with the endpoints that can answer with it,
 read from the OpenAPI schema drf-spectacular generates in-process for `--urlconf` (the
 `SPECTACULAR_SETTINGS["SERVE_URLCONF"]` or ROOT_URLCONF by default) with
-`errors.openapi.ErrorResponsesAutoSchema`. Without drf-spectacular installed the endpoints are
-left out. The Cortex service's docs/errors.md is this command's markdown output.
+`errors.openapi.ErrorResponsesAutoSchema`, whether or not the project configured it. Without DRF
+or drf-spectacular installed the endpoints are left out. The Cortex service's docs/errors.md is
+this command's markdown output.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.test.utils import override_settings
+from django.utils.module_loading import import_string
 
 from errors import catalog
 
@@ -69,15 +72,42 @@ class Command(BaseCommand):
             self.stdout.write(self.markdown(rows), ending="")
 
     def endpoints(self, urlconf: str | None) -> dict[str, list[str]] | None:
-        """`{code: ["POST /api/…", …]}`, or None when drf-spectacular is not installed."""
+        """`{code: ["POST /api/…", …]}`, or None when the schema cannot be generated.
+
+        The schema is generated with `ErrorResponsesAutoSchema` even where the project's
+        DEFAULT_SCHEMA_CLASS is another (DRF's own, when drf-spectacular is installed but not
+        configured), since only it documents error codes. Without DRF or drf-spectacular, or
+        when a view's own schema class cannot generate, the endpoints are left out, with a
+        note on stderr.
+        """
         try:
-            from errors.openapi import endpoints_by_code, generate_schema
+            from errors.openapi import ErrorResponsesAutoSchema, endpoints_by_code, generate_schema
         except ImportError:
+            self.stderr.write(
+                "Endpoints left out: they need djangorestframework and drf-spectacular "
+                "(pip install 'django-cortex-errors[openapi]')."
+            )
             return None
         if urlconf is None:
             spectacular = getattr(settings, "SPECTACULAR_SETTINGS", {}) or {}
             urlconf = spectacular.get("SERVE_URLCONF") or settings.ROOT_URLCONF
-        return endpoints_by_code(generate_schema(urlconf))
+        rest_framework = dict(getattr(settings, "REST_FRAMEWORK", None) or {})
+        schema_class = rest_framework.get("DEFAULT_SCHEMA_CLASS")
+        if isinstance(schema_class, str):
+            schema_class = import_string(schema_class)
+        documents_errors = isinstance(schema_class, type) and issubclass(
+            schema_class, ErrorResponsesAutoSchema
+        )
+        if not documents_errors:
+            rest_framework["DEFAULT_SCHEMA_CLASS"] = "errors.openapi.ErrorResponsesAutoSchema"
+        try:
+            with override_settings(REST_FRAMEWORK=rest_framework):
+                return endpoints_by_code(generate_schema(urlconf))
+        except Exception as exc:
+            self.stderr.write(
+                f"Endpoints left out: the OpenAPI schema could not be generated ({exc!r})."
+            )
+            return None
 
     @staticmethod
     def markdown(rows: list[dict[str, Any]]) -> str:
