@@ -8,9 +8,14 @@ Put it first in MIDDLEWARE. For each request it
 - refuses a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before anything reads it;
 - answers exceptions of plain Django views with the error envelope (DRF views have the
   exception handler), and turns error pages that Django or other code built (HTML 404 and 500
-  pages, CSRF failures, a bare 405) into the envelope, keeping their headers;
-- sets `X-Correlation-ID` on every response and logs the completed request at
-  ERRORS_REQUEST_LOG_LEVEL (DEBUG by default).
+  pages, CSRF failures, a bare 405) into the envelope, keeping their headers — except for
+  browsers, which keep Django's pages (`errors.negotiation`);
+- logs each error response once and sets `X-Correlation-ID` on every response, and logs the
+  completed request at ERRORS_REQUEST_LOG_LEVEL (DEBUG by default).
+
+If its own work fails (metrics, logging, rendering), an error response becomes a minimal 500
+envelope with the request's id, a successful one goes out as it is, and the failure is logged
+with its traceback.
 """
 
 from __future__ import annotations
@@ -24,13 +29,17 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import Error as DatabaseError
 from django.http import HttpRequest, HttpResponseBase
 
 from . import metrics
 from .conf import errors_settings
 from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
-from .handling import handle_exception, report_error, respond
+from .exceptions import AppException
+from .handling import fallback_response, handle_exception, internal_logger, report_error, respond
+from .negotiation import prefers_html
 from .normalize import for_status, normalize
+from .routes import route_label
 
 logger = logging.getLogger("errors.request")
 
@@ -61,6 +70,9 @@ class CorrelationIdMiddleware:
         self.meta_key = "HTTP_" + self.header.upper().replace("-", "_")
         self.log_level = errors_settings.request_log_level
         self.monitoring = errors_settings.monitoring_enabled
+        # Looked up, not imported: sentry_sdk is loaded when the project set it up (settings.py
+        # runs before any middleware is built); its events then carry the correlation id.
+        self.sentry_sdk: Any = sys.modules.get("sentry_sdk")
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
@@ -84,13 +96,26 @@ class CorrelationIdMiddleware:
         finally:
             reset_correlation_id(token)
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase:
-        """Answer an exception from a plain Django view (DRF views handle their own)."""
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        """Answer an exception from a plain Django view (DRF views handle their own).
+
+        A browser's request is left to Django when Django renders the exception itself (404,
+        403, 400, 500, and the technical pages in DEBUG); `_finish` then logs it once.
+        """
+        if prefers_html(request) and not isinstance(exception, _API_EXCEPTIONS):
+            return None
         return handle_exception(exception, request)
 
     def _begin(self, request: HttpRequest) -> Any:
         correlation_id = accept_correlation_id(request.META.get(self.meta_key))
         request.correlation_id = correlation_id  # type: ignore[attr-defined]
+        # Every error response of this request is logged by `_finish`: Django's own lines for
+        # them are duplicates (errors.logging.DuplicateRequestLogFilter).
+        request._errors_reported = True  # type: ignore[attr-defined]
+        if self.sentry_sdk is not None:
+            self.sentry_sdk.set_tag("correlation_id", correlation_id)
         return set_correlation_id(correlation_id)
 
     def _refuse_early(self, request: HttpRequest) -> HttpResponseBase | None:
@@ -112,14 +137,26 @@ class CorrelationIdMiddleware:
     def _finish(
         self, request: HttpRequest, response: HttpResponseBase, started: float
     ) -> HttpResponseBase:
+        correlation_id = request.correlation_id  # type: ignore[attr-defined]
         if response.status_code >= 400 and not getattr(response, "_errors_handled", False):
-            response = self._adopt(request, response)
-        response.headers[self.header] = request.correlation_id  # type: ignore[attr-defined]
+            try:
+                response = self._adopt(request, response)
+            except Exception:
+                response = fallback_response(correlation_id)
+        response.headers[self.header] = correlation_id
+        try:
+            self._observe(request, response, started)
+        except Exception:
+            # The answer stands (a write may have been committed); only its bookkeeping failed.
+            internal_logger.error("could not record the request in metrics and logs", exc_info=True)
+        return response
+
+    def _observe(self, request: HttpRequest, response: HttpResponseBase, started: float) -> None:
         logged = logger.isEnabledFor(self.log_level)
         if not (self.monitoring or logged):
-            return response
+            return
         match = request.resolver_match
-        route = match.route if match else None
+        route = route_label(match.route) if match else None
         if self.monitoring:
             metrics.record_request(
                 request.method or "", route, response.status_code, time.perf_counter() - started
@@ -138,18 +175,18 @@ class CorrelationIdMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 },
             )
-        return response
 
     def _adopt(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         """Make an error response that did not come from `errors` follow the contract.
 
-        JSON bodies (a view's own JsonResponse) are kept and only logged; other error pages are
-        replaced by the envelope, with the exception Django reported for them when there was one.
+        JSON bodies (a view's own JsonResponse) are kept and only logged, and so are the pages
+        browsers get; other error pages are replaced by the envelope, with the exception Django
+        reported for them when there was one.
         """
         exception = getattr(request, "_errors_exception", None)
         info = normalize(exception) if exception is not None else for_status(response.status_code)
         info.status = response.status_code
-        if _is_json(response):
+        if _is_json(response) or prefers_html(request):
             report_error(info, request)
             response._errors_handled = True  # type: ignore[attr-defined]
             return response
@@ -159,11 +196,24 @@ class CorrelationIdMiddleware:
         return respond(info, request)
 
 
+# Exceptions that are API errors whoever asks: a browser gets their envelope too, since Django has
+# no page for a 409 or a 503.
+_API_EXCEPTIONS: tuple[type[Exception], ...] = (AppException, DatabaseError)
+try:
+    from rest_framework.exceptions import APIException
+except ImportError:  # pragma: no cover - DRF is optional
+    pass
+else:
+    _API_EXCEPTIONS += (APIException,)
+
+
 def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
-    """`got_request_exception` receiver: keep the exception Django is about to render as a 500.
+    """`got_request_exception` receiver: keep the exception of a 500, note the signal was sent.
 
     Exceptions raised outside views (in middleware below ours) are turned into responses by
-    Django itself; `_adopt` uses the exception kept here to log and describe them properly.
+    Django itself, which sends the signal; `_adopt` uses the exception kept here to log and
+    describe them properly, and `errors.handling.signal_server_error` does not send it again.
     """
     if request is not None:
         request._errors_exception = sys.exc_info()[1]  # type: ignore[attr-defined]
+        request._errors_signalled = True  # type: ignore[attr-defined]

@@ -1,45 +1,68 @@
-"""Django's error views, answering with the envelope.
+"""Django's error views, answering API clients with the envelope and browsers with Django's pages.
 
 `CorrelationIdMiddleware` already turns Django's own error pages into the envelope; setting these
 as the root URLconf's `handler400/403/404/500` and as CSRF_FAILURE_VIEW also keeps what only these
-views know (the CSRF failure reason, the exception of a 500) and skips rendering HTML first.
+views know (the CSRF failure reason, the exception of a 500) and skips rendering HTML first. A
+client that prefers HTML (`errors.negotiation`) gets Django's default view's page, which the
+middleware then logs once.
 """
 
 from __future__ import annotations
 
 import sys
 
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views import csrf, defaults
 
 from .exceptions import AuthorizationException
 from .handling import handle_exception, respond
+from .negotiation import prefers_html
 from .normalize import for_status
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler400."""
+    if prefers_html(request):
+        return defaults.bad_request(request, exception or BadRequest())
     return _answer(request, exception, 400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler403."""
+    if prefers_html(request):
+        return defaults.permission_denied(request, exception or PermissionDenied())
     return _answer(request, exception, 403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404."""
+    if prefers_html(request):
+        return defaults.page_not_found(request, exception)
     return _answer(request, exception, 404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500; Django calls it while the exception is being handled."""
+    if prefers_html(request):
+        return defaults.server_error(request)
     return _answer(request, sys.exc_info()[1], 500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF_FAILURE_VIEW; Django's reasons are fixed sentences, safe to show."""
+    """CSRF_FAILURE_VIEW; Django's reasons are fixed sentences, safe to show.
+
+    Django logs the reason on `django.security.csrf` for every response that is not marked as
+    logged; this one is unmarked, so that line is written (with the correlation id).
+    """
+    if prefers_html(request):
+        return csrf.csrf_failure(request, reason)
     message = f"CSRF verification failed: {reason}" if reason else None
-    return handle_exception(AuthorizationException(message or "CSRF verification failed"), request)
+    response = handle_exception(
+        AuthorizationException(message or "CSRF verification failed"), request
+    )
+    response._has_been_logged = False  # type: ignore[attr-defined]
+    return response
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

@@ -163,26 +163,23 @@ class RedactingFilter(logging.Filter):
 
 
 class DuplicateRequestLogFilter(logging.Filter):
-    """Drop Django's own error-response records for requests the errors middleware handled.
+    """Drop Django's `django.request` records for requests whose errors `errors` logs itself.
 
-    Django logs every 4xx/5xx response on `django.request` (and CSRF failures on
-    `django.security.csrf`), passing the request as `record.request`. The errors middleware
-    already logs each error response exactly once, with its correlation id, and marks the
-    request by setting `request.correlation_id`; Django's line for such a request would be a
-    duplicate. Records for requests without the mark, and all other records, pass.
+    Django logs every 4xx/5xx response on `django.request`, passing the request as
+    `record.request`. `errors` logs each error response exactly once, with its correlation id,
+    and marks the request (`_errors_reported`): in `errors.handling.report_error`, and in the
+    middleware for every request it serves, since it logs all their error responses (some of
+    Django's lines come before that). Django's line for such a request is a duplicate.
+    `django.security.*` records (CSRF reasons, disallowed hosts, suspicious operations) say what
+    `errors` does not and always pass, as do all other records.
     """
 
-    LOGGERS: Final[frozenset[str]] = frozenset({"django.request", "django.security.csrf"})
-
     def filter(self, record: logging.LogRecord) -> bool:
-        """Return False for a duplicate of a line the middleware logs; True otherwise."""
-        if record.name not in self.LOGGERS:
+        """Return False for a duplicate of a line `errors` logs; True otherwise."""
+        if record.name != "django.request":
             return True
         request = record.__dict__.get("request")
-        if request is None:
-            return True
         try:
-            return not hasattr(request, "correlation_id")
+            return not getattr(request, "_errors_reported", False)
         except Exception:
             return True
-

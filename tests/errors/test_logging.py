@@ -589,14 +589,17 @@ def test_concurrent_tasks_each_log_their_own_id(capture: Capture) -> None:
 @pytest.mark.parametrize(
     ("logger", "request_obj", "kept"),
     [
-        ("django.request", Request(correlation_id="abc"), False),
-        ("django.security.csrf", Request(correlation_id="abc"), False),
+        ("django.request", Request(_errors_reported=True), False),
+        # Security records say what errors does not (the CSRF reason): always kept.
+        ("django.security.csrf", Request(_errors_reported=True), True),
+        ("django.security.DisallowedHost", Request(_errors_reported=True), True),
+        # An id alone does not mean that errors logged the request.
+        ("django.request", Request(correlation_id="abc"), True),
         ("django.request", Request(), True),  # never went through the middleware
-        ("django.security.csrf", Request(), True),
         ("django.request", None, True),  # no request attribute at all
-        ("errors.request", Request(correlation_id="abc"), True),  # ours: always kept
-        ("django.server", Request(correlation_id="abc"), True),
-        ("django.requests", Request(correlation_id="abc"), True),  # not a prefix match
+        ("errors.request", Request(_errors_reported=True), True),  # ours: always kept
+        ("django.server", Request(_errors_reported=True), True),
+        ("django.requests", Request(_errors_reported=True), True),  # not a prefix match
     ],
 )
 def test_duplicate_request_log_filter(logger: str, request_obj: Any, kept: bool) -> None:
@@ -641,7 +644,8 @@ def test_config_writes_json_lines_with_the_correlation_id(correlation_id: str) -
     logging.getLogger("app").info("plain")
     # Django's duplicate of an error the middleware already logged is dropped.
     logging.getLogger("django.request").error(
-        "Not Found: /x", extra={"request": Request(correlation_id=correlation_id)}
+        "Not Found: /x",
+        extra={"request": Request(correlation_id=correlation_id, _errors_reported=True)},
     )
 
     records = [json.loads(line) for line in buf.getvalue().splitlines()]
