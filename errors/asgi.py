@@ -15,7 +15,7 @@ from typing import Any
 
 from .conf import errors_settings
 from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
-from .handling import report_error
+from .handling import report_error, signal_server_error
 from .normalize import normalize
 from .render import error_body
 
@@ -68,9 +68,11 @@ class CorrelationIdMiddleware:
 def error_response(
     exc: BaseException, scope: Scope, correlation_id: str
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, headers and body of the envelope answering `exc`, logged once like any error."""
+    """Status, headers and body of the envelope answering `exc`, logged once like any error (and,
+    for a 5xx, told to `got_request_exception` receivers, without a request)."""
     info = normalize(exc)
     report_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))
+    signal_server_error(info, None)
     body, content_type = error_body(
         info, correlation_id, accept=header(scope, "accept"), instance=scope.get("path")
     )

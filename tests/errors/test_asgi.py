@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
+from django.core.signals import got_request_exception
 from rest_framework.exceptions import NotAuthenticated
 
 from errors.asgi import CorrelationIdMiddleware, error_response
@@ -77,3 +79,19 @@ def test_error_response_is_the_envelope_and_logged_once(json_log: JsonLog) -> No
     }
     (line,) = [r for r in json_log.records() if r["logger"] == "errors"]
     assert (line["status_code"], line["path"]) == (401, "/api/events/")
+
+
+def test_a_5xx_error_response_is_told_to_got_request_exception_once() -> None:
+    sent: list[BaseException | None] = []
+
+    def receiver(sender: Any, request: Any = None, **kwargs: Any) -> None:
+        sent.append(sys.exc_info()[1])
+
+    got_request_exception.connect(receiver, dispatch_uid="test.asgi.signal")
+    try:
+        failure = RuntimeError("layer down")
+        error_response(failure, {"method": "GET", "path": "/api/events/"}, "err-5")
+        error_response(NotAuthenticated(), {"method": "GET", "path": "/api/events/"}, "err-4")
+    finally:
+        got_request_exception.disconnect(dispatch_uid="test.asgi.signal")
+    assert sent == [failure]
