@@ -1,0 +1,9 @@
+"""ASGI config of the consumer project (uvicorn and daphne serve `project.asgi:application`)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+application = get_asgi_application()
