@@ -1,7 +1,10 @@
 from django.urls import path
 
-from .views import TokenView
+from .views import LogoutView, TokenView
 
 app_name = "accounts"
 
-urlpatterns = [path("token/", TokenView.as_view(), name="token")]
+urlpatterns = [
+    path("token/", TokenView.as_view(), name="token"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+]

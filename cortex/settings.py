@@ -7,6 +7,8 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from cortex.env import env_bool, env_choice, env_db, env_int, env_list, env_rate, env_str
+from cortex.proxies import TrustedProxies
+from errors.conf import SETTINGS as errors_settings_declared
 from errors.logging import build_logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -41,7 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, stored hashed (accounts)
     "channels",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -51,7 +53,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # X-Frame-Options, nosniff and the HTML pages' CSP on every response, even those the next
+    # one makes itself (cortex/security.py).
+    "cortex.security.SecurityHeadersMiddleware",
     "errors.middleware.CorrelationIdMiddleware",
+    "cortex.proxies.TrustedProxyMiddleware",  # REMOTE_ADDR: the client, per TRUSTED_PROXIES
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -186,12 +192,16 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiUserRateThrottle"],
+    # Throttles identify a client by REMOTE_ADDR, which cortex.proxies sets from TRUSTED_PROXIES;
+    # DRF's default would take the whole X-Forwarded-For, which any client can write.
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "login": env_rate("LOGIN_THROTTLE_RATE", "10/minute"),
         "user": env_rate("USER_THROTTLE_RATE", "600/minute"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Bounded nesting, no NaN/Infinity: hostile bodies are 400s, not RecursionError 500s.
+    "DEFAULT_PARSER_CLASSES": ["errors.parsers.JSONParser"],
     # Documents every operation's error responses, derived from the view (errors/openapi.py).
     "DEFAULT_SCHEMA_CLASS": "errors.openapi.ErrorResponsesAutoSchema",
 }
@@ -215,11 +225,68 @@ SPECTACULAR_SETTINGS = {
 
 # Seconds an API token stays valid after it is issued.
 TOKEN_TTL = env_int("TOKEN_TTL", 24 * 60 * 60, minimum=1)
+# Tokens a user may hold at once (each login makes one); a login beyond it deletes the oldest.
+TOKEN_LIMIT_PER_USER = env_int("TOKEN_LIMIT_PER_USER", 10, minimum=1)
+# Wrong passwords for one account within the window after which it can only be tried from
+# addresses without failures of their own (accounts/lockout.py).
+LOGIN_ACCOUNT_FAILURES = env_int("LOGIN_ACCOUNT_FAILURES", 10, minimum=1)
+LOGIN_ACCOUNT_WINDOW = env_int("LOGIN_ACCOUNT_WINDOW", 15 * 60, minimum=1)
+
+# --- Reverse proxies -------------------------------------------------------------------------
+# Empty: the socket peer is the client and X-Forwarded-* headers are dropped. A count (`1`):
+# that many proxies in front; or their addresses/networks (`10.0.0.0/8,127.0.0.1`). See
+# cortex/proxies.py; a bad value stops start-up.
+TRUSTED_PROXIES = env_str("TRUSTED_PROXIES", "") or ""
+if TrustedProxies.parse(TRUSTED_PROXIES, name="TRUSTED_PROXIES"):
+    # Believed only from a trusted proxy: the middleware drops the header from any other peer.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- HTTPS and security headers (cortex/security.py) -----------------------------------------
+# TLS_PROXY=true: clients reach the service only over HTTPS, through the TLS-terminating proxy of
+# TRUSTED_PROXIES (its X-Forwarded-Proto tells HTTPS requests apart). Plain-HTTP requests are then
+# redirected to HTTPS, except /healthz and /metrics (probes and Prometheus inside the network),
+# and cookies go over HTTPS only. Off by default, so plain HTTP on 127.0.0.1 keeps working.
+TLS_PROXY = env_bool("TLS_PROXY", False)
+if TLS_PROXY:
+    if not TrustedProxies.parse(TRUSTED_PROXIES, name="TRUSTED_PROXIES"):
+        raise ImproperlyConfigured(
+            "TLS_PROXY needs TRUSTED_PROXIES (the proxy's addresses, or how many there are): "
+            "without it no request is known to have come over HTTPS, and every one would be "
+            "redirected to HTTPS forever."
+        )
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# HSTS, sent with HTTPS responses only: browsers then refuse plain HTTP to this host for that many
+# seconds, which cannot be taken back before they pass. Start small (300), then raise it.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+X_FRAME_OPTIONS = "DENY"  # Django's default, stated: no page of the service may be framed
+# cortex.security.SecurityHeadersMiddleware sets X-Frame-Options; Django's own middleware for it
+# would cost a thread hop per request under ASGI, and W002 only looks for that one.
+SILENCED_SYSTEM_CHECKS = ["security.W002"]
 
 ERRORS_INCLUDE_EXCEPTION_DETAILS = INCLUDE_EXCEPTION_DETAILS
 ERRORS_JSON_PATH_PREFIXES = ["/api/"]  # the API answers JSON even to a browser
 ERRORS_ENABLE_MONITORING = env_bool("ENABLE_ERROR_MONITORING", True)
 ERRORS_ALERT_THRESHOLD = env_int("ERROR_ALERT_THRESHOLD", 10, minimum=1)
+# /metrics: open unless limited to clients in these networks (comma-separated, `10.0.0.0/8,
+# 127.0.0.1`; REMOTE_ADDR, which cortex.proxies makes the real client) and/or to requests with
+# `Authorization: Bearer <METRICS_BEARER_TOKEN>`. Checked at start as errors.conf declares them.
+ERRORS_METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
+ERRORS_METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
+_declared = {setting.name: setting for setting in errors_settings_declared}
+if _declared["ERRORS_METRICS_ALLOWED_NETWORKS"].validate(ERRORS_METRICS_ALLOWED_NETWORKS):
+    raise ImproperlyConfigured(
+        "METRICS_ALLOWED_NETWORKS must be comma-separated IP networks or addresses such as "
+        f"10.0.0.0/8,127.0.0.1; got {','.join(ERRORS_METRICS_ALLOWED_NETWORKS)!r}"
+    )
+if _declared["ERRORS_METRICS_BEARER_TOKEN"].validate(ERRORS_METRICS_BEARER_TOKEN):
+    raise ImproperlyConfigured(  # a secret: not echoed
+        "METRICS_BEARER_TOKEN must be letters, digits and -._~+/ (an RFC 6750 bearer token)"
+    )
 CSRF_FAILURE_VIEW = "errors.views.csrf_failure"
 
 # --- Server-Sent Events (GET /api/events/) ----------------------------------------------------
@@ -229,6 +296,8 @@ SSE_RETRY_MS = env_int("SSE_RETRY_MS", 3000, minimum=0)
 SSE_QUEUE_SIZE = env_int("SSE_QUEUE_SIZE", 64, minimum=1)
 # Events kept per owner for clients that reconnect with Last-Event-ID.
 SSE_REPLAY_BUFFER_SIZE = env_int("SSE_REPLAY_BUFFER_SIZE", 100, minimum=1)
+# Streams one user may have open in one process; more are refused with 429 (workspaces/hub.py).
+SSE_MAX_STREAMS_PER_USER = env_int("SSE_MAX_STREAMS_PER_USER", 8, minimum=1)
 
 # --- Webhook of workspace events --------------------------------------------------------------
 # When set, each workspace.created event is POSTed there as JSON from a background thread; a
@@ -248,6 +317,15 @@ CORS_ORIGINS = env_list("CORS_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]
 CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
 CORS_EXPOSE_HEADERS = ["X-Correlation-ID", "Retry-After"]
+
+# --- The HTTP server (daphne; cortex/server.py) -----------------------------------------------
+# cortex/asgi.py hardens daphne unless this is off: bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (any
+# content type) refused with 413 while they arrive, the header deadline below, the access log as
+# JSON records, the open-file limit raised to the hard limit.
+DAPHNE_HOOKS = env_bool("DAPHNE_HOOKS", True)
+# Seconds a connection has to deliver a request's complete headers, counted from when it opens or
+# its previous response ended (so also the keep-alive idle limit); 0 turns the deadline off.
+HTTP_HEADER_TIMEOUT = env_int("HTTP_HEADER_TIMEOUT", 10)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOGGING = build_logging_config(

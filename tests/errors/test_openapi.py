@@ -44,6 +44,7 @@ def test_the_schema_is_valid_openapi_3(schema: dict[str, Any]) -> None:
     assert schema["openapi"].startswith("3.")
     validate(schema)
     assert set(operations(schema)) == {
+        "POST /api/auth/logout/",
         "POST /api/auth/token/",
         "GET /api/workspaces/",
         "POST /api/workspaces/",

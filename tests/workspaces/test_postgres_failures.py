@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import issue_token
 from tests.support import fixtures
 from tests.support.fixtures import DaphneFactory, ProxyFactory
 from tests.support.servers import DaphneServer, current_database_url
@@ -57,7 +57,7 @@ LEAKS = (
 def make_user(username: str) -> tuple[User, str]:
     """A committed user and its API token key."""
     user = User.objects.create_user(username, password=f"{username}-password")
-    return user, Token.objects.create(user=user).key
+    return user, issue_token(user).key
 
 
 def api_client(server: DaphneServer, key: str, timeout: float = 10.0) -> httpx.Client:
