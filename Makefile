@@ -18,10 +18,14 @@ venv: $(STAMP)
 
 # Development server: SQLite, in-memory channel layer and local-memory cache unless
 # DATABASE_URL / REDIS_URL say otherwise; ENVIRONMENT defaults to development here only.
+# Everything it prints is a log record (JSON lines unless LOG_FORMAT=console): the commands are
+# not echoed, migrate runs quietly, and demo_user's lines, the token in them, are logged as
+# messages of accounts.demo_user (in the message: the redacting filter masks extras named like
+# "token").
 run: $(STAMP)
-	ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/python manage.py migrate --noinput
-	ENVIRONMENT=$${ENVIRONMENT:-development} PORT=$(PORT) $(BIN)/python manage.py demo_user
-	ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) cortex.asgi:application
+	@ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/python manage.py migrate --noinput -v 0
+	@ENVIRONMENT=$${ENVIRONMENT:-development} PORT=$(PORT) DJANGO_SETTINGS_MODULE=cortex.settings $(BIN)/python -c 'import io, logging, django; django.setup(); from django.core.management import call_command; out = io.StringIO(); call_command("demo_user", stdout=out); list(map(logging.getLogger("accounts.demo_user").info, out.getvalue().splitlines()))'
+	@ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) cortex.asgi:application
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
