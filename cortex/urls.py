@@ -5,7 +5,7 @@ from pathlib import Path
 import drf_spectacular_sidecar
 from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cortex.views import healthz
 
@@ -17,9 +17,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
     path("", include("errors.urls")),
     path("api/auth/", include("accounts.urls")),
-    path("api/workspaces/", include("workspaces.urls")),
+    # api/workspaces/… with and without the trailing slash (see workspaces/urls.py).
+    path("api/", include("workspaces.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves Swagger UI's init script as a file (`?script`), not inline: the
+    # page's Content-Security-Policy runs scripts from the service only (cortex/security.py).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path(
         r"^static/(?P<path>drf_spectacular_sidecar/.+)$",
         serve,

@@ -1,6 +1,8 @@
 """Schemathesis against the running service's own OpenAPI schema.
 
-A real daphne process on a fresh SQLite database serves the API; the schema is loaded from its
+A real daphne process serves the API on a fresh database of the kind the suite runs on: with
+`DATABASE_URL=postgres://…` (CI's first pass) a database of its own on that server, created for
+the run and dropped after it; otherwise a fresh SQLite file. The schema is loaded from its
 `/api/schema/` and every operation gets `FUZZ_MAX_EXAMPLES` generated requests (positive: valid
 by the schema, and negative: invalid by it), derandomized so a CI run is reproducible. Every
 response must:
@@ -9,6 +11,8 @@ response must:
 - conform to the documented schema: a documented status code and content type, and a body that
   validates against that response's schema;
 - carry `X-Correlation-ID`, and, when it is a 4xx/5xx, have the error envelope as its body;
+- refuse data the schema forbids (`negative_data_rejection`: a number for a string is a 400)
+  and take data it allows (`positive_data_acceptance`);
 - and the same request without valid credentials must be refused (`ignored_auth`).
 
 Failures are collected over all operations and reported together, each with the request (as a
@@ -26,9 +30,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -44,6 +50,8 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
     ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -54,6 +62,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
 # Not JSON APIs: Swagger UI's HTML and the Prometheus text format.
 EXCLUDED_PATHS = frozenset({"/api/docs/", "/metrics"})
+# Revokes the token every other request authenticates with: fuzzed after all the others.
+LAST_PATHS = frozenset({"/api/auth/logout/"})
 REQUEST_TIMEOUT = 10.0
 UNLIMITED = "100000000/minute"
 
@@ -78,12 +88,46 @@ def envelope_and_correlation_id(ctx: CheckContext, response: Response, case: Cas
     return None
 
 
+def _contains_nul(value: object) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack.extend([*item.keys(), *item.values()])
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def storable_data_acceptance(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """`positive_data_acceptance`, but for bodies with a NUL character in a string or a key.
+
+    PostgreSQL stores no NUL, so the API refuses it everywhere (400 with the field's path).
+    OpenAPI 3.0 could say so for a string field (`pattern`) but not for the keys of an object
+    (it has no `propertyNames`); Schemathesis still sends NUL in every mode, for the other
+    checks. The operations of `ACCEPTANCE_PENDING` are left out until their schema is fixed.
+    """
+    if _contains_nul(case.body) or case.operation.label in ACCEPTANCE_PENDING:
+        return None
+    return positive_data_acceptance(ctx, response, case)
+
+
+# Operations whose schema still allows what the view refuses, and why (remove once fixed).
+ACCEPTANCE_PENDING = {
+    # CredentialsInput's fields refuse blank values, but the schema has no `minLength: 1`
+    # (drf-spectacular adds it with ENFORCE_NON_BLANK_FIELDS, or `min_length=1` on the fields).
+    "POST /api/auth/token/": "accounts: blank username/password",
+}
+
+
 # How often each operation answered with each status, for the summary.
 STATUSES: Counter[str] = Counter()
-# Not `negative_data_rejection`: DRF's CharField takes a number for a string (`"name": 5` is
-# saved as "5"), which the schema does not allow but which is no error.
 CHECKS: list[Callable[..., bool | None]] = [
     not_a_server_error,
+    negative_data_rejection,
+    storable_data_acceptance,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
@@ -98,6 +142,7 @@ CHECKS: list[Callable[..., bool | None]] = [
 class Server:
     daphne: DaphneServer
     token: str
+    database: str  # "sqlite" or "postgres", for the summary
 
     @property
     def url(self) -> str:
@@ -122,25 +167,50 @@ class Failure:
         )
 
 
+@contextmanager
+def fuzz_database(tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database like the suite's own: PostgreSQL or SQLite."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    # A database of its own beside the suite's (which it must not fill with generated rows).
+    name = f"{parts.path.lstrip('/') or 'postgres'}_fuzz"
+    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(maintenance, autocommit=True) as admin:
+        admin.execute(drop)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as admin:
+            admin.execute(drop)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    database_url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'db.sqlite3'}"
-    env = {
-        "DATABASE_URL": database_url,
-        "USER_THROTTLE_RATE": UNLIMITED,
-        "LOGIN_THROTTLE_RATE": UNLIMITED,
-    }
-    manage_env = server_environment(env)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=manage_env, check=True,
-                   timeout=120)
-    output = subprocess.run(
-        [*manage, "demo_user", "--username", "fuzz"],
-        cwd=ROOT, env=manage_env, check=True, timeout=60, capture_output=True, text=True,
-    ).stdout
-    token = output.split("API token: ", 1)[1].split()[0]
-    with DaphneServer(env=env) as daphne:
-        yield Server(daphne, token)
+    with fuzz_database(tmp_path_factory.mktemp("fuzz")) as database_url:
+        env = {
+            "DATABASE_URL": database_url,
+            "USER_THROTTLE_RATE": UNLIMITED,
+            "LOGIN_THROTTLE_RATE": UNLIMITED,
+        }
+        manage_env = server_environment(env)
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=manage_env, check=True,
+                       timeout=120)
+        output = subprocess.run(
+            [*manage, "demo_user", "--username", "fuzz"],
+            cwd=ROOT, env=manage_env, check=True, timeout=60, capture_output=True, text=True,
+        ).stdout
+        token = output.split("API token: ", 1)[1].split()[0]
+        with DaphneServer(env=env) as daphne:
+            yield Server(daphne, token, database_url.split(":", 1)[0])
 
 
 def _cookieless_session() -> requests.Session:
@@ -232,6 +302,8 @@ def test_every_operation_answers_by_its_schema(server: Server) -> None:
 
     run = Run(server)
     for operation in operations:
+        if operation.path in LAST_PATHS:
+            continue
         for mode in modes:
             run.fuzz(operation, mode)
     # Random ids only ever find nothing (404): the operations on one workspace get more passes
@@ -246,6 +318,10 @@ def test_every_operation_answers_by_its_schema(server: Server) -> None:
             # With the id fixed, an operation without a body has nothing left to make invalid.
             if mode is GenerationMode.POSITIVE or operation.method.upper() in {"PUT", "PATCH"}:
                 run.fuzz(operation, mode, {"workspace_id": workspace_id})
+    for operation in operations:
+        if operation.path in LAST_PATHS:
+            for mode in modes:
+                run.fuzz(operation, mode)
     failures, cases_run = run.failures, run.cases
 
     # The server's log lines for a request are written as it answers; read them at the end.
@@ -253,8 +329,8 @@ def test_every_operation_answers_by_its_schema(server: Server) -> None:
         failure.log_lines = _log_lines_for(server.daphne, failure.correlation_id)
     elapsed = time.monotonic() - started
     summary = (
-        f"{cases_run} cases over {len(operations)} operations in {elapsed:.1f} s "
-        f"(FUZZ_MAX_EXAMPLES={MAX_EXAMPLES})"
+        f"{cases_run} cases over {len(operations)} operations on {server.database} in "
+        f"{elapsed:.1f} s (FUZZ_MAX_EXAMPLES={MAX_EXAMPLES})"
     )
     print(summary)
     print("\n".join(f"  {key}: {n}" for key, n in sorted(STATUSES.items())))

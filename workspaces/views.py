@@ -115,6 +115,9 @@ class WorkspaceDetailView(APIView):
         return Response(status=204)
 
     def _update(self, request: Request, workspace_id: uuid.UUID, *, partial: bool) -> Response:
+        # Like DRF's generic views (get_object() first): a workspace the caller cannot see is
+        # 404 whatever the body, so an invalid body never tells a stranger's id apart from none.
+        services.workspace_get(owner_id=owner_id(request), workspace_id=workspace_id)
         data = WorkspaceInput(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
         changes: dict[str, Any] = dict(data.validated_data)

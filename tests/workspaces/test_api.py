@@ -199,9 +199,9 @@ def test_expired_token_is_401_token_expired(api: APIClient, user: User, settings
     from datetime import timedelta
 
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
-    Token.objects.filter(user=user).update(created=timezone.now() - timedelta(seconds=61))
+    AuthToken.objects.filter(user=user).update(created=timezone.now() - timedelta(seconds=61))
     response = api.get(LIST)
     assert response.status_code == 401
     assert error(response)["code"] == "token_expired"
@@ -299,3 +299,76 @@ def test_a_django_session_authenticates_too(user: User) -> None:
     body = error(response)
     assert body["code"] == "authorization_error"
     assert body["message"].startswith("CSRF Failed")
+
+
+# --- a workspace the caller cannot see is 404 whatever the body --------------------------------
+
+INVALID_BODIES = [
+    ('{"metadata": 5}', "application/json"),
+    ('{"name": ""}', "application/json"),
+    ("{oops", "application/json"),
+    ("[" * 1000 + "]" * 1000, "application/json"),
+    ('{"name": "a\\u0000"}', "application/json"),
+    ("name=x", "text/plain"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type"), INVALID_BODIES,
+                         ids=["wrong-type", "blank", "malformed", "deep", "nul", "media-type"])
+@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize("whose", ["missing", "another-owners"])
+def test_updating_a_workspace_one_cannot_see_is_404_whatever_the_body(
+    api: APIClient, other_api: APIClient, whose: str, method: str, body: str, content_type: str
+) -> None:
+    workspace_id = uuid.uuid4() if whose == "missing" else create(other_api, "Theirs")["id"]
+    response = getattr(api, method)(detail(workspace_id), body, content_type=content_type)
+    assert response.status_code == 404
+    assert error(response)["code"] == "not_found"
+    assert error(response)["details"] == {
+        "resource_type": "workspace", "resource_id": str(workspace_id)
+    }
+
+
+def test_an_invalid_body_for_ones_own_workspace_is_still_400(api: APIClient) -> None:
+    created = create(api)
+    response = api.patch(detail(created["id"]), {"metadata": 5}, format="json")
+    assert response.status_code == 400
+    assert error(response)["details"] == {"field_errors": {"metadata": ["Must be a JSON object."]}}
+
+
+# --- URLs without their trailing slash are served, not redirected ------------------------------
+
+def test_create_without_the_trailing_slash(api: APIClient, user: User) -> None:
+    response = api.post("/api/workspaces", {"name": "No slash"}, format="json")
+    assert response.status_code == 201
+    assert response["Location"] == detail(response.json()["id"])  # the canonical URL
+    assert Workspace.objects.get(owner=user).name == "No slash"
+
+
+def test_every_method_on_one_workspace_without_the_trailing_slash(api: APIClient) -> None:
+    created = create(api)
+    url = f"/api/workspaces/{created['id']}"
+    assert api.get(url).json() == created
+    assert api.put(url, {"name": "Put"}, format="json").json()["name"] == "Put"
+    assert api.patch(url, {"description": "P"}, format="json").json()["description"] == "P"
+    assert api.delete(url).status_code == 204
+    response = api.patch(url, {"name": "Gone"}, format="json")
+    assert response.status_code == 404
+    assert error(response)["code"] == "not_found"
+
+
+def test_the_list_without_the_trailing_slash_pages_the_same(api: APIClient) -> None:
+    for index in range(3):
+        create(api, f"W{index}")
+    response = api.get("/api/workspaces", {"limit": 2})
+    assert response.status_code == 200
+    page = response.json()
+    assert [w["name"] for w in page["results"]] == ["W0", "W1"]
+    assert page["next"].endswith("/api/workspaces?limit=2&offset=2")
+
+
+def test_the_schema_lists_each_operation_once_with_its_slash(settings: Any) -> None:
+    settings.ROOT_URLCONF = "cortex.urls"
+    schema = APIClient().get("/api/schema/?format=json").json()
+    workspace_paths = {p for p in schema["paths"] if p.startswith("/api/workspaces")}
+    assert workspace_paths == {"/api/workspaces/", "/api/workspaces/{workspace_id}/"}
