@@ -866,6 +866,8 @@ def run_layer(layer: str, redis_url: str | None, args: argparse.Namespace) -> di
         database = workdir / "bench.sqlite3"
         env = server_env(f"sqlite:///{database}", redis_url)
         env.update({"LOG_LEVEL": "WARNING", "SSE_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)})
+        # All the streams are one user's: lift the per-user cap (SSE_MAX_STREAMS_PER_USER).
+        env["SSE_MAX_STREAMS_PER_USER"] = str(args.streams + WARMUP_STREAMS)
         if profile is not None:
             env.update(profile.env())
         manage(["migrate", "--noinput"], env)

@@ -103,9 +103,11 @@ def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         value = getattr(settings, setting.name)
         text = setting.validate(value)
         if text is not None:
+            # A secret is not shown, not even when it is wrong: check output ends up in CI logs.
+            shown = f"a {type(value).__name__} (not shown)" if setting.secret else repr(value)
             problems.append(
                 Error(
-                    f"{setting.name} {text}, got {value!r}.",
+                    f"{setting.name} {text}, got {shown}.",
                     hint=f"{setting.name}: {setting.meaning}. Remove it for the default, "
                     f"{setting.default!r}.",
                     id=f"errors.E{number}",

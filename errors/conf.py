@@ -8,9 +8,12 @@ table lists the same names, and a test keeps the two in step. Every property of
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -60,14 +63,40 @@ def _path_prefixes(value: Any) -> str | None:
     return "must be a list or tuple of URL path prefixes, each starting with '/'"
 
 
+def _networks(value: Any) -> str | None:
+    if isinstance(value, list | tuple) and all(isinstance(n, str) for n in value):
+        try:
+            for network in value:
+                ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            pass
+        else:
+            return None
+    return 'must be a list or tuple of IP networks or addresses, such as "10.0.0.0/8"'
+
+
+# RFC 6750's b64token: what an `Authorization: Bearer` header can carry.
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+
+
+def _bearer_token(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and _BEARER_TOKEN.fullmatch(value)):
+        return None
+    return "must be None or a token of letters, digits and -._~+/ (RFC 6750)"
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One `ERRORS_*` setting: its default, what a valid value is, and what it does."""
+    """One `ERRORS_*` setting: its default, what a valid value is, and what it does.
+
+    A `secret` setting's value is never shown (the system check names its type only).
+    """
 
     name: str
     default: Any
     validate: Callable[[Any], str | None]
     meaning: str
+    secret: bool = False
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -98,9 +127,25 @@ SETTINGS: tuple[Setting, ...] = (
             "wrap `BaseCommand.execute` at start-up so each management command gets an id"),
     Setting("ERRORS_FORGET_DEAD_PROCESSES", True, _is_bool,
             "at start-up, drop live gauges of dead processes from `PROMETHEUS_MULTIPROC_DIR`"),
+    Setting("ERRORS_JSON_MAX_DEPTH", 64, _positive_int,
+            "arrays and objects `errors.parsers.JSONParser` lets a request body nest; "
+            "deeper is 400 `parse_error`"),
+    Setting("ERRORS_METRICS_ALLOWED_NETWORKS", (), _networks,
+            "networks (`\"10.0.0.0/8\"`, `\"127.0.0.1\"`) whose clients (`REMOTE_ADDR`) may read "
+            "`/metrics`, others get 403; empty: every client"),
+    Setting("ERRORS_METRICS_BEARER_TOKEN", None, _bearer_token,
+            "token `/metrics` asks for as `Authorization: Bearer <token>` (401 without it); "
+            "`None`: no token", secret=True),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _parse_networks(networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
 
 
 def _get(name: str) -> Any:
@@ -182,6 +227,22 @@ class ErrorsSettings:
     def forget_dead_processes(self) -> bool:
         """Drop the live gauges of dead processes from the multiprocess directory at start-up."""
         return bool(_get("ERRORS_FORGET_DEAD_PROCESSES"))
+
+    @property
+    def json_max_depth(self) -> int:
+        """How deeply `errors.parsers.JSONParser` lets arrays and objects of a body nest."""
+        return int(_get("ERRORS_JSON_MAX_DEPTH"))
+
+    @property
+    def metrics_allowed_networks(self) -> tuple[IPNetwork, ...]:
+        """The networks whose clients may read `/metrics`; empty for every client."""
+        return _parse_networks(tuple(_get("ERRORS_METRICS_ALLOWED_NETWORKS")))
+
+    @property
+    def metrics_bearer_token(self) -> str | None:
+        """The bearer token `/metrics` asks for, or None."""
+        value = _get("ERRORS_METRICS_BEARER_TOKEN")
+        return None if value is None else str(value)
 
 
 errors_settings = ErrorsSettings()

@@ -9,16 +9,19 @@ middleware then logs once.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import sys
 
-from django.core.exceptions import BadRequest, PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views import csrf, defaults
 
-from .exceptions import AuthorizationException
+from .conf import IPNetwork
+from .exceptions import AuthenticationException, AuthorizationException
 from .handling import handle_exception, respond
 from .negotiation import prefers_html
-from .normalize import for_status
+from .normalize import for_status, normalize
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -66,14 +69,55 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    """`/metrics`: Prometheus text format (404 while ERRORS_ENABLE_MONITORING is off)."""
+    """`/metrics`: Prometheus text format (404 while ERRORS_ENABLE_MONITORING is off).
+
+    Open to every client unless limited: ERRORS_METRICS_ALLOWED_NETWORKS refuses clients whose
+    REMOTE_ADDR is outside those networks (403), ERRORS_METRICS_BEARER_TOKEN requests without
+    `Authorization: Bearer <that token>` (401, `WWW-Authenticate: Bearer`). With both set, a
+    request must pass both, the network first.
+    """
     from .conf import errors_settings
     from .metrics import exposition
 
     if not errors_settings.monitoring_enabled:
         raise Http404("Monitoring is off")
+    networks = errors_settings.metrics_allowed_networks
+    if networks and not _address_in(request.META.get("REMOTE_ADDR") or "", networks):
+        return handle_exception(
+            AuthorizationException("Metrics are not available to this address"), request
+        )
+    token = errors_settings.metrics_bearer_token
+    if token is not None:
+        refusal = _bearer_refusal(request, token)
+        if refusal is not None:
+            return refusal
     body, content_type = exposition()
     return HttpResponse(body, content_type=content_type)
+
+
+def _address_in(address: str, networks: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # no address at all (a Unix socket), or garbage: not in any network
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:10.1.2.3 is the IPv4 client 10.1.2.3
+    return any(ip in network for network in networks)
+
+
+def _bearer_refusal(request: HttpRequest, token: str) -> HttpResponse | None:
+    """The 401 for a request without the bearer token (RFC 6750), or None when it has it."""
+    scheme, _, presented = (request.META.get("HTTP_AUTHORIZATION") or "").partition(" ")
+    if scheme.lower() != "bearer":
+        message, challenge = "A bearer token is required", 'Bearer realm="metrics"'
+    elif hmac.compare_digest(presented.strip().encode(), token.encode()):  # constant time
+        return None
+    else:
+        message = "Invalid bearer token"
+        challenge = 'Bearer realm="metrics", error="invalid_token"'
+    info = normalize(AuthenticationException(message))
+    info.headers["WWW-Authenticate"] = challenge
+    return respond(info, request)
 
 
 def error_code(request: HttpRequest, code: str) -> HttpResponse:
@@ -101,4 +145,9 @@ def _answer(request: HttpRequest, exception: BaseException | None, status: int) 
     if exception is None:
         return respond(for_status(status), request)
     # The status follows the exception (RequestDataTooBig reaches handler400 but answers 413).
-    return handle_exception(exception, request)
+    response = handle_exception(exception, request)
+    if isinstance(exception, SuspiciousOperation):
+        # Django logs it on django.security.<name> (a disallowed Host, say) only for a response
+        # not marked as logged; that line says what ours does not.
+        response._has_been_logged = False  # type: ignore[attr-defined]
+    return response

@@ -25,6 +25,7 @@ from django.http.cookie import parse_cookie
 from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated
 
 from accounts.authentication import ExpiringTokenAuthentication
+from cortex.security import security_headers
 from errors import metrics
 from errors.asgi import error_response, header
 from errors.context import get_correlation_id
@@ -33,20 +34,18 @@ from errors.exceptions import AppException
 from . import flow, sse
 from .hub import event_chunk, get_hub
 from .replay import get_buffer, parse_id
-from .streams import Stream, StreamLagging
+from .streams import Stream, StreamLagging, TooManyStreams
 
-__all__ = ["StreamLagging", "WorkspaceEventsConsumer"]
+__all__ = ["StreamLagging", "TooManyStreams", "WorkspaceEventsConsumer"]
 
 ALLOWED_METHODS = ("GET", "HEAD")
-STREAM_START = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [
-        (b"content-type", b"text/event-stream; charset=utf-8"),
-        (b"cache-control", b"no-cache"),
-        (b"x-accel-buffering", b"no"),
-    ],
-}
+STREAM_HEADERS = (
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+)
+EVENTS_LOST = "Some events are no longer held"
+UNKNOWN_ID = "Last-Event-ID is not an event id of this stream; events may have been missed"
 
 
 class EventsUnavailable(AppException):
@@ -104,7 +103,7 @@ class WorkspaceEventsConsumer(AsyncConsumer):
                 raise MethodNotAllowed(self.scope["method"])
             user_id = await self.authenticate()
             if self.scope["method"] == "HEAD":
-                await self.send(STREAM_START)
+                await self.send(stream_start())
                 await self.send({"type": "http.response.body", "body": b""})
                 raise StopConsumer()
             stream = await self.subscribe(user_id)
@@ -160,6 +159,7 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         status, headers, body = error_response(exc, self.scope, self.correlation_id)
         if status == 405:
             headers.append((b"allow", b", ".join(m.encode() for m in ALLOWED_METHODS)))
+        headers.extend(security_headers())
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
         raise StopConsumer()
@@ -175,6 +175,8 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         )
         try:
             await get_hub().subscribe(stream)
+        except TooManyStreams:
+            raise  # 429, before the stream starts
         except Exception as exc:
             raise EventsUnavailable() from exc
         self.stream = stream
@@ -188,7 +190,7 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         read may come twice; the copies are dropped by id.
         """
         self.flow_handle = flow.attach(stream)
-        await self.send(STREAM_START)
+        await self.send(stream_start())
         metrics.stream_opened()
         self.counted = True  # and the response has started
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -205,13 +207,19 @@ class WorkspaceEventsConsumer(AsyncConsumer):
     async def replay(self, stream: Stream, last_event_id: str) -> None:
         """Write what the client missed, or tell it that some of that is no longer held.
 
-        At most SSE_REPLAY_BUFFER_SIZE events, written whether or not the client reads.
+        At most SSE_REPLAY_BUFFER_SIZE events, written whether or not the client reads. An id
+        the service never issued (garbage, negative, huge, non-ASCII) is unknown: the client
+        gets `events_lost`, as for an id no longer held, and the stream goes on. A 400 instead
+        would make EventSource give up for good rather than reconnect.
         """
         replay = await database_sync_to_async(get_buffer().since, thread_sensitive=False)(
             stream.owner, last_event_id
         )
         if not replay.complete:
-            notice = {"last_event_id": last_event_id, "message": "Some events are no longer held"}
+            if parse_id(last_event_id) is None:  # not echoed: it may be anything
+                notice = {"last_event_id": None, "message": UNKNOWN_ID}
+            else:
+                notice = {"last_event_id": last_event_id, "message": EVENTS_LOST}
             await stream.write(sse.event(orjson.dumps(notice).decode(), name="events_lost"))
         for event_id, event in replay.events:
             try:
@@ -233,6 +241,15 @@ class WorkspaceEventsConsumer(AsyncConsumer):
         stream, self.stream = self.stream, None
         if stream is not None:
             await get_hub().unsubscribe(stream)
+
+
+def stream_start() -> dict[str, Any]:
+    """The head of a stream's response: event-stream headers and the service's security ones."""
+    return {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [*STREAM_HEADERS, *security_headers()],
+    }
 
 
 def session_user_id(session_key: str) -> int | None:

@@ -18,12 +18,17 @@ was most of the server's memory and CPU. Instead, each process (each event loop)
 
 Across processes this is the channel layer's usual fan-out (channels_redis with `REDIS_URL`):
 one copy of an event per process, however many streams that process holds.
+
+The hub also caps each owner's streams in this process (SSE_MAX_STREAMS_PER_USER). The cap is
+per process because what it protects is per process (its file descriptors and memory), and the
+hub knows its streams without asking anyone: nothing to keep in step, nothing left behind by a
+process that dies. With N processes a user may hold N times the cap in all.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import contextvars
 import logging
 import time
@@ -36,7 +41,7 @@ from django.conf import settings
 from . import sse
 from .events import owner_group
 from .replay import parse_id
-from .streams import Stream
+from .streams import Stream, TooManyStreams
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,8 @@ HEARTBEAT = sse.comment("heartbeat")
 # makes them renewed at least twice per expiry.
 RENEW_SECONDS = 3600.0
 RETRY_SECONDS = 1.0
+# Events remembered per process to drop a second delivery of one (see Hub._recent).
+RECENT_EVENTS = 1024
 GAP_MESSAGE = "Events may have been missed; reconnect with Last-Event-ID to get them"
 # A fan-out to thousands of streams never waits; it lets the event loop run other work (the
 # request that published the event, for one) between batches of this many writes.
@@ -64,12 +71,27 @@ class Hub:
         self._ticker: asyncio.Task[None] | None = None
         expiry = getattr(layer, "group_expiry", None) or 2 * RENEW_SECONDS
         self.renew_seconds = min(RENEW_SECONDS, expiry / 2)
+        # (owner, event id) of the latest events fanned out. channels_redis delivers at least
+        # once: after a broken link it hands out again what was in flight, which the streams
+        # have already written.
+        self._recent: collections.OrderedDict[tuple[Any, str], None] = collections.OrderedDict()
 
     # --- streams ----------------------------------------------------------------------------
 
     async def subscribe(self, stream: Stream) -> None:
-        """Deliver the owner's events to `stream` from now on; raises if the layer fails."""
+        """Deliver the owner's events to `stream` from now on; raises if the layer fails.
+
+        An owner may have SSE_MAX_STREAMS_PER_USER streams open here (`TooManyStreams` past
+        that): one client holding thousands would use up the process's file descriptors, and
+        every other user, /healthz included, would be refused. A stream that was cut off or
+        stopped no longer counts, though it leaves only with its disconnect.
+        """
         owner = stream.owner
+        limit = settings.SSE_MAX_STREAMS_PER_USER
+        # Counted and added with no await in between: two streams opening at once cannot both
+        # take the last slot.
+        if sum(not s.closed for s in self.streams.get(owner, ())) >= limit:
+            raise TooManyStreams(limit, retry_after=settings.SSE_HEARTBEAT_SECONDS)
         self.streams.setdefault(owner, set()).add(stream)
         try:
             if self._channel is None:
@@ -159,6 +181,7 @@ class Hub:
         channel = await self.channel_name()
         failing = False
         while True:
+            _reraise_cancellation()  # one the layer swallowed, returning as if nothing happened
             try:
                 if failing:
                     await self._renew()
@@ -167,6 +190,7 @@ class Hub:
                     await self._tell_of_gap()
                 message = await self.layer.receive(channel)
             except Exception:
+                _reraise_cancellation()
                 if not failing:
                     logger.exception("Workspace events cannot be received; retrying")
                 failing = True
@@ -186,6 +210,9 @@ class Hub:
             order = parse_id(event_id)
         except Exception as exc:
             error = exc
+        else:
+            if self._seen(message.get("owner"), event_id):
+                return
         for n, stream in enumerate(tuple(streams), 1):
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let the loop answer requests meanwhile
@@ -196,6 +223,16 @@ class Hub:
                     await stream.deliver_error(error)
             except Exception:
                 _write_failed(stream)
+
+    def _seen(self, owner: Any, event_id: str) -> bool:
+        """Whether this event was fanned out already; remembers the latest RECENT_EVENTS."""
+        key = (owner, event_id)
+        if key in self._recent:
+            return True
+        self._recent[key] = None
+        if len(self._recent) > RECENT_EVENTS:
+            self._recent.popitem(last=False)
+        return False
 
     async def _tell_of_gap(self) -> None:
         """After the layer failed, tell every stream that events may have passed it by."""
@@ -226,8 +263,23 @@ class Hub:
                     _write_failed(stream)
             if now - renewed >= self.renew_seconds:
                 renewed = now
-                with contextlib.suppress(Exception):  # the receiver notices a broken layer
+                try:
                     await self._renew()
+                except Exception:  # the receiver notices a broken layer
+                    _reraise_cancellation()
+
+
+def _reraise_cancellation() -> None:
+    """Raise CancelledError if the current task is being cancelled.
+
+    A cancelled `layer.receive()` may surface as another exception (channels_redis closes the
+    connection under it, and redis-py then raises ConnectionError); caught as a layer failure,
+    it would swallow the cancellation and the retry loop would run on after `_stop()`, keeping
+    the event loop from closing.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _task(coroutine: Any) -> asyncio.Task[Any]:

@@ -3,10 +3,17 @@
 Each event gets an id when it is published, "<milliseconds>-<sequence>" like a Redis stream id,
 so ids order the same way in both backends. With REDIS_URL the buffer is a capped Redis stream
 per owner, shared by every process; without it, a deque per owner in this process.
+
+`Last-Event-ID` comes from the client and may be anything: garbage, negative or huge numbers,
+digits of other scripts. A value that is not an id of ours in form, or one newer than the
+newest event held for the owner (so never issued to it), is unknown: the replay is incomplete
+(the client is told `events_lost`) and empty. It never reaches Redis unchecked, whose commands
+refuse ids over 64 bits.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
@@ -17,18 +24,37 @@ from typing import Any, Protocol
 import orjson
 from django.conf import settings
 
+EventId = tuple[int, int]
 
-def parse_id(event_id: str) -> tuple[int, int] | None:
-    """The sortable form of an event id, or None when it is not one of ours."""
-    first, _, second = event_id.partition("-")
-    if not (first.isdigit() and second.isdigit()):
+# Two unsigned 64-bit numbers, as Redis stream ids are. [0-9], not \d or str.isdigit(), which
+# also take "²" and "٣" (int() refuses the first); 20 digits at most, so int() never sees more.
+_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+_MAX_PART = 2**64 - 1
+
+
+def parse_id(event_id: str) -> EventId | None:
+    """The sortable form of an event id, or None when it cannot be one of ours."""
+    match = _ID.fullmatch(event_id)
+    if match is None:
         return None
-    return int(first), int(second)
+    first, second = int(match[1]), int(match[2])
+    if first > _MAX_PART or second > _MAX_PART:
+        return None
+    return first, second
 
 
-def _after(event_id: str, reference: tuple[int, int]) -> bool:
+def _after(event_id: str, reference: EventId) -> bool:
     parsed = parse_id(event_id)
     return parsed is not None and parsed > reference
+
+
+def _after_newest(event_id: EventId, newest: str) -> bool:
+    held = parse_id(newest)
+    return held is not None and event_id > held
+
+
+def _format(event_id: EventId) -> str:
+    return f"{event_id[0]}-{event_id[1]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +99,11 @@ class MemoryReplayBuffer:
             return Replay([], complete=False)
         missed = [(i, e) for i, e in held if _after(i, after)]
         # Nothing was dropped in between only if the oldest event held is no newer than the last
-        # one the client saw; otherwise (or with nothing held at all) we cannot vouch for it.
-        complete = bool(held) and not _after(held[0][0], after)
+        # one the client saw; otherwise (or with nothing held at all) we cannot vouch for it. An
+        # id newer than the newest held was never issued to this owner: unknown as well.
+        complete = (
+            bool(held) and not _after(held[0][0], after) and not _after_newest(after, held[-1][0])
+        )
         return Replay(missed, complete)
 
 
@@ -97,16 +126,26 @@ class RedisReplayBuffer:
         return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
 
     def since(self, owner_id: int, last_event_id: str) -> Replay:
-        if parse_id(last_event_id) is None:
+        seen = parse_id(last_event_id)
+        if seen is None:
             return Replay([], complete=False)
         key = self._key(owner_id)
+        # Written out from the parsed numbers: what Redis gets is canonical and in range. The
+        # first id after `seen`, inclusive, spares XRANGE's "(" (refused after the largest id).
+        ms, seq = seen
+        following = (ms, seq + 1) if seq < _MAX_PART else (ms + 1, 0)
         pipe = self.client.pipeline()
-        pipe.xrange(key, min=f"({last_event_id}", max="+")
-        pipe.xrange(key, min="-", max=last_event_id, count=1)
-        after, up_to = pipe.execute()
+        if following[0] <= _MAX_PART:
+            pipe.xrange(key, min=_format(following), max="+")
+        # The newest event held at or before `seen`.
+        pipe.xrevrange(key, max=_format(seen), min="-", count=1)
+        *found, up_to = pipe.execute()
+        after = found[0] if found else []
         events = [(i.decode(), orjson.loads(f[b"e"])) for i, f in after]
         # The client's last event, or an older one, is still held: nothing was dropped between.
-        complete = bool(up_to)
+        # With nothing after `seen`, the newest held must be `seen` itself; an id newer than
+        # every event of the owner was never issued to it.
+        complete = bool(up_to) and (bool(after) or parse_id(up_to[0][0].decode()) == seen)
         return Replay(events, complete)
 
 

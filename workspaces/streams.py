@@ -25,7 +25,7 @@ import orjson
 
 from errors.catalog import Category, Severity
 from errors.context import reset_correlation_id, set_correlation_id
-from errors.exceptions import AppException
+from errors.exceptions import AppException, RateLimitException
 from errors.handling import report_error
 from errors.normalize import normalize
 from errors.render import envelope
@@ -48,6 +48,21 @@ class StreamLagging(AppException):
         "Sent as the last event of a stream whose client stopped reading; the client may "
         "reconnect with Last-Event-ID to get what it missed."
     )
+
+
+class TooManyStreams(RateLimitException):
+    """The user already has SSE_MAX_STREAMS_PER_USER streams open in this process (429).
+
+    Refused before the stream starts, so the client gets the envelope and `Retry-After`; a slot
+    frees as soon as one of the user's streams ends.
+    """
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        super().__init__(
+            f"Too many open event streams: at most {limit} per user; close one and retry",
+            details={"max_streams": limit},
+            retry_after=retry_after,
+        )
 
 
 class Stream:

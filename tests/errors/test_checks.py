@@ -75,7 +75,13 @@ SETTING_VALUES: list[tuple[str, Any, Any, str]] = [
     ("ERRORS_INSTRUMENT_HTTP_CLIENTS", "true", False, "errors.E111"),
     ("ERRORS_CORRELATE_COMMANDS", 0, False, "errors.E112"),
     ("ERRORS_FORGET_DEAD_PROCESSES", [], False, "errors.E113"),
+    ("ERRORS_JSON_MAX_DEPTH", 0, 200, "errors.E114"),
+    ("ERRORS_METRICS_ALLOWED_NETWORKS", ["10.0.0.0/33"], ["10.0.0.0/8", "::1"], "errors.E115"),
+    ("ERRORS_METRICS_BEARER_TOKEN", "two words", "s3cr3t-t0ken_~+/==", "errors.E116"),
 ]
+
+
+SECRET = {setting.name: setting.secret for setting in SETTINGS}
 
 
 def test_the_table_has_every_setting_in_order() -> None:
@@ -87,7 +93,11 @@ def test_every_setting_is_checked(name: str, bad: Any, good: Any, check_id: str)
     with override_settings(**{name: bad}), pytest.raises(SystemCheckError) as refused:
         run_check()
     assert f"({check_id}) {name} must " in str(refused.value)
-    assert f"got {bad!r}." in str(refused.value)
+    if SECRET[name]:  # a secret is never shown, not even a wrong one
+        assert f"got a {type(bad).__name__} (not shown)." in str(refused.value)
+        assert repr(bad) not in str(refused.value)
+    else:
+        assert f"got {bad!r}." in str(refused.value)
 
     with override_settings(**{name: good}):
         assert "errors.E1" not in run_check()

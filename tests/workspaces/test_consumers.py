@@ -6,7 +6,7 @@ import asyncio
 import gc
 import json
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,13 +14,14 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
+from accounts.tokens import issue_token
 from errors.asgi import CorrelationIdMiddleware
 from tests.conftest import JsonLog
 from tests.support.servers import free_port
@@ -30,6 +31,28 @@ from workspaces.consumers import WorkspaceEventsConsumer
 from workspaces.hub import get_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _layer_of_the_test(request: pytest.FixtureRequest, settings: Any) -> Iterator[None]:
+    """The in-memory channel layer, except for the tests marked `redis`.
+
+    Each test here runs its async code in an event loop of its own (async_to_sync), in one
+    process. channels_redis is made for one loop per process: the receive state it keeps on the
+    layer outlives a test's loop, and a later loop can wait on it for ever. The service itself
+    runs one loop per process; its behaviour on Redis is tested by the tests marked `redis` here
+    and by the real-server tests (test_sse_server.py).
+    """
+    if request.node.get_closest_marker("redis") is None:
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "cortex.layers.InMemoryChannelLayer",
+                "CONFIG": {"capacity": 1000},
+            }
+        }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 consumers: weakref.WeakSet[WorkspaceEventsConsumer] = weakref.WeakSet()
 
@@ -131,8 +154,38 @@ def assert_internal_error_event(event: dict[str, str], correlation_id: str) -> N
     }
 
 
+async def _let_go_of_this_loop() -> None:
+    """End what the test left running, so that its event loop can close.
+
+    Each run has a loop of its own. channels_redis may swallow the cancelling of a receive that
+    waits on Redis (it then waits again), and now and then the hub's receiver, cancelled when
+    its last stream left, has still not run when the test ends: closing the loop would wait for
+    it for ever. The tasks get two seconds; one that is still pending is let go of (the service
+    runs one loop per process, which never closes). The connections of this loop are closed,
+    and the next run gets a channel layer of its own.
+    """
+    current = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not current]
+    for task in others:
+        task.cancel()
+    if others:
+        _, pending = await asyncio.wait(others, timeout=2)
+        for task in pending:
+            asyncio.tasks._unregister_task(task)
+    layer = get_channel_layer()
+    if hasattr(layer, "close_pools"):
+        await layer.close_pools()
+    channel_layers.backends.clear()
+
+
 def run(test: Callable[[], Awaitable[None]]) -> None:
-    async_to_sync(test)()
+    async def scenario() -> None:
+        try:
+            await test()
+        finally:
+            await _let_go_of_this_loop()
+
+    async_to_sync(scenario)()
 
 
 @pytest.fixture
@@ -142,7 +195,7 @@ def alice() -> User:
 
 @pytest.fixture
 def token(alice: User) -> str:
-    return Token.objects.create(user=alice).key
+    return issue_token(alice).key
 
 
 def headers_of(start: dict[str, Any]) -> dict[str, str]:
@@ -170,7 +223,7 @@ def test_no_credentials_get_the_envelope_not_a_stream() -> None:
 
 def test_an_expired_token_is_token_expired(token: str, settings: Any) -> None:
     settings.TOKEN_TTL = 1
-    Token.objects.filter(key=token).update(created=timezone.now() - timedelta(seconds=5))
+    AuthToken.objects.update(created=timezone.now() - timedelta(seconds=5))
 
     async def scenario() -> None:
         start, stream = await open_stream({"Authorization": f"Token {token}"})
@@ -588,3 +641,196 @@ def test_streams_hear_events_again_after_the_link_to_redis_comes_back(
     ], hub_lines
     # The hub works for every stream of the process: its lines carry none's correlation id.
     assert [r["correlation_id"] for r in hub_lines] == [None, None]
+
+
+# --- hostile clients: the per-user stream cap, Last-Event-IDs never issued, security headers --
+
+
+@pytest.fixture
+def bob_token() -> str:
+    return issue_token(User.objects.create_user("bob", password="pw")).key
+
+
+def assert_security_headers(start: dict[str, Any]) -> None:
+    headers = headers_of(start)
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+async def opened(headers: dict[str, str]) -> Stream:
+    """A stream that answered 200 and has written its opening events."""
+    start, stream = await open_stream(headers)
+    assert start["status"] == 200, start
+    assert await stream.next_event() == {"retry": "3000"}
+    assert (await stream.next_event())["event"] == "connection_established"
+    return stream
+
+
+async def close(*opened_streams: Stream) -> None:
+    for stream in opened_streams:
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+
+def test_past_the_cap_a_user_gets_429_until_one_of_its_streams_closes(
+    alice: User, token: str, bob_token: str, settings: Any, json_log: JsonLog
+) -> None:
+    settings.SSE_MAX_STREAMS_PER_USER = 2
+    settings.SSE_HEARTBEAT_SECONDS = 7  # also the Retry-After of a refusal
+    alice_auth = {"Authorization": f"Token {token}"}
+
+    async def scenario() -> None:
+        first, second = await opened(alice_auth), await opened(alice_auth)
+
+        start, refused = await open_stream({**alice_auth, "X-Correlation-ID": "over-the-cap"})
+        assert start["status"] == 429
+        headers = headers_of(start)
+        assert headers["content-type"] == "application/json"
+        assert headers["retry-after"] == "7"
+        assert headers["x-correlation-id"] == "over-the-cap"
+        assert_security_headers(start)
+        body = json.loads((await refused.communicator.receive_output(3))["body"])
+        assert body == {
+            "error": {
+                "code": "rate_limit_exceeded",
+                "message": "Too many open event streams: at most 2 per user; close one and retry",
+                "correlation_id": "over-the-cap",
+                "details": {"max_streams": 2, "retry_after": 7},
+            }
+        }
+        await refused.communicator.wait(3)  # no stream: the response is over
+        assert len(get_hub().streams[alice.pk]) == 2
+
+        # Another user's stream opens meanwhile, and gets its events.
+        bob = await opened({"Authorization": f"Token {bob_token}"})
+        event = {"type": "workspace.created", "workspace": {"id": "b"}, "correlation_id": "c"}
+        bob_id = (await database_sync_to_async(User.objects.get)(username="bob")).pk
+        await database_sync_to_async(events.publish)(bob_id, event)
+        assert json.loads((await bob.next_event())["data"]) == event
+
+        # A stream that closes frees its slot at once.
+        await close(first)
+        third = await opened(alice_auth)
+        start, refused_again = await open_stream(alice_auth)
+        assert start["status"] == 429
+        await refused_again.communicator.wait(3)
+        await close(second, third, bob)
+        assert get_hub().streams == {}
+
+    run(scenario)
+    refusals = [r for r in json_log.records() if r.get("error_code") == "rate_limit_exceeded"]
+    assert [(r["status_code"], r["level"]) for r in refusals] == [(429, "WARNING")] * 2
+    assert refusals[0]["correlation_id"] == "over-the-cap"
+
+
+def test_a_stream_cut_off_for_lagging_frees_its_slot_before_its_disconnect(
+    alice: User, token: str, settings: Any
+) -> None:
+    settings.SSE_MAX_STREAMS_PER_USER = 1
+    settings.SSE_QUEUE_SIZE = 1
+
+    async def scenario() -> None:
+        lagging = await opened({"Authorization": f"Token {token}"})
+        live = await the_open_stream()
+        live.pauseProducing()
+        for n in range(3):
+            event = {"type": "workspace.updated", "workspace": {"n": n}, "correlation_id": "c"}
+            await get_hub().fan_out(event_message(alice.pk, n + 1, event))
+        last = await lagging.next_event()
+        assert json.loads(last["data"])["error"]["code"] == "stream_lagging"
+        assert lagging.ended
+        # The server has not reported the disconnect yet; the user may open a new stream.
+        fresh = await opened({"Authorization": f"Token {token}"})
+        await close(lagging, fresh)
+
+    consumers.clear()
+    run(scenario)
+
+
+def test_the_stream_and_its_refusals_carry_the_security_headers(token: str) -> None:
+    async def scenario() -> None:
+        start, stream = await open_stream({"Authorization": f"Token {token}"})
+        assert start["status"] == 200
+        assert_security_headers(start)
+        await close(stream)
+        for headers, method, status in (
+            ({}, "GET", 401),
+            ({"Authorization": f"Token {token}"}, "POST", 405),
+            ({"Authorization": f"Token {token}"}, "HEAD", 200),
+        ):
+            start, refused = await open_stream(headers, method=method)
+            assert start["status"] == status
+            assert_security_headers(start)
+            await refused.communicator.wait(3)
+
+    run(scenario)
+
+
+# Last-Event-ID values the service never issued. Header bytes as a client may send them: b"\xb2"
+# is "²" in latin-1, which str.isdigit() takes and int() refuses.
+NEVER_ISSUED = [
+    pytest.param(b"junk", None, id="garbage"),
+    pytest.param(b"-1-0", None, id="negative"),
+    pytest.param(b"1-", None, id="half"),
+    pytest.param(b"\xb2-0", None, id="superscript-two"),
+    pytest.param("١٢-٣".encode(), None, id="arabic-indic-digits"),
+    pytest.param("１-0".encode(), None, id="fullwidth-digit"),
+    pytest.param(b"1_000-0", None, id="underscores"),
+    pytest.param(b"9" * 30 + b"-0", None, id="over-64-bits"),
+    pytest.param(b"9" * 5000 + b"-0", None, id="5000-digits"),
+    pytest.param(b"18446744073709551616-0", None, id="2**64"),
+    pytest.param(b"99999999999999-0", "99999999999999-0", id="in-the-future"),
+    pytest.param(
+        b"18446744073709551615-18446744073709551615",
+        "18446744073709551615-18446744073709551615",
+        id="the-largest-id",
+    ),
+]
+
+
+@pytest.mark.parametrize("buffer", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.mark.parametrize(("last_event_id", "echoed"), NEVER_ISSUED)
+def test_a_last_event_id_never_issued_starts_the_stream_with_events_lost(
+    alice: User,
+    token: str,
+    settings: Any,
+    json_log: JsonLog,
+    request: pytest.FixtureRequest,
+    buffer: str,
+    last_event_id: bytes,
+    echoed: str | None,
+) -> None:
+    settings.REDIS_URL = request.getfixturevalue("redis_url") if buffer == "redis" else None
+    replay = events.get_buffer()
+    if buffer == "redis":
+        replay.client.delete(replay._key(alice.pk))  # type: ignore[attr-defined]
+    held = replay.append(alice.pk, {"type": "workspace.updated", "workspace": {"n": 0}})
+
+    async def scenario() -> None:
+        headers = scope({"Authorization": f"Token {token}", "X-Correlation-ID": "odd-id"})
+        headers["headers"].append((b"last-event-id", last_event_id))
+        communicator = ApplicationCommunicator(APP, headers)
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start = await communicator.receive_output(3)
+        assert start["status"] == 200
+        stream = Stream(communicator)
+        assert await stream.next_event() == {"retry": "3000"}
+        assert (await stream.next_event())["event"] == "connection_established"
+        lost = await stream.next_event()
+        assert lost["event"] == "events_lost"
+        assert "id" not in lost
+        assert json.loads(lost["data"])["last_event_id"] == echoed
+        # Nothing is replayed after an id the service cannot place, and the stream goes on.
+        event = {"type": "workspace.created", "workspace": {"id": "w"}, "correlation_id": "c"}
+        await database_sync_to_async(events.publish)(alice.pk, event)
+        live = await stream.next_event()
+        assert json.loads(live["data"]) == event and live["id"] != held
+        await close(stream)
+
+    try:
+        run(scenario)
+    finally:
+        if buffer == "redis":
+            replay.client.delete(replay._key(alice.pk))  # type: ignore[attr-defined]
+    problems = [r for r in json_log.records() if r["level"] in ("ERROR", "CRITICAL")]
+    assert problems == []

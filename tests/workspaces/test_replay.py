@@ -58,3 +58,56 @@ def test_an_id_that_is_not_ours_is_incomplete(buffer: ReplayBuffer, bad: str) ->
     replay = buffer.since(OWNER, bad)
     assert not replay.complete
     assert replay.events == []
+
+
+@pytest.mark.parametrize(
+    "never_issued",
+    [
+        "²-0",  # str.isdigit() takes "²", int() refuses it
+        "٣-0",  # another script's digits: int() takes them, Redis does not
+        "１-0",  # fullwidth
+        "1_000-0",  # int() takes underscores
+        " 1-0",
+        "1-0\n",
+        "0x1f-0",
+        "9" * 30 + "-0",  # over 64 bits: Redis refuses it
+        "1-" + "9" * 30,
+        "9" * 5000 + "-0",  # past int()'s digit limit
+        "18446744073709551616-0",  # 2**64
+        "",
+    ],
+)
+def test_a_malformed_id_is_unknown_and_never_an_error(
+    buffer: ReplayBuffer, never_issued: str
+) -> None:
+    buffer.append(OWNER, {"n": 0})
+    assert parse_id(never_issued) is None
+    replay = buffer.since(OWNER, never_issued)
+    assert not replay.complete
+    assert replay.events == []
+
+
+@pytest.mark.parametrize(
+    "future",
+    ["99999999999999-0", "18446744073709551615-18446744073709551615", "18446744073709551615-0"],
+)
+def test_an_id_newer_than_every_event_held_was_never_issued(
+    buffer: ReplayBuffer, future: str
+) -> None:
+    ids = [buffer.append(OWNER, {"n": n}) for n in range(2)]
+    replay = buffer.since(OWNER, future)
+    assert not replay.complete
+    assert replay.events == []
+    # The newest id held is still known: nothing after it, nothing lost.
+    newest = buffer.since(OWNER, ids[-1])
+    assert newest.complete and newest.events == []
+
+
+def test_ids_are_read_as_numbers_whatever_their_leading_zeros(buffer: ReplayBuffer) -> None:
+    first, second = (buffer.append(OWNER, {"n": n}) for n in range(2))
+    ms, seq = first.split("-")
+    padded = f"000{ms}-00{seq}"
+    assert parse_id(padded) == parse_id(first)
+    replay = buffer.since(OWNER, padded)
+    assert replay.complete
+    assert replay.events == [(second, {"n": 1})]

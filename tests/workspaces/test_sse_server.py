@@ -29,8 +29,8 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from accounts.tokens import issue_token
 from tests.support import fixtures
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import (
@@ -320,12 +320,12 @@ django.setup()
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
-from rest_framework.authtoken.models import Token
+from accounts.tokens import issue_token
 call_command("migrate", verbosity=0)
 accounts = {}
 for name in sys.argv[1:]:
     user = User.objects.create_user(name, password=name + "-password")
-    accounts[name] = [user.pk, Token.objects.create(user=user).key]
+    accounts[name] = [user.pk, issue_token(user).key]
 connection.close()
 print(json.dumps(accounts))
 """
@@ -393,7 +393,7 @@ def service_db(
         accounts = {}
         for name in ACCOUNTS:
             user = User.objects.create_user(name, password=f"{name}-password")
-            accounts[name] = Account(name, user.pk, Token.objects.create(user=user).key)
+            accounts[name] = Account(name, user.pk, issue_token(user).key)
         database = ServiceDatabase(current_database_url(), accounts)
     else:
         path = tmp_path / "cortex.sqlite3"
@@ -938,3 +938,110 @@ def test_events_cross_processes_through_redis(
             assert_workspace_event(replayed, CREATED, on_b_later, "cross-b-create")
             assert event_order(replayed.id) > event_order(arrived.id)
     assert_nothing_went_wrong(process_a, process_b)
+
+
+# --- 7. hostile clients ----------------------------------------------------------------------
+
+
+def open_when_a_slot_frees(
+    server: DaphneServer, headers: Mapping[str, str], timeout: float = 2.0
+) -> tuple[EventStream, float]:
+    """A stream opened as soon as the server takes one again: it and the seconds that took."""
+    started = time.monotonic()
+    while True:
+        stream = EventStream(server, headers)
+        if stream.status == 200:
+            waited = time.monotonic() - started
+            return subscribed(stream), waited
+        assert stream.status == 429, (stream.status, stream.unread_body)
+        stream.close()
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"still refused {timeout:g} s after a stream closed")
+        time.sleep(0.02)
+
+
+def test_past_the_cap_a_user_gets_429_others_still_stream_and_a_closed_stream_frees_its_slot(
+    daphne_factory: DaphneFactory, service_db: ServiceDatabase
+) -> None:
+    server = daphne_factory(server_env(service_db, SSE_MAX_STREAMS_PER_USER=2))
+    alice, bob = service_db.alice, service_db.bob
+    first, second = open_stream(server, alice.auth), open_stream(server, alice.auth)
+    try:
+        with httpx.Client(base_url=server.url, timeout=5.0) as client:
+            # httpx reads the answer to its end: a stream would time out here instead.
+            refused = client.get(
+                EVENTS,
+                headers={**alice.auth, "Accept": "text/event-stream", "X-Correlation-ID": "cap"},
+            )
+        error = error_envelope(refused, 429, "rate_limit_exceeded")
+        assert error["correlation_id"] == "cap"
+        assert refused.headers["Retry-After"] == "1"  # SSE_HEARTBEAT_SECONDS
+        assert error["details"] == {"max_streams": 2, "retry_after": 1}
+        assert refused.headers["X-Frame-Options"] == "DENY"
+        assert refused.headers["X-Content-Type-Options"] == "nosniff"
+        assert open_streams_gauge(server) == 2
+
+        # Another user streams meanwhile, events included.
+        with open_stream(server, bob.auth) as bobs, api_client(server, bob) as bob_api:
+            made = create(bob_api, "Bob's while alice is capped", "cap-bob")
+            assert_workspace_event(bobs.next_event(), CREATED, made, "cap-bob")
+            assert open_streams_gauge(server) == 3
+
+        # Alice closes one stream: her next one is taken at once.
+        first.close()
+        third, waited = open_when_a_slot_frees(server, alice.auth)
+        print(f"a slot was free again {waited * 1000:.0f} ms after the client closed its stream")
+        assert waited < 1.0
+        with third, api_client(server, alice) as api:
+            made = create(api, "After the cap", "cap-alice")
+            assert_workspace_event(third.next_event(), CREATED, made, "cap-alice")
+            assert_workspace_event(second.next_event(), CREATED, made, "cap-alice")
+    finally:
+        first.close()
+        second.close()
+    refusals = [
+        r for r in server.log_records() if r.get("error_code") == "rate_limit_exceeded"
+    ]
+    assert refusals and refusals[0]["correlation_id"] == "cap", refusals
+    assert {r["level"] for r in refusals} == {"WARNING"}
+    assert_nothing_went_wrong(server)
+
+
+# Header values (sent as latin-1) that no event of the service ever had as its id.
+NEVER_ISSUED_IDS = {
+    "junk": None,
+    "-1-0": None,
+    "²-0": None,  # one byte, 0xB2: str.isdigit() takes it, int() does not
+    "é-1": None,
+    "1_000-0": None,
+    "9" * 30 + "-0": None,  # over 64 bits: Redis refuses it
+    "9" * 5000 + "-0": None,
+    "18446744073709551616-0": None,
+    "99999999999999-0": "99999999999999-0",  # well-formed, but newer than any event
+}
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_last_event_id_the_service_never_issued_gets_events_lost_not_a_500(
+    layer: str,
+    request: pytest.FixtureRequest,
+    daphne_factory: DaphneFactory,
+    service_db: ServiceDatabase,
+) -> None:
+    # With REDIS_URL the replay buffer is Redis too: the ids reach (or must not reach) XRANGE.
+    server = daphne_factory(server_env(service_db, layer_redis_url(layer, request)))
+    alice = service_db.alice
+    with api_client(server, alice) as api:
+        create(api, "held", "never-issued-held")  # the owner has events in the buffer
+        for n, (last_event_id, echoed) in enumerate(NEVER_ISSUED_IDS.items()):
+            headers = {**alice.auth, "Last-Event-ID": last_event_id}
+            with EventStream(server, headers) as stream:
+                assert stream.status == 200, (shorten(last_event_id), stream.unread_body)
+                assert stream.next_event().event == "connection_established"
+                lost = stream.next_event()
+                assert lost.event == "events_lost", (shorten(last_event_id), stream.seen())
+                assert lost.json()["last_event_id"] == echoed
+                # Nothing is replayed, and the stream goes on live.
+                made = create(api, f"after-odd-id-{n}", f"never-issued-{n}")
+                assert_workspace_event(stream.next_event(), CREATED, made, f"never-issued-{n}")
+    assert_nothing_went_wrong(server)
