@@ -27,5 +27,7 @@ if REDIS_URL:
     # by FLUSHDB, so the tests keep their cache in a database of their own.
     from urllib.parse import urlsplit
 
-    _test_cache = urlsplit(REDIS_URL)._replace(path="/15").geturl()
+    # TEST_REDIS_CACHE_DB lets two suites share one Redis (each with its own REDIS_URL database).
+    _cache_db = os.environ.get("TEST_REDIS_CACHE_DB", "15")
+    _test_cache = urlsplit(REDIS_URL)._replace(path=f"/{_cache_db}").geturl()
     CACHES = {"default": {**CACHES["default"], "LOCATION": _test_cache}}
