@@ -26,6 +26,7 @@ class Category(StrEnum):
     EXTERNAL_SERVICE = "external_service"
     DATABASE = "database"
     INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
 
 
 class Severity(StrEnum):
@@ -147,6 +148,12 @@ BUILTIN_CODES: tuple[tuple[str, int, Category, Severity, str, str], ...] = (
      "The service cannot answer right now; retry later."),
     ("db_connection_error", 503, Category.DATABASE, _C, "Database unavailable",
      "The database cannot be reached; retry after the seconds in Retry-After."),
+    ("service_busy", 503, Category.UNAVAILABLE, _W, "Service busy, retry shortly",
+     "Every worker stayed busy for the whole wait: the service is overloaded, not failing; "
+     "retry after the seconds in Retry-After."),
+    ("redis_unavailable", 503, Category.UNAVAILABLE, _E, "Service temporarily unavailable",
+     "This operation needs Redis, which cannot be reached; retry after the seconds in "
+     "Retry-After."),
     ("db_timeout", 504, Category.DATABASE, _E, "Database operation timed out",
      "A database statement ran longer than the service allows."),
     # --- Database errors caused by the client's data (errors.db) ---------------------------

@@ -51,6 +51,16 @@ def _positive_int(value: Any) -> str | None:
     return "must be an int of at least 1"
 
 
+def _optional_positive_int(value: Any) -> str | None:
+    return None if value is None else _positive_int(value)
+
+
+def _positive_number(value: Any) -> str | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return None
+    return "must be a number greater than 0"
+
+
 def _is_str(value: Any) -> str | None:
     return None if isinstance(value, str) else "must be a string"
 
@@ -136,6 +146,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ERRORS_METRICS_BEARER_TOKEN", None, _bearer_token,
             "token `/metrics` asks for as `Authorization: Bearer <token>` (401 without it); "
             "`None`: no token", secret=True),
+    Setting("ERRORS_MAX_CONCURRENT_REQUESTS", None, _optional_positive_int,
+            "requests `errors.limits.ConcurrencyLimitMiddleware` lets run at once (size it to "
+            "the database pool); more wait their turn; `None`: no limit"),
+    Setting("ERRORS_QUEUE_TIMEOUT", 5.0, _positive_number,
+            "seconds a request may wait for its turn before it is answered 503 `service_busy`"),
+    Setting("ERRORS_QUEUE_EXEMPT_PATHS", ("/healthz", "/metrics"), _path_prefixes,
+            "URL path prefixes that never wait in the queue (probes and metrics)"),
+    Setting("ERRORS_BUSY_RETRY_AFTER", 1, _positive_int,
+            "seconds in `Retry-After` of a 503 `service_busy`"),
+    Setting("ERRORS_REDIS_RETRY_AFTER", 5, _positive_int,
+            "seconds in `Retry-After` when Redis is needed and unreachable"),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -182,6 +203,32 @@ class ErrorsSettings:
     def db_retry_after(self) -> int:
         """Seconds a client is told to wait (Retry-After) when the database is unreachable."""
         return int(_get("ERRORS_DB_RETRY_AFTER"))
+
+    @property
+    def max_concurrent_requests(self) -> int | None:
+        """Requests let into the application at once by the concurrency limit; None: no limit."""
+        value = _get("ERRORS_MAX_CONCURRENT_REQUESTS")
+        return None if value is None else int(value)
+
+    @property
+    def queue_timeout(self) -> float:
+        """Seconds a request waits for its turn before it is answered 503 `service_busy`."""
+        return float(_get("ERRORS_QUEUE_TIMEOUT"))
+
+    @property
+    def queue_exempt_paths(self) -> tuple[str, ...]:
+        """URL path prefixes that bypass the concurrency limit."""
+        return tuple(_get("ERRORS_QUEUE_EXEMPT_PATHS"))
+
+    @property
+    def busy_retry_after(self) -> int:
+        """Seconds in Retry-After of a 503 `service_busy`."""
+        return int(_get("ERRORS_BUSY_RETRY_AFTER"))
+
+    @property
+    def redis_retry_after(self) -> int:
+        """Seconds in Retry-After when Redis is needed and unreachable."""
+        return int(_get("ERRORS_REDIS_RETRY_AFTER"))
 
     @property
     def problem_type_base(self) -> str:

@@ -4,11 +4,15 @@
     ... connect clients to 127.0.0.1:proxy.port ...
     proxy.cut()       # established connections drop, new connections are refused
     proxy.restore()   # accepts again, on the same port
+    proxy.hang()      # connections stay open (new ones are accepted) but nothing is forwarded
+    proxy.resume()    # what was held back is forwarded, in order, and the link flows again
     proxy.close()
 
 Each accepted connection gets two pump threads (one per direction) that block in `recv`; a cut
 wakes them by shutting the sockets down, so nothing polls. The accept loop waits in `select` on
 the listening socket and a wake-up socket pair. Every thread is joined by `cut()` / `close()`.
+A hang is a network partition as the application sees it: its writes succeed (the proxy's kernel
+acknowledges them) and no answer comes, so only the application's own timeouts end the wait.
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ class _Link:
 
     def _run(self) -> None:
         """Connect upstream, start the upstream-to-client pump, pump client-to-upstream here."""
+        if not self._wait_while_hanging():
+            self._finish_direction()
+            self._finish_direction()
+            return
         try:
             upstream = socket.create_connection(
                 self.proxy.target, timeout=self.proxy.connect_timeout
@@ -90,6 +98,8 @@ class _Link:
                     with contextlib.suppress(OSError):
                         destination.shutdown(socket.SHUT_WR)
                     break
+                if not self._wait_while_hanging():
+                    break
                 destination.sendall(data)
                 self.proxy._count(len(data))
         except OSError:
@@ -97,6 +107,13 @@ class _Link:
             self.drop()
         finally:
             self._finish_direction()
+
+    def _wait_while_hanging(self) -> bool:
+        """Hold the link while the proxy hangs; False if it was dropped meanwhile."""
+        while not self.proxy._flowing.wait(0.05):
+            if self.dropped:
+                return False
+        return not self.dropped
 
     def _finish_direction(self) -> None:
         with self.lock:
@@ -163,6 +180,8 @@ class TcpProxy:
         self._wake: tuple[socket.socket, socket.socket] | None = None
         self.connections_accepted = 0
         self.bytes_forwarded = 0
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     # --- public API --------------------------------------------------------------------------
 
@@ -226,6 +245,18 @@ class TcpProxy:
             for link in links:
                 link.join(_JOIN_TIMEOUT)
 
+    def hang(self) -> None:
+        """Keep every connection open and accept new ones, but forward nothing until `resume()`."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Forward again, starting with what was held back while hanging."""
+        self._flowing.set()
+
+    @property
+    def hanging(self) -> bool:
+        return not self._flowing.is_set()
+
     def close(self) -> None:
         """Cut everything and release the port; the proxy cannot be started again."""
         self.cut()
@@ -244,7 +275,7 @@ class TcpProxy:
         self.close()
 
     def __repr__(self) -> str:
-        state = "accepting" if self._accepting else "cut"
+        state = "hanging" if self.hanging else "accepting" if self._accepting else "cut"
         return f"<TcpProxy :{self._port} -> {self.target[0]}:{self.target[1]} {state}>"
 
     # --- internals (called with `_control` held, or from worker threads) --------------------

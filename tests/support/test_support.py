@@ -190,6 +190,46 @@ def test_restore_accepts_again_on_the_same_port(proxy: TcpProxy) -> None:
             assert roundtrip(sock, b"%d" % round_number) == b"%d" % round_number
 
 
+def test_hang_holds_established_and_new_connections_until_resume(proxy: TcpProxy) -> None:
+    established = connect(proxy.port)
+    try:
+        assert roundtrip(established, b"before") == b"before"
+        proxy.hang()
+        established.sendall(b"held")  # the write succeeds: a partition, not a refusal
+        established.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            established.recv(1024)
+        fresh = connect(proxy.port)  # accepted, but nothing reaches the target
+        fresh.settimeout(0.3)
+        fresh.sendall(b"new")
+        with pytest.raises(TimeoutError):
+            fresh.recv(1024)
+        assert proxy.hanging
+        proxy.resume()
+        established.settimeout(TIMEOUT)
+        fresh.settimeout(TIMEOUT)
+        assert established.recv(1024) == b"held"
+        assert fresh.recv(1024) == b"new"
+        assert roundtrip(established, b"after") == b"after"
+        fresh.close()
+    finally:
+        established.close()
+
+
+def test_cut_while_hanging_drops_the_held_connections(proxy: TcpProxy) -> None:
+    with connect(proxy.port) as sock:
+        proxy.hang()
+        sock.sendall(b"held")
+        proxy.cut()
+        try:
+            data = sock.recv(1024)
+        except ConnectionResetError:
+            data = b""
+        assert data == b""
+    assert proxy_threads() == []
+    proxy.resume()
+
+
 def test_close_joins_every_thread_and_frees_the_port(echo: EchoServer) -> None:
     proxy = TcpProxy("127.0.0.1", echo.port).start()
     socks = [connect(proxy.port) for _ in range(3)]
