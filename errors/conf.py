@@ -157,6 +157,12 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds in `Retry-After` of a 503 `service_busy`"),
     Setting("ERRORS_REDIS_RETRY_AFTER", 5, _positive_int,
             "seconds in `Retry-After` when Redis is needed and unreachable"),
+    Setting("ERRORS_TRACE_RESPONSE_HEADER", False, _is_bool,
+            "send `traceresponse` (the request's trace id and span id) on responses to requests "
+            "that belong to a trace"),
+    Setting("ERRORS_CORRELATE_CELERY", True, _is_bool,
+            "with Celery loaded at start-up, connect `errors.celery`: tasks carry the correlation "
+            "id and `traceparent`, failures are logged once"),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -290,6 +296,16 @@ class ErrorsSettings:
         """The bearer token `/metrics` asks for, or None."""
         value = _get("ERRORS_METRICS_BEARER_TOKEN")
         return None if value is None else str(value)
+
+    @property
+    def trace_response_header(self) -> bool:
+        """Send `traceresponse` on responses to requests that belong to a trace."""
+        return bool(_get("ERRORS_TRACE_RESPONSE_HEADER"))
+
+    @property
+    def correlate_celery(self) -> bool:
+        """Connect `errors.celery` at start-up when Celery is loaded."""
+        return bool(_get("ERRORS_CORRELATE_CELERY"))
 
 
 errors_settings = ErrorsSettings()
