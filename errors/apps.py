@@ -36,8 +36,11 @@ class ErrorsConfig(AppConfig):
         from .logging import DuplicateRequestLogFilter
         from .metrics import forget_dead_processes, metrics
         from .middleware import remember_exception
+        from .tracing import record_exception
 
         got_request_exception.connect(remember_exception, dispatch_uid="errors.remember")
+        # A no-op unless OpenTelemetry is installed and a span is recording.
+        got_request_exception.connect(record_exception, dispatch_uid="errors.trace")
         # Built here, before any request, so that concurrent first requests find it ready.
         metrics()
         if errors_settings.forget_dead_processes:

@@ -34,8 +34,11 @@ been imported, and this module imports neither at import time.
 `instrument_http_clients()` (called from `ErrorsConfig.ready()`) makes every request sent with an
 `httpx.Client`, `httpx.AsyncClient` or `requests.Session` (and so `httpx.get`, `requests.get`, …)
 carry the current correlation id in ERRORS_CORRELATION_ID_HEADER (`X-Correlation-ID`), unless
-the request sets that header itself or no correlation id is current. Set
-ERRORS_PROPAGATE_CORRELATION_ID = False to stop sending it (checked on each request).
+the request sets that header itself or no correlation id is current; inside a trace
+(`errors.tracing.current_trace()`) it also carries W3C `traceparent` (the same trace id, the
+current span's id as the parent) and `tracestate`, unless the request sets `traceparent` itself
+(as OpenTelemetry's own client instrumentation does). Set ERRORS_PROPAGATE_CORRELATION_ID = False
+to send neither (checked on each request).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from typing import Any, Final, TypeVar
 
 from .context import get_correlation_id
 from .exceptions import AppException, ExternalServiceException
+from .tracing import TRACEPARENT, current_trace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -216,22 +220,32 @@ def _propagation_enabled() -> bool:
 
 
 def correlation_headers() -> dict[str, str]:
-    """`{header: id}` for the current correlation id; empty when none is current or
-    ERRORS_PROPAGATE_CORRELATION_ID is off."""
+    """The headers that carry the current correlation id and trace to a call made now:
+    `{X-Correlation-ID: id}`, plus `traceparent` (and `tracestate`) inside a trace; empty when
+    neither is current or ERRORS_PROPAGATE_CORRELATION_ID is off."""
     correlation_id = get_correlation_id()
-    if not correlation_id or not _propagation_enabled():
+    trace = current_trace()
+    if not (correlation_id or trace) or not _propagation_enabled():
         return {}
-    return {correlation_header_name(): correlation_id}
+    headers = {correlation_header_name(): correlation_id} if correlation_id else {}
+    if trace is not None:
+        headers.update(trace.headers())
+    return headers
 
 
 def add_correlation_header(headers: MutableMapping[str, str]) -> None:
-    """Add the current correlation id to case-insensitive `headers` unless they carry one."""
+    """Add the current correlation id (and trace) to case-insensitive `headers`, each unless
+    they carry it already."""
     correlation_id = get_correlation_id()
-    if not correlation_id or not _propagation_enabled():
+    trace = current_trace()
+    if not (correlation_id or trace) or not _propagation_enabled():
         return
-    name = correlation_header_name()
-    if name not in headers:
-        headers[name] = correlation_id
+    if correlation_id:
+        name = correlation_header_name()
+        if name not in headers:
+            headers[name] = correlation_id
+    if trace is not None and TRACEPARENT not in headers:
+        headers.update(trace.headers())
 
 
 _MARK: Final = "__errors_correlation_id__"

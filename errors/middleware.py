@@ -3,8 +3,12 @@
 Put it first in MIDDLEWARE. For each request it
 
 - adopts the client's `X-Correlation-ID` when it is 1-128 characters of letters, digits and
-  `._:-`, or makes a new UUID4 (a bad value is neither echoed nor logged), and keeps the id in a
-  context variable and on `request.correlation_id`;
+  `._:-`, or else the trace id of a valid W3C `traceparent`, or makes a new UUID4 (a bad value is
+  neither echoed nor logged), and keeps the id in a context variable and on
+  `request.correlation_id`;
+- continues the trace of a valid `traceparent` with a span id of its own (`errors.tracing`), so
+  log lines and outgoing calls carry the trace; with ERRORS_TRACE_RESPONSE_HEADER it answers
+  with `traceresponse`;
 - refuses a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before anything reads it;
 - answers exceptions of plain Django views with the error envelope (DRF views have the
   exception handler), and turns error pages that Django or other code built (HTML 404 and 500
@@ -34,12 +38,18 @@ from django.http import HttpRequest, HttpResponseBase
 
 from . import metrics
 from .conf import errors_settings
-from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
+from .context import (
+    accept_correlation_id,
+    is_valid_correlation_id,
+    reset_correlation_id,
+    set_correlation_id,
+)
 from .exceptions import AppException
 from .handling import fallback_response, handle_exception, internal_logger, report_error, respond
 from .negotiation import prefers_html
 from .normalize import for_status, normalize
 from .routes import route_label
+from .tracing import TRACERESPONSE, continue_trace, current_trace, reset_trace, set_trace
 
 logger = logging.getLogger("errors.request")
 
@@ -70,6 +80,7 @@ class CorrelationIdMiddleware:
         self.meta_key = "HTTP_" + self.header.upper().replace("-", "_")
         self.log_level = errors_settings.request_log_level
         self.monitoring = errors_settings.monitoring_enabled
+        self.trace_response = errors_settings.trace_response_header
         # Looked up, not imported: sentry_sdk is loaded when the project set it up (settings.py
         # runs before any middleware is built); its events then carry the correlation id.
         self.sentry_sdk: Any = sys.modules.get("sentry_sdk")
@@ -78,16 +89,18 @@ class CorrelationIdMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         started = time.perf_counter()
-        token = self._begin(request)
+        token, trace_token = self._begin(request)
         try:
             response = self._refuse_early(request) or self.get_response(request)
             return self._finish(request, response, started)
         finally:
             reset_correlation_id(token)
+            if trace_token is not None:
+                reset_trace(trace_token)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        token = self._begin(request)
+        token, trace_token = self._begin(request)
         try:
             response = self._refuse_early(request)
             if response is None:
@@ -95,6 +108,8 @@ class CorrelationIdMiddleware:
             return self._finish(request, response, started)
         finally:
             reset_correlation_id(token)
+            if trace_token is not None:
+                reset_trace(trace_token)
 
     def process_exception(
         self, request: HttpRequest, exception: Exception
@@ -108,15 +123,23 @@ class CorrelationIdMiddleware:
             return None
         return handle_exception(exception, request)
 
-    def _begin(self, request: HttpRequest) -> Any:
-        correlation_id = accept_correlation_id(request.META.get(self.meta_key))
+    def _begin(self, request: HttpRequest) -> tuple[Any, Any]:
+        meta = request.META
+        offered = meta.get(self.meta_key)
+        trace = None
+        if "HTTP_TRACEPARENT" in meta:
+            trace = continue_trace(meta["HTTP_TRACEPARENT"], meta.get("HTTP_TRACESTATE"))
+        if trace is not None and not is_valid_correlation_id(offered):
+            correlation_id = trace.trace_id
+        else:
+            correlation_id = accept_correlation_id(offered)
         request.correlation_id = correlation_id  # type: ignore[attr-defined]
         # Every error response of this request is logged by `_finish`: Django's own lines for
         # them are duplicates (errors.logging.DuplicateRequestLogFilter).
         request._errors_reported = True  # type: ignore[attr-defined]
         if self.sentry_sdk is not None:
             self.sentry_sdk.set_tag("correlation_id", correlation_id)
-        return set_correlation_id(correlation_id)
+        return set_correlation_id(correlation_id), None if trace is None else set_trace(trace)
 
     def _refuse_early(self, request: HttpRequest) -> HttpResponseBase | None:
         # Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when request.body or request.POST is
@@ -144,6 +167,10 @@ class CorrelationIdMiddleware:
             except Exception:
                 response = fallback_response(correlation_id)
         response.headers[self.header] = correlation_id
+        if self.trace_response:
+            trace = current_trace()
+            if trace is not None:
+                response.headers[TRACERESPONSE] = trace.traceparent
         try:
             self._observe(request, response, started)
         except Exception:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from errors.context import get_correlation_id
+from errors.tracing import current_trace
 
 from .safe import STANDARD_ATTRS
 
@@ -29,18 +30,25 @@ REDACTED: Final[str] = "[REDACTED]"
 
 
 class CorrelationIdFilter(logging.Filter):
-    """Copy the current correlation id onto each record as `record.correlation_id`.
+    """Copy the current correlation id and trace onto each record.
 
-    The id is read from the context variable in `errors.context` when the record is handled,
-    i.e. in the thread or task that logged it, so concurrent requests never swap ids (a
-    process-global filter holding "the" current id does). A record that already carries an
-    id keeps it. Records without any id get None. Never drops a record.
+    `record.correlation_id` is read from the context variable in `errors.context` when the record
+    is handled, i.e. in the thread or task that logged it, so concurrent requests never swap ids
+    (a process-global filter holding "the" current id does). A record that already carries an id
+    keeps it; records without any id get None. `record.trace_id` and `record.span_id` are those of
+    `errors.tracing.current_trace()` (OpenTelemetry's recording span, or the request's
+    `traceparent`), None outside a trace. Never drops a record.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Set `record.correlation_id` if missing or None; always return True."""
-        if record.__dict__.get("correlation_id") is None:
+        """Set `correlation_id` if missing or None, and `trace_id`/`span_id`; return True."""
+        attrs = record.__dict__
+        if attrs.get("correlation_id") is None:
             record.correlation_id = get_correlation_id()
+        if "trace_id" not in attrs:
+            trace = current_trace()
+            record.trace_id = None if trace is None else trace.trace_id
+            record.span_id = None if trace is None else trace.span_id
         return True
 
 

@@ -10,6 +10,7 @@ from typing import Any, Final
 import orjson
 
 from errors.context import get_correlation_id
+from errors.tracing import current_trace
 
 from .safe import (
     STANDARD_ATTRS,
@@ -23,8 +24,12 @@ from .safe import (
 )
 from .tracebacks import format_exception_text
 
-# The formatter renders the correlation id as a field of its own, not as an extra.
-_FORMATTER_SKIP: Final[frozenset[str]] = STANDARD_ATTRS | {"correlation_id"}
+# The formatter renders the correlation id and the trace as fields of their own, not as extras.
+_FORMATTER_SKIP: Final[frozenset[str]] = STANDARD_ATTRS | {
+    "correlation_id",
+    "trace_id",
+    "span_id",
+}
 
 # Names of the fields the formatter writes itself; an extra with one of these names must not
 # overwrite them, so it is written under `extra_<name>` instead. `request` is here because it
@@ -41,6 +46,8 @@ _OUTPUT_FIELDS: Final[frozenset[str]] = frozenset(
         "process_id",
         "thread_id",
         "correlation_id",
+        "trace_id",
+        "span_id",
         "exception",
         "stack_info",
     }
@@ -61,7 +68,8 @@ class JsonFormatter(logging.Formatter):
 
     Fields, in this order: `timestamp` (UTC, ISO-8601 with milliseconds and `Z`), `level`,
     `message`, `logger`, `module`, `function`, `line`, `process_id`, `thread_id`,
-    `correlation_id` (null when there is none), then `exception` (an object with `type`,
+    `correlation_id` (null when there is none), `trace_id` and `span_id` (only inside a trace,
+    see `errors.tracing`), then `exception` (an object with `type`,
     `message` and `traceback`) when the record carries exception info, `stack_info` when the
     record carries a stack, and finally every extra attribute at top level.
 
@@ -126,6 +134,17 @@ class JsonFormatter(logging.Formatter):
                 # on its own) the context is still current, as formatting runs in emit().
                 "correlation_id": attrs.get("correlation_id") or get_correlation_id(),
             }
+            # The filter looked the trace up at emit time (None outside one); without the filter
+            # it is looked up here, as the correlation id is.
+            if "trace_id" in attrs:
+                trace_id, span_id = attrs["trace_id"], attrs.get("span_id")
+            else:
+                trace = current_trace()
+                trace_id = None if trace is None else trace.trace_id
+                span_id = None if trace is None else trace.span_id
+            if trace_id is not None:
+                data["trace_id"] = trace_id
+                data["span_id"] = span_id
             if record.exc_info or record.exc_text:
                 data["exception"] = self._exception(record)
             if record.stack_info:

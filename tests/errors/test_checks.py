@@ -78,6 +78,8 @@ SETTING_VALUES: list[tuple[str, Any, Any, str]] = [
     ("ERRORS_JSON_MAX_DEPTH", 0, 200, "errors.E114"),
     ("ERRORS_METRICS_ALLOWED_NETWORKS", ["10.0.0.0/33"], ["10.0.0.0/8", "::1"], "errors.E115"),
     ("ERRORS_METRICS_BEARER_TOKEN", "two words", "s3cr3t-t0ken_~+/==", "errors.E116"),
+    ("ERRORS_TRACE_RESPONSE_HEADER", "yes", True, "errors.E122"),
+    ("ERRORS_CORRELATE_CELERY", 1, False, "errors.E123"),
 ]
 
 

@@ -239,3 +239,20 @@ def test_a_bug_in_delivery_is_logged_once_and_counted(
     ]
     assert "a bug of ours" in lines[0]["exception"]["traceback"]
     assert webhooks.webhook_failures() == {"internal_error": 1}
+
+
+def test_the_delivery_continues_the_requests_trace(
+    api: APIClient, settings: Settings, upstream: UpstreamServer
+) -> None:
+    configure(settings, upstream.url)
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    response = api.post(
+        LIST, {"name": "Traced"}, format="json", HTTP_TRACEPARENT=f"00-{trace_id}-{parent_id}-01"
+    )
+    assert response.status_code == 201
+    settle()
+    (delivery,) = upstream.received()
+    assert delivery.headers["x-correlation-id"] == trace_id  # no X-Correlation-ID was sent
+    version, sent_trace_id, sent_parent_id, flags = delivery.headers["traceparent"].split("-")
+    assert (version, sent_trace_id, flags) == ("00", trace_id, "01")
+    assert sent_parent_id != parent_id

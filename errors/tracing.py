@@ -1,0 +1,217 @@
+"""W3C Trace Context: the trace a request or task belongs to, for log lines and outgoing calls.
+
+A `traceparent` header (https://www.w3.org/TR/trace-context/) names a trace and the caller's span
+in it: `00-<trace-id: 32 hex>-<parent-id: 16 hex>-<flags: 2 hex>`. `parse_traceparent` applies the
+specification's rules; anything it refuses is ignored (never echoed, never logged).
+
+`TraceContext` is the span of the work in progress: the incoming trace id and flags with a span id
+of its own (`continue_trace`), so that this service's log lines and the calls it makes can be told
+apart from the caller's. It lives in a context variable, like the correlation id.
+
+`current_trace()` is what log lines and outgoing calls use: OpenTelemetry's current span when
+opentelemetry-api is installed and a span is recording (say, under
+opentelemetry-instrumentation-django), otherwise the `TraceContext` set here, otherwise None. This
+module never imports OpenTelemetry unless it is installed, and then only on first use.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import sys
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from typing import Any, Final
+
+TRACEPARENT: Final = "traceparent"
+TRACESTATE: Final = "tracestate"
+TRACERESPONSE: Final = "traceresponse"
+
+# version-traceid-parentid-flags; the version's own rules are checked in parse_traceparent.
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE_ID: Final = "0" * 32
+_ZERO_SPAN_ID: Final = "0" * 16
+# tracestate is passed on as it came, so it only has to be harmless: at most 512 characters
+# (the specification's limit) of printable ASCII, which cannot split a header.
+_TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceParent:
+    """A parsed `traceparent` header."""
+
+    version: str
+    trace_id: str
+    parent_id: str
+    flags: str
+
+    @property
+    def sampled(self) -> bool:
+        """The caller's `sampled` flag (bit 0)."""
+        return bool(int(self.flags, 16) & 1)
+
+
+def parse_traceparent(value: str | None) -> TraceParent | None:
+    """Parse a `traceparent` header by the W3C rules; None for a missing or invalid one.
+
+    - Lowercase hex only, fields of exactly 2, 32, 16 and 2 digits joined by `-`.
+    - Version `ff` is invalid; version `00` has nothing after the flags; a later version may
+      carry more fields after a `-`, which are ignored (its first four fields are read as 00's).
+    - An all-zero trace id or parent id is invalid.
+    - Every flags value is accepted (only the `sampled` bit means anything today).
+    - Spaces and tabs around the value (HTTP's optional whitespace) are ignored.
+    """
+    if not value:
+        return None
+    value = value.strip(" \t")
+    match = _TRACEPARENT.match(value)
+    if match is None:
+        return None
+    version, trace_id, parent_id, flags = match.groups()
+    if version == "ff" or trace_id == _ZERO_TRACE_ID or parent_id == _ZERO_SPAN_ID:
+        return None
+    rest = value[match.end() :]
+    if rest and (version == "00" or not rest.startswith("-")):
+        return None
+    return TraceParent(version, trace_id, parent_id, flags)
+
+
+def new_span_id() -> str:
+    """A fresh span id: 16 lowercase hex digits, never all zeros.
+
+    Span ids only tell spans apart, they are no secret, so the process's Mersenne Twister (as for
+    correlation ids) is random enough, and cheaper than `os.urandom`.
+    """
+    return "%016x" % (random.getrandbits(64) or 1)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceContext:
+    """The span of the work in progress: its trace, its own id, the flags and tracestate."""
+
+    trace_id: str
+    span_id: str
+    flags: str = "01"
+    state: str | None = None
+
+    @property
+    def traceparent(self) -> str:
+        """This span as a `traceparent` value: the parent of the calls it makes."""
+        return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
+
+    def headers(self) -> dict[str, str]:
+        """`traceparent` (and `tracestate`, when there is one) for a call made in this span."""
+        if self.state:
+            return {TRACEPARENT: self.traceparent, TRACESTATE: self.state}
+        return {TRACEPARENT: self.traceparent}
+
+
+def continue_trace(traceparent: str | None, tracestate: str | None = None) -> TraceContext | None:
+    """The span of work that a caller started with these headers; None without a valid
+    `traceparent`. A `tracestate` that could not be passed on safely is dropped."""
+    parent = parse_traceparent(traceparent)
+    if parent is None:
+        return None
+    state = tracestate.strip(" \t") if tracestate else None
+    if state and _TRACESTATE.fullmatch(state) is None:
+        state = None
+    # Only the flags of version 00 are known; a later version's may mean something else.
+    flags = parent.flags if parent.version == "00" else ("01" if parent.sampled else "00")
+    return TraceContext(parent.trace_id, new_span_id(), flags, state or None)
+
+
+_trace: ContextVar[TraceContext | None] = ContextVar("trace", default=None)
+
+
+def set_trace(trace: TraceContext | None) -> Token[TraceContext | None]:
+    """Make `trace` the current span; pass the token to `reset_trace`."""
+    return _trace.set(trace)
+
+
+def reset_trace(token: Token[TraceContext | None]) -> None:
+    """Restore the span that was current before the matching `set_trace`."""
+    _trace.reset(token)
+
+
+# --- OpenTelemetry ----------------------------------------------------------------------------
+
+_otel_trace: Any = None  # the opentelemetry.trace module once looked up; False when missing
+
+
+def _opentelemetry() -> Any:
+    global _otel_trace
+    if _otel_trace is None:
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            _otel_trace = False
+        else:
+            _otel_trace = trace
+    return _otel_trace
+
+
+def _otel_span() -> Any:
+    """OpenTelemetry's current span when one is recording, else None."""
+    trace = _otel_trace if _otel_trace is not None else _opentelemetry()
+    if not trace:
+        return None
+    span = trace.get_current_span()
+    return span if span.is_recording() else None
+
+
+def current_trace() -> TraceContext | None:
+    """The span of the work in progress: OpenTelemetry's recording span, else ours, else None."""
+    span = _otel_span()
+    if span is not None:
+        context = span.get_span_context()
+        if context.is_valid:
+            return TraceContext(
+                format(context.trace_id, "032x"),
+                format(context.span_id, "016x"),
+                format(context.trace_flags, "02x"),
+                context.trace_state.to_header() or None,
+            )
+    return _trace.get()
+
+
+# Where OpenTelemetry's Django middleware (opentelemetry-instrumentation-django 0.66b2) keeps an
+# exception it saw in process_exception; it records that one on the span itself.
+_OTEL_DJANGO_EXCEPTION_KEY: Final = "opentelemetry-instrumentor-django.exception_key"
+
+
+def record_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """`got_request_exception` receiver: record a 5xx's exception on OpenTelemetry's span.
+
+    `errors` answers most exceptions before Django's middleware chain sees them, so
+    OpenTelemetry's Django middleware would not know the request failed with an exception;
+    `errors` sends this signal once for every 5xx it answers.
+    """
+    exc = sys.exc_info()[1]
+    if exc is None:
+        return
+    meta = getattr(request, "META", None)
+    if isinstance(meta, dict) and meta.get(_OTEL_DJANGO_EXCEPTION_KEY) is exc:
+        return
+    span = _otel_span()
+    if span is None:
+        return
+    from opentelemetry.trace import Status, StatusCode
+
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+
+
+__all__ = [
+    "TRACEPARENT",
+    "TRACERESPONSE",
+    "TRACESTATE",
+    "TraceContext",
+    "TraceParent",
+    "continue_trace",
+    "current_trace",
+    "new_span_id",
+    "parse_traceparent",
+    "record_exception",
+    "reset_trace",
+    "set_trace",
+]
