@@ -312,6 +312,27 @@ WORKSPACE_WEBHOOK_ATTEMPTS = env_int("WORKSPACE_WEBHOOK_ATTEMPTS", 3, minimum=1)
 # Wait before the second attempt; doubled before each further one.
 WORKSPACE_WEBHOOK_BACKOFF_MS = env_int("WORKSPACE_WEBHOOK_BACKOFF_MS", 250)
 
+# --- Background work: Celery on Redis (cortex/celery.py) -------------------------------------
+# Unset: the webhook is sent from a thread of the web process. Set: published to this broker and
+# delivered by Celery workers (`celery -A cortex.celery worker`), with retries and redelivery.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be a redis:// or rediss:// URL.")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task that no worker acknowledged within this many seconds (its worker died) is delivered
+    # again; it must exceed the longest task including its retry countdown.
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+    "socket_connect_timeout": 2,
+}
+# A create request publishes after commit: with the broker down it gives up quickly (the
+# delivery is logged and counted as failed) instead of holding the answer.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
+}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # with late acks, a worker holds one task at a time
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
 # --- CORS ------------------------------------------------------------------------------------
 CORS_ORIGINS = env_list("CORS_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]
