@@ -24,7 +24,8 @@ class ErrorsConfig(AppConfig):
     - the live gauges of dead processes are dropped from PROMETHEUS_MULTIPROC_DIR
       (ERRORS_FORGET_DEAD_PROCESSES);
     - with sentry-sdk set up, the `errors` logger is ignored by Sentry's logging integration,
-      since every 5xx already reaches Sentry once through `got_request_exception`.
+      since every 5xx already reaches Sentry once through `got_request_exception`;
+    - with Celery loaded, `errors.celery.connect()` runs (ERRORS_CORRELATE_CELERY).
     """
 
     name = "errors"
@@ -60,6 +61,13 @@ class ErrorsConfig(AppConfig):
             from sentry_sdk.integrations.logging import ignore_logger
 
             ignore_logger("errors")
+        # Looked up, not imported: a project that uses Celery has loaded it by now (its Celery
+        # app is usually imported by the project package); one that loads it later calls
+        # errors.celery.connect() itself.
+        if errors_settings.correlate_celery and "celery" in sys.modules:
+            from .celery import connect
+
+            connect()
 
 
 def _give_commands_correlation_ids() -> None:

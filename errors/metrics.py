@@ -58,6 +58,16 @@ class Metrics:
             "Calls to external services that failed for good, by service and reason.",
             ["service", "reason"],
         )
+        self.task_failures = Counter(
+            "task_failures_total",
+            "Background tasks (Celery) that failed for good, by task and exception type.",
+            ["task", "error_type"],
+        )
+        self.task_retries = Counter(
+            "task_retries_total",
+            "Background tasks (Celery) that failed and were retried, by task.",
+            ["task"],
+        )
         self.alerts = Counter(
             "errors_alerts_total",
             "Times the handled-error count of a 60 s window reached ERROR_ALERT_THRESHOLD.",
@@ -136,6 +146,20 @@ def record_external_failure(service: str, reason: str) -> None:
     m = metrics()
     if m is not None:
         m.external_failures.labels(service, reason).inc()
+
+
+def record_task_failure(task: str, error_type: str) -> None:
+    """Count one background task that failed for good."""
+    m = metrics()
+    if m is not None:
+        m.task_failures.labels(task, error_type).inc()
+
+
+def record_task_retry(task: str) -> None:
+    """Count one background task that failed and will be retried."""
+    m = metrics()
+    if m is not None:
+        m.task_retries.labels(task).inc()
 
 
 def stream_opened() -> None:

@@ -18,6 +18,14 @@ correlation id of the request that created the workspace) which POSTs the event 
 
 Delivery is best effort: events in flight when the process exits are lost (the threads are
 daemons; `wait_idle()` lets a shutdown hook wait for them).
+
+With CELERY_BROKER_URL set, the event is published instead to Redis as a Celery task
+(`workspaces.tasks.deliver_workspace_created`), which a worker runs: one attempt per run, a
+retryable failure becomes a Celery retry after the same backoff (each logged at WARNING by
+`errors.celery`), and the final failure is logged once and counted as above. The task is
+acknowledged only when done, so a worker killed mid-delivery does not lose it. It carries the
+request's correlation id and trace in its headers (`errors.celery`), and so does every line the
+worker logs for it and its outgoing request.
 """
 
 from __future__ import annotations
@@ -155,39 +163,55 @@ def send_workspace_created(event: dict[str, Any], config: WebhookConfig | None =
     return _deliver(_Delivery.of(event), config)
 
 
-def _deliver(delivery: _Delivery, config: WebhookConfig) -> bool:
-    headers = {
+def _headers(delivery: _Delivery) -> dict[str, str]:
+    return {
         "Content-Type": "application/json",
         "User-Agent": "cortex-webhook/1",
         "X-Cortex-Event": delivery.event_type,
         **correlation_headers(),
     }
+
+
+def _attempt(
+    client: httpx.Client, delivery: _Delivery, config: WebhookConfig, attempt: int
+) -> ExternalServiceException | None:
+    """POST once; None when the receiver accepted it, else the failure."""
+    try:
+        with (
+            external_service(SERVICE_NAME),
+            # Streamed and never read: the receiver's answer is its status, not a body.
+            client.stream(
+                "POST", config.url, content=delivery.body, headers=_headers(delivery)
+            ) as response,
+        ):
+            response.raise_for_status()
+    except ExternalServiceException as exc:
+        return exc
+    logger.debug(
+        "Delivered %s to the webhook (attempt %d)",
+        delivery.event_type,
+        attempt,
+        extra={"service_name": SERVICE_NAME, "attempt": attempt},
+    )
+    return None
+
+
+def _retry_delay(config: WebhookConfig, attempt: int) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based)."""
+    return float(min(config.backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
+
+
+def _deliver(delivery: _Delivery, config: WebhookConfig) -> bool:
     failure: ExternalServiceException | None = None
     attempt = 0
     with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
         for attempt in range(1, config.attempts + 1):
-            try:
-                with (
-                    external_service(SERVICE_NAME),
-                    # Streamed and never read: the receiver's answer is its status, not a body.
-                    client.stream(
-                        "POST", config.url, content=delivery.body, headers=headers
-                    ) as response,
-                ):
-                    response.raise_for_status()
-            except ExternalServiceException as exc:
-                failure = exc
-            else:
-                logger.debug(
-                    "Delivered %s to the webhook (attempt %d)",
-                    delivery.event_type,
-                    attempt,
-                    extra={"service_name": SERVICE_NAME, "attempt": attempt},
-                )
+            failure = _attempt(client, delivery, config, attempt)
+            if failure is None:
                 return True
             if attempt == config.attempts or not _retryable(failure):
                 break
-            delay = min(config.backoff * 2 ** (attempt - 1), _MAX_BACKOFF)
+            delay = _retry_delay(config, attempt)
             logger.info(
                 "Webhook attempt %d/%d failed (%s); retrying in %.2fs",
                 attempt,
@@ -248,14 +272,54 @@ def _run(delivery: _Delivery, config: WebhookConfig) -> None:
             _idle.notify_all()
 
 
-def notify_workspace_created(event: dict[str, Any]) -> threading.Thread | None:
-    """Send `event` to the webhook in a background thread, if one is configured; never raises.
+def deliver_in_task(task: Any, event: dict[str, Any]) -> bool:
+    """The body of the Celery task: one attempt, then a Celery retry or the final failure.
 
-    Returns the started thread, or None when no webhook is configured or the event was dropped.
+    A retryable failure raises the task's `Retry` (the task runs again after the webhook's
+    backoff); the last failure is logged and counted here, and the task ends normally. A bug
+    of ours is counted and raised, for `errors.celery` to log once.
     """
     try:
         config = WebhookConfig.from_settings()
         if config is None:
+            return False
+        delivery = _Delivery.of(event)
+        attempt = int(task.request.retries or 0) + 1
+        with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
+            failure = _attempt(client, delivery, config, attempt)
+    except Exception:
+        record_failure(INTERNAL_ERROR)
+        raise
+    if failure is None:
+        return True
+    if attempt < config.attempts and _retryable(failure):
+        raise task.retry(
+            exc=failure, countdown=_retry_delay(config, attempt), max_retries=config.attempts - 1
+        )
+    _log_failure(delivery, failure, attempt)
+    return False
+
+
+def _publish(event: dict[str, Any]) -> None:
+    # Imported here: the Celery app exists only for projects that set CELERY_BROKER_URL.
+    from workspaces.tasks import deliver_workspace_created
+
+    deliver_workspace_created.apply_async(args=(event,))
+
+
+def notify_workspace_created(event: dict[str, Any]) -> threading.Thread | None:
+    """Send `event` to the webhook, if one is configured; never raises.
+
+    With CELERY_BROKER_URL the event is published as a Celery task and None is returned;
+    otherwise it is sent from a background thread, which is returned (None when the event was
+    dropped).
+    """
+    try:
+        config = WebhookConfig.from_settings()
+        if config is None:
+            return None
+        if getattr(settings, "CELERY_BROKER_URL", None):
+            _publish(event)
             return None
         delivery = _Delivery.of(event)
         thread = ContextThread(_run, (delivery, config), name=f"webhook:{delivery.event_type}")

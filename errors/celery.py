@@ -1,0 +1,198 @@
+"""Celery tasks under the correlation id (and trace) of the code that published them.
+
+`connect()` connects receivers to Celery's signals (public extension points; nothing is patched):
+
+- `before_task_publish`: a task published while a request, a command or another task is being
+  served carries its correlation id in the message header `errors_correlation_id`, and inside a
+  trace `traceparent` and `tracestate` (unless the message has its own, as OpenTelemetry's Celery
+  instrumentation gives it);
+- `task_prerun` / `task_postrun`: the worker runs the task under that correlation id (a new one
+  when the message has none) and continues its trace with a span of its own, so every line the
+  task logs carries them; both are restored afterwards;
+- `task_retry`: each retry is logged once at WARNING on `errors.tasks` and counted in
+  `task_retries_total`;
+- `task_failure`: each failure is logged once on `errors.tasks`, at ERROR with the traceback (at
+  INFO without it for the task's expected exceptions, `Task.throws`), with the task name, task id
+  and correlation id, and counted in `task_failures_total`. Celery's own lines for failures and
+  retries (`celery.app.trace`, which also write the task's arguments) are dropped, so each is
+  logged once.
+
+`ErrorsConfig.ready()` calls `connect()` when Celery is loaded by then (ERRORS_CORRELATE_CELERY);
+a project that loads Celery later calls it where it creates its Celery app. It is idempotent.
+Written against Celery 5.7. Importing this module needs Celery (the `[celery]` extra).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from celery import signals
+from celery.app import trace as celery_trace
+
+from . import metrics
+from .context import (
+    get_correlation_id,
+    is_valid_correlation_id,
+    new_correlation_id,
+    reset_correlation_id,
+    set_correlation_id,
+)
+from .tasks import mark_logged
+from .tracing import TRACEPARENT, TRACESTATE, continue_trace, current_trace, reset_trace, set_trace
+
+logger = logging.getLogger("errors.tasks")
+
+CORRELATION_HEADER: Final = "errors_correlation_id"
+# Where the tokens of the ids set for a task wait for task_postrun (on the task's request).
+_TOKENS: Final = "_errors_tokens"
+
+
+def on_publish(sender: Any = None, headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    """`before_task_publish`: put the current correlation id and trace into the headers."""
+    if headers is None:
+        return
+    correlation_id = get_correlation_id()
+    if correlation_id and CORRELATION_HEADER not in headers:
+        headers[CORRELATION_HEADER] = correlation_id
+    trace = current_trace()
+    if trace is not None and TRACEPARENT not in headers:
+        headers.update(trace.headers())
+
+
+def on_prerun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
+    """`task_prerun`: run the task under the publisher's correlation id and trace."""
+    if task is None:
+        return
+    request = task.request
+    offered = getattr(request, CORRELATION_HEADER, None)
+    if isinstance(offered, str) and is_valid_correlation_id(offered):
+        correlation_id = offered
+    else:
+        # A task applied in-process (eagerly) keeps the caller's id.
+        correlation_id = get_correlation_id() or new_correlation_id()
+    traceparent = getattr(request, TRACEPARENT, None)
+    trace = None
+    if isinstance(traceparent, str):
+        tracestate = getattr(request, TRACESTATE, None)
+        trace = continue_trace(traceparent, tracestate if isinstance(tracestate, str) else None)
+    tokens = (set_correlation_id(correlation_id), None if trace is None else set_trace(trace))
+    setattr(request, _TOKENS, tokens)
+
+
+def on_postrun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
+    """`task_postrun`: restore the ids that were current before the task."""
+    if task is None:
+        return
+    tokens = getattr(task.request, _TOKENS, None)
+    if tokens is None:
+        return
+    setattr(task.request, _TOKENS, None)
+    correlation_token, trace_token = tokens
+    if trace_token is not None:
+        reset_trace(trace_token)
+    reset_correlation_id(correlation_token)
+
+
+def _task_name(task: Any) -> str:
+    return str(getattr(task, "name", None) or "<unknown>")
+
+
+def on_retry(
+    sender: Any = None, request: Any = None, reason: Any = None, **kwargs: Any
+) -> None:
+    """`task_retry`: log the failed attempt once, at WARNING, and count it."""
+    name = _task_name(sender)
+    exc = getattr(reason, "exc", None) or reason
+    error_type = type(exc).__name__ if isinstance(exc, BaseException) else None
+    retries = getattr(request, "retries", 0) or 0
+    logger.warning(
+        "Task %s[%s] failed (attempt %d) and will be retried: %s",
+        name,
+        getattr(request, "id", None),
+        retries + 1,
+        error_type or exc,
+        extra={
+            "task": name,
+            "task_id": getattr(request, "id", None),
+            "attempt": retries + 1,
+            "error_type": error_type,
+        },
+    )
+    metrics.record_task_retry(name)
+
+
+def on_failure(
+    sender: Any = None,
+    task_id: str | None = None,
+    exception: BaseException | None = None,
+    traceback: Any = None,
+    **kwargs: Any,
+) -> None:
+    """`task_failure`: log the failure once, with its traceback, and count it."""
+    if exception is None:
+        return
+    name = _task_name(sender)
+    expected = isinstance(exception, tuple(getattr(sender, "throws", ()) or ()))
+    mark_logged(exception)  # errors.tasks' other handlers must not log it again
+    request = getattr(sender, "request", None)
+    logger.log(
+        logging.INFO if expected else logging.ERROR,
+        "Task %s[%s] failed: %s",
+        name,
+        task_id,
+        type(exception).__name__,
+        exc_info=None if expected else (type(exception), exception, traceback),
+        extra={
+            "task": name,
+            "task_id": task_id,
+            "error_type": type(exception).__name__,
+            "attempt": (getattr(request, "retries", 0) or 0) + 1,
+        },
+    )
+    metrics.record_task_failure(name, type(exception).__name__)
+
+
+class CeleryDuplicateLogFilter(logging.Filter):
+    """Drop Celery's own lines for task failures and retries, which `errors` logs itself."""
+
+    _DUPLICATES: Final = frozenset({celery_trace.LOG_FAILURE, celery_trace.LOG_RETRY})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for `celery.app.trace`'s failure and retry lines; True for anything else."""
+        return record.msg not in self._DUPLICATES
+
+
+_RECEIVERS = (
+    (signals.before_task_publish, on_publish),
+    (signals.task_prerun, on_prerun),
+    (signals.task_postrun, on_postrun),
+    (signals.task_retry, on_retry),
+    (signals.task_failure, on_failure),
+)
+
+
+def connect() -> None:
+    """Connect the receivers and the duplicate-line filter; calling it again changes nothing."""
+    for signal, receiver in _RECEIVERS:
+        signal.connect(receiver, weak=False, dispatch_uid=f"errors.celery.{receiver.__name__}")
+    celery_logger = logging.getLogger(celery_trace.logger.name)
+    if not any(isinstance(f, CeleryDuplicateLogFilter) for f in celery_logger.filters):
+        celery_logger.addFilter(CeleryDuplicateLogFilter())
+
+
+def disconnect() -> None:
+    """Undo `connect()` (for tests)."""
+    for signal, receiver in _RECEIVERS:
+        signal.disconnect(receiver, dispatch_uid=f"errors.celery.{receiver.__name__}")
+    celery_logger = logging.getLogger(celery_trace.logger.name)
+    for existing in [f for f in celery_logger.filters if isinstance(f, CeleryDuplicateLogFilter)]:
+        celery_logger.removeFilter(existing)
+
+
+__all__ = [
+    "CORRELATION_HEADER",
+    "CeleryDuplicateLogFilter",
+    "connect",
+    "disconnect",
+]
