@@ -19,7 +19,7 @@ pytestmark = pytest.mark.consumer
 
 OTHER_TOP_LEVEL = ("cortex", "workspaces", "tests", "bench", "accounts")
 REQUIRED = {"django", "orjson", "prometheus-client"}
-EXTRAS = {"drf", "openapi", "postgres", "http", "sentry"}
+EXTRAS = {"drf", "openapi", "postgres", "http", "sentry", "otel", "celery"}
 
 
 @pytest.fixture(scope="module")
