@@ -13,7 +13,12 @@ Stacks (settings in bench/overhead_stacks/settings_<stack>.py, same views and UR
                Prometheus metrics off (ERRORS_ENABLE_MONITORING = False);
   errors+metrics  the same with metrics on (the default);
   alternative  drf-standardized-errors + django-guid (middleware and log filter) +
-               python-json-logger's OrjsonFormatter.
+               python-json-logger's OrjsonFormatter;
+  errors+trace the `errors` stack with trace propagation on: its requests carry a W3C
+               `traceparent`, so the middleware continues the trace (the correlation id is the
+               trace id), every log line gets `trace_id` and `span_id`, and the response
+               `traceresponse` (ERRORS_TRACE_RESPONSE_HEADER). Compared with `errors`, whose
+               requests carry none, it gives what trace propagation costs per request.
 
 Every stack logs to the same kind of null sink (overhead_stacks.sink.NullSink) at INFO.
 
@@ -31,8 +36,10 @@ exception handler, rendering and logging all run; only socket and WSGI-server wo
 
 The parent interleaves the stacks within every round, path by path (rotating which stack goes
 first), so that the three measurements of a path are close together in time and machine noise
-is spread over all stacks; it reports the best round per stack and path. Nothing timed is
-asserted: it prints the table and the target lines and exits 0 (1 only when a worker fails).
+is spread over all stacks; it reports the best round per stack and path, and for trace
+propagation the extra microseconds per request of errors+trace over errors in each round (the
+range over rounds, and the difference of the best rounds). Nothing timed is asserted: it prints
+the table and the target lines and exits 0 (1 only when a worker fails).
 
 `--profile STACK [--path 200]` runs cProfile over one path of one stack in this process instead.
 """
@@ -59,7 +66,7 @@ for _entry in (str(REPO_ROOT), str(BENCH_DIR)):
     if _entry not in sys.path:
         sys.path.insert(0, _entry)
 
-STACKS = ("bare", "errors", "errors+metrics", "alternative")
+STACKS = ("bare", "errors", "errors+metrics", "alternative", "errors+trace")
 PATHS = ("200", "404", "400", "500")
 PATH_LABELS = {"200": "200 ok", "404": "404 NotFound", "400": "400 invalid", "500": "500 crash"}
 
@@ -72,6 +79,10 @@ REPLY = "OVERHEAD "
 BATCH = 8
 
 INVALID_BODY = json.dumps({"name": "", "quantity": "many"}).encode()
+
+# What the requests of the errors+trace stack carry.
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,7 +115,7 @@ def setup_django(stack: str) -> Any:
     return WSGIHandler()
 
 
-def build_requests() -> dict[str, tuple[dict[str, Any], bytes]]:
+def build_requests(stack: str) -> dict[str, tuple[dict[str, Any], bytes]]:
     """The environ and body of each path, built once; RequestFactory gives a complete environ."""
     from django.test import RequestFactory
 
@@ -120,6 +131,8 @@ def build_requests() -> dict[str, tuple[dict[str, Any], bytes]]:
     }
     for environ, _body in requests.values():
         environ["HTTP_ACCEPT"] = "application/json"
+        if stack == "errors+trace":
+            environ["HTTP_TRACEPARENT"] = TRACEPARENT
     return requests
 
 
@@ -162,6 +175,9 @@ def _check_errors_envelope(response: Any, path: str, body: Any, code: str) -> No
     header = response.get("X-Correlation-ID")
     if not header:
         raise SanityError(f"{path}: no X-Correlation-ID header")
+    traced = response.get("traceresponse")
+    if traced is not None and (header != TRACE_ID or traced.split("-")[1:2] != [TRACE_ID]):
+        raise SanityError(f"{path}: the trace was not continued: {header!r}, {traced!r}")
     if path == "200":
         return
     if not (isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"], dict)):
@@ -244,6 +260,8 @@ def sanity_check(stack: str, callers: dict[str, Callable[[], Any]]) -> dict[str,
         if path == "200" and body.get("status") != "ok":
             raise SanityError(f"200: unexpected body {body!r}")
         if stack.startswith("errors"):
+            if (stack == "errors+trace") != ("traceresponse" in response):
+                raise SanityError(f"{path}: traceresponse expected only from errors+trace")
             _check_errors_envelope(response, path, body, _ERRORS_CODES.get(path, ""))
         else:
             _check_standardized(response, path, body, _STANDARDIZED_TYPES.get(path, ""))
@@ -271,7 +289,9 @@ def worker_main(stack: str, warmup: float) -> int:
     """Serve `measure PATH SECONDS` lines on stdin until EOF or `quit`."""
     try:
         handler = setup_django(stack)
-        callers = {path: make_caller(handler, *req) for path, req in build_requests().items()}
+        callers = {
+            path: make_caller(handler, *req) for path, req in build_requests(stack).items()
+        }
         log_lines = sanity_check(stack, callers)
     except SanityError as exc:
         print(f"overhead.py: stack {stack!r} failed its sanity check: {exc}", file=sys.stderr)
@@ -296,7 +316,7 @@ def profile_main(stack: str, path: str, seconds: float) -> int:
 
     try:
         handler = setup_django(stack)
-        callers = {p: make_caller(handler, *req) for p, req in build_requests().items()}
+        callers = {p: make_caller(handler, *req) for p, req in build_requests(stack).items()}
         sanity_check(stack, callers)
     except SanityError as exc:
         print(f"overhead.py: stack {stack!r} failed its sanity check: {exc}", file=sys.stderr)
@@ -376,6 +396,20 @@ class Worker:
             self.process.wait()
 
 
+def print_trace_cost(history: dict[str, dict[str, list[float]]]) -> None:
+    """Microseconds per request that trace propagation adds: errors+trace over errors."""
+    print("\nTrace propagation (errors+trace vs errors): extra microseconds per request")
+    print(f"{'path':<14}{'per round, min..max':>24}{'best vs best':>14}{'ratio':>8}")
+    for path in PATHS:
+        plain, traced = history["errors"][path], history["errors+trace"][path]
+        costs = [1e6 / t - 1e6 / p for p, t in zip(plain, traced, strict=True)]
+        best_cost = 1e6 / max(traced) - 1e6 / max(plain)
+        print(
+            f"{PATH_LABELS[path]:<14}{f'{min(costs):+.1f} .. {max(costs):+.1f} us':>24}"
+            f"{f'{best_cost:+.1f} us':>14}{max(traced) / max(plain):>7.2f}x"
+        )
+
+
 def print_report(
     best: dict[str, dict[str, float]],
     log_lines: dict[str, dict[str, int]],
@@ -416,6 +450,9 @@ def parent_main(seconds: float, rounds: int, warmup: float) -> int:
     try:
         log_lines = {stack: workers[stack].read_reply()["log_lines"] for stack in STACKS}
         best = {stack: dict.fromkeys(PATHS, 0.0) for stack in STACKS}
+        history: dict[str, dict[str, list[float]]] = {
+            stack: {path: [] for path in PATHS} for stack in STACKS
+        }
         print("req/s per round, " + "/".join(STACKS) + " for each path:")
         for round_index in range(rounds):
             parts = []
@@ -427,6 +464,7 @@ def parent_main(seconds: float, rounds: int, warmup: float) -> int:
                 for stack in STACKS[shift:] + STACKS[:shift]:
                     rates[stack] = workers[stack].measure(path, seconds)
                     best[stack][path] = max(best[stack][path], rates[stack])
+                    history[stack][path].append(rates[stack])
                 parts.append(f"{path} " + "/".join(f"{rates[s]:,.0f}" for s in STACKS))
             print(f"round {round_index + 1}/{rounds}: " + "  ".join(parts), flush=True)
     except WorkerFailed as exc:
@@ -436,6 +474,7 @@ def parent_main(seconds: float, rounds: int, warmup: float) -> int:
         for worker in workers.values():
             worker.close()
     print_report(best, log_lines, rounds, seconds)
+    print_trace_cost(history)
     return 0
 
 
