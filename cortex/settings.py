@@ -99,13 +99,33 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 elif _database["ENGINE"] == "django.db.backends.postgresql":
+    from cortex.database import bounded_connection_class
+
     _options = dict(_database.get("OPTIONS") or {})  # type: ignore[call-overload]
+    # The server ends a statement after DB_STATEMENT_TIMEOUT_MS (504), but cannot end a wait when
+    # the link is held open and nothing comes back: every wait for the server also ends after
+    # DB_CLIENT_TIMEOUT seconds on our side, closing the connection (503, cortex/database.py).
+    # A slow statement must meet the server's timeout first, or it would cost a connection.
+    _client_timeout = env_int("DB_CLIENT_TIMEOUT", 10, minimum=1)
+    _statement_timeout_ms = env_int("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1)
+    if _statement_timeout_ms >= _client_timeout * 1000:
+        raise ImproperlyConfigured(
+            f"DB_STATEMENT_TIMEOUT_MS ({_statement_timeout_ms}) must be below DB_CLIENT_TIMEOUT "
+            f"({_client_timeout} s = {_client_timeout * 1000} ms), so that a slow statement is "
+            "cut short by the server before the client gives up on the connection"
+        )
     # A short connect timeout answers 503 quickly when the server is unreachable, instead of
-    # hanging the request; the statement timeout answers 504 instead of holding a worker.
+    # hanging the request.
     _options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 2, minimum=1))
-    _options.setdefault(
-        "options", f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 30000)}"
-    )
+    _options.setdefault("options", f"-c statement_timeout={_statement_timeout_ms}")
+    # On a real partition the kernel gives up on the link too: data unacknowledged for
+    # DB_CLIENT_TIMEOUT, or an idle link whose keepalive probes go unanswered (from 5 s idle on,
+    # every 2 s), so a pooled connection to a vanished server fails its check at once.
+    _options.setdefault("keepalives", 1)
+    _options.setdefault("keepalives_idle", 5)
+    _options.setdefault("keepalives_interval", 2)
+    _options.setdefault("keepalives_count", 3)
+    _options.setdefault("tcp_user_timeout", _client_timeout * 1000)
     # Under ASGI every request runs its sync code in a thread of its own, so persistent
     # per-thread connections would pile up; a pool is what Django recommends there. With
     # CONN_HEALTH_CHECKS the pool checks a connection before lending it, so the service recovers
@@ -116,6 +136,7 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
             "min_size": env_int("DB_POOL_MIN_SIZE", 1),
             "max_size": env_int("DB_POOL_MAX_SIZE", 10, minimum=1),
             "timeout": env_int("DB_POOL_TIMEOUT", 2, minimum=1),
+            "connection_class": bounded_connection_class(_client_timeout),
         },
     )
     _database["OPTIONS"] = _options

@@ -319,32 +319,36 @@ def test_concurrent_creates_of_one_name_give_one_201_and_409s(
 
 
 class InFlightDrop:
-    """What happened to a POST whose connection to the database dropped while it waited."""
+    """What happened to a POST whose link to the database dropped or hung while it waited."""
 
     def __init__(self, response: httpx.Response, after_cut: float, server: DaphneServer) -> None:
         self.response = response
-        self.after_cut = after_cut  # seconds from the cut to the answer
+        self.after_cut = after_cut  # seconds from the cut (or the hang) to the answer
         self.server = server
 
 
 def drop_connection_under_a_request(
-    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory, username: str
+    daphne_factory: DaphneFactory,
+    tcp_proxy_factory: ProxyFactory,
+    username: str,
+    *,
+    hang: bool = False,
 ) -> InFlightDrop:
     """Start a POST that blocks on a table lock, cut the database link under it, restore it.
 
-    Also checks that the service recovers and that the interrupted write left nothing behind.
+    With `hang`, the link is held open with nothing forwarded instead, then resumed, and the
+    server runs with the default DB_* settings. Also checks that the service recovers and that
+    the interrupted write left nothing behind.
     """
     user, key = make_user(username)
     proxy = tcp_proxy_factory(*database_host_port())
-    server = daphne_factory(
-        {
-            "DATABASE_URL": current_database_url(port=proxy.port),
-            # Long enough that the cut, not the statement timeout, ends the request.
-            "DB_STATEMENT_TIMEOUT_MS": "15000",
-        }
-    )
+    env = {"DATABASE_URL": current_database_url(port=proxy.port)}
+    if not hang:
+        # Long enough that the cut, not either timeout, ends the request.
+        env.update(DB_STATEMENT_TIMEOUT_MS="15000", DB_CLIENT_TIMEOUT="20")
+    server = daphne_factory(env)
     outcome: list[httpx.Response | BaseException] = []
-    with api_client(server, key) as api:
+    with api_client(server, key, timeout=20.0) as api:
         assert api.get(LIST).status_code == 200
 
         def post() -> None:
@@ -372,8 +376,11 @@ def drop_connection_under_a_request(
 
             assert wait_for(request_waits_for_the_lock, timeout=5.0, interval=0.05) is not None
             cut_at = time.monotonic()
-            proxy.cut()
-            thread.join(15)
+            if hang:
+                proxy.hang()
+            else:
+                proxy.cut()
+            thread.join(20)
             answered_at = time.monotonic()
         finally:
             locker.rollback()
@@ -382,7 +389,10 @@ def drop_connection_under_a_request(
         assert len(outcome) == 1 and isinstance(outcome[0], httpx.Response), outcome
         response = outcome[0]
 
-        proxy.restore()
+        if hang:
+            proxy.resume()
+        else:
+            proxy.restore()
         assert wait_for(lambda: api.get(HEALTHZ).status_code == 200, timeout=10.0) is not None
         listing = api.get(LIST)
         assert listing.status_code == 200 and listing.json()["results"] == [], listing.text
@@ -411,3 +421,192 @@ def test_a_request_in_flight_when_the_database_drops_is_logged_once_and_answered
         ("db_connection_error", 503)
     ], [r.get("exception", {}).get("message") for r in records]
     assert drop.after_cut < 1.0, f"answered {drop.after_cut:.2f} s after the cut"
+
+
+# --- e. the database hangs: the link stays open and nothing comes back -----------------------
+
+HANG_CLIENT_TIMEOUT = 2.0  # DB_CLIENT_TIMEOUT of the load test's server, seconds
+POOL_TIMEOUT = 2.0  # DB_POOL_TIMEOUT (the default)
+MARGIN = 1.0  # seconds of scheduling slack on a shared two-core machine
+
+
+def test_a_write_in_flight_when_the_database_hangs_ends_within_the_default_bound(
+    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory
+) -> None:
+    drop = drop_connection_under_a_request(
+        daphne_factory, tcp_proxy_factory, "in-flight-hang", hang=True
+    )
+    error_of(drop.response, 503, "db_connection_error")
+    assert drop.response.headers["X-Correlation-ID"] == "in-flight-hang"
+    retry_after(drop.response)
+    assert_no_leaks(drop.response)
+    records = error_log_records(drop.server, "in-flight-hang")
+    assert [(r.get("error_code"), r.get("status_code")) for r in records] == [
+        ("db_connection_error", 503)
+    ], records
+    # DB_CLIENT_TIMEOUT's default: 10 s from when the INSERT was sent, just before the hang.
+    assert drop.after_cut <= 10.0 + MARGIN, f"answered {drop.after_cut:.2f} s after the hang"
+    print(f"write in flight answered 503 {drop.after_cut:.2f} s after the hang (bound 10 s)")
+
+
+class Call:
+    """One request of the load below: what it sent, when, and what came back."""
+
+    def __init__(self, kind: str, name: str | None, started: float) -> None:
+        self.kind = kind  # "read" or "write"
+        self.name = name  # the workspace a write creates
+        self.started = started
+        self.finished = started
+        self.outcome: httpx.Response | BaseException | None = None
+
+    @property
+    def status(self) -> int | None:
+        return self.outcome.status_code if isinstance(self.outcome, httpx.Response) else None
+
+
+def payload(name: str) -> dict[str, Any]:
+    return {"name": name, "description": f"about {name}", "metadata": {"of": name, "n": [1, 2]}}
+
+
+def test_a_hanging_database_costs_each_request_a_bounded_wait_and_loses_no_write(
+    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory
+) -> None:
+    user, key = make_user("hang")
+    proxy = tcp_proxy_factory(*database_host_port())
+    server = daphne_factory(
+        {
+            "DATABASE_URL": current_database_url(port=proxy.port),
+            "DB_CLIENT_TIMEOUT": f"{HANG_CLIENT_TIMEOUT:g}",
+            "DB_STATEMENT_TIMEOUT_MS": "1000",
+            "USER_THROTTLE_RATE": "100000/minute",
+        }
+    )
+    pid = server.pid
+    calls: list[Call] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    resumed_at: list[float] = []
+
+    def client(kind: str, number: int) -> None:
+        """Send requests one after the other until stopped, after a success past the resume."""
+        with api_client(server, key, timeout=20.0) as api:
+            sent = 0
+            while True:
+                name = f"{kind}-{number}-{sent}" if kind == "write" else None
+                call = Call(kind, name, time.monotonic())
+                try:
+                    if name is not None:
+                        call.outcome = api.post(LIST, json=payload(name))
+                    else:
+                        call.outcome = api.get(LIST, params={"limit": 5})
+                except BaseException as exc:  # reported below, with every other outcome
+                    call.outcome = exc
+                call.finished = time.monotonic()
+                with lock:
+                    calls.append(call)
+                sent += 1
+                if not isinstance(call.outcome, httpx.Response):
+                    return
+                succeeded = call.outcome.status_code in (200, 201)
+                if stop.is_set() and succeeded and call.started > resumed_at[0]:
+                    return
+                time.sleep(0.02)
+
+    threads = [threading.Thread(target=client, args=("write", n)) for n in range(4)]
+    threads += [threading.Thread(target=client, args=("read", n)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    # Hang while every client's request surely waits for the server: a lock holds them there.
+    locker = psycopg.connect(current_database_url(), connect_timeout=5)
+    try:
+        locker.execute("LOCK TABLE workspaces_workspace IN ACCESS EXCLUSIVE MODE")
+
+        def every_client_waits_for_the_lock() -> bool:
+            row = locker.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            return bool(row and row[0] >= len(threads))
+
+        assert wait_for(every_client_waits_for_the_lock, timeout=5.0, interval=0.02) is not None
+        hung_at = time.monotonic()
+        proxy.hang()
+    finally:
+        locker.rollback()
+        locker.close()
+    time.sleep(5.0)
+    proxy.resume()
+    resumed_at.append(time.monotonic())
+    time.sleep(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    resumed = resumed_at[0]
+
+    assert [c.outcome for c in calls if not isinstance(c.outcome, httpx.Response)] == []
+    # Every answer is a success, or a 503 with Retry-After / a 504, the envelope leaking nothing.
+    for call in calls:
+        response = call.outcome
+        assert isinstance(response, httpx.Response)
+        if response.status_code == 503:
+            error_of(response, 503, "db_connection_error")
+            retry_after(response)
+            assert_no_leaks(response, str(proxy.port))
+        elif response.status_code == 504:
+            error_of(response, 504, "db_timeout")
+            assert_no_leaks(response, str(proxy.port))
+        else:
+            expected = 201 if call.kind == "write" else 200
+            assert response.status_code == expected, (response.status_code, response.text)
+
+    # Each request waits a bounded time for the hanging database: one in flight at most the
+    # client timeout; a new one also waits for a pool connection first (the pool's timeout).
+    in_flight = [c for c in calls if c.started < hung_at < c.finished]
+    during = [c for c in calls if hung_at <= c.started < resumed]
+    assert {c.kind for c in in_flight} == {"read", "write"}, "no read and write in flight"
+    in_flight_waits = [c.finished - hung_at for c in in_flight]
+    new_waits = [c.finished - c.started for c in during]
+    assert max(in_flight_waits) <= HANG_CLIENT_TIMEOUT + MARGIN, in_flight_waits
+    assert max(new_waits) <= HANG_CLIENT_TIMEOUT + POOL_TIMEOUT + MARGIN, new_waits
+    failed = [c for c in calls if c.status in (503, 504)]
+    assert failed, "the hang failed no request"
+    assert all(c.finished > hung_at for c in failed)
+
+    # The service recovers by itself: writes are acknowledged again within a few seconds.
+    firsts = [c.finished - resumed for c in calls if c.started >= resumed and c.status == 201]
+    assert firsts, "no write succeeded after the resume"
+    recovered_after = min(firsts)
+    assert recovered_after <= 5.0, f"first 201 {recovered_after:.2f} s after the resume"
+    assert server.running and server.pid == pid, "daphne was restarted"
+
+    # Every acknowledged write is there, once and whole; an unacknowledged one (its COMMIT may
+    # have been held by the partition) is there whole or not at all; nothing else is.
+    acknowledged: dict[str, str] = {}
+    for call in calls:
+        response = call.outcome
+        if call.name is not None and isinstance(response, httpx.Response) and call.status == 201:
+            acknowledged[call.name] = response.json()["id"]
+    attempted = {c.name for c in calls if c.name is not None}
+    rows = list(
+        Workspace.objects.filter(owner=user).values_list("id", "name", "description", "metadata")
+    )
+    by_name = {name: (str(pk), description, metadata) for pk, name, description, metadata in rows}
+    assert len(by_name) == len(rows), "a workspace was written twice"
+    assert set(by_name) <= attempted
+    lost = [name for name, pk in acknowledged.items() if by_name.get(name, ("",))[0] != pk]
+    assert lost == [], f"acknowledged writes lost: {lost}"
+    for name, (_, description, metadata) in by_name.items():
+        sent_body = payload(name)
+        assert (description, metadata) == (sent_body["description"], sent_body["metadata"]), name
+    unacknowledged_present = len(set(by_name) - set(acknowledged))
+    statuses = sorted({c.status or 0 for c in failed})
+    print(
+        f"{len(calls)} requests, {len(failed)} failed during the hang ({statuses}); "
+        f"in flight at the hang: {len(in_flight)}, ended "
+        f"within {max(in_flight_waits):.2f} s; new during the hang: {len(during)}, at most "
+        f"{max(new_waits):.2f} s; first 201 {recovered_after:.2f} s after the resume; "
+        f"{len(acknowledged)} acknowledged writes, 0 lost, {unacknowledged_present} "
+        "unacknowledged ones committed whole"
+    )
