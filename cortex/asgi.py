@@ -30,6 +30,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from errors.asgi import CorrelationIdMiddleware  # noqa: E402
+from errors.limits import ConcurrencyLimitGate  # noqa: E402
 from workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
 from workspaces.flow import FlowControlMiddleware  # noqa: E402
 
@@ -41,7 +42,8 @@ application = ProtocolTypeRouter(
         "http": URLRouter(
             [
                 path("api/events/", events_app),  # type: ignore[arg-type]
-                re_path(r"", django_asgi_app),  # type: ignore[arg-type]
+                # Requests wait for their turn here, before Django starts a thread for them.
+                re_path(r"", ConcurrencyLimitGate(django_asgi_app)),  # type: ignore[arg-type]
             ]
         )
     }

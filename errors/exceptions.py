@@ -246,3 +246,23 @@ class RateLimitException(AppException):
         self.retry_after = retry_after
         if retry_after is not None:
             self.details["retry_after"] = retry_after
+
+
+class ServiceUnavailableException(AppException):
+    """The service cannot answer now, through no fault of the request; retry after a while.
+
+    The code says why (`service_busy` when overloaded, `redis_unavailable` when Redis is needed
+    and unreachable); `retry_after` seconds become Retry-After.
+    """
+
+    default_code = "service_unavailable"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message, code, details=details)
+        self.retry_after = retry_after

@@ -8,6 +8,7 @@ developer gave `Http404` or `PermissionDenied`).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,8 +45,10 @@ class ErrorInfo:
 
     @property
     def is_server_error(self) -> bool:
-        """5xx errors are the service's fault: logged at ERROR or above, with the traceback."""
-        return self.status >= 500
+        """The service's fault: a 5xx at ERROR or above, logged with its traceback and told to
+        `got_request_exception` receivers. A 5xx the catalog rates lower (503 `service_busy`:
+        overloaded, not failing) is answered as a 5xx but is none of these."""
+        return self.status >= 500 and self.level >= logging.ERROR
 
 
 def _info(
@@ -65,7 +68,8 @@ def _info(
     if entry is not None:
         severity = entry.severity
     level = (severity or catalog.Severity.ERROR).log_level
-    if status >= 500:
+    if status >= 500 and entry is None:
+        # A 5xx of no catalog code is the service's fault; a code's entry says so itself.
         level = max(level, catalog.Severity.ERROR.log_level)
     return ErrorInfo(status, code, message, details or None, headers or {}, level, exc)
 

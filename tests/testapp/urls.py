@@ -8,6 +8,8 @@ urlpatterns = [
     path("drf/validate", views.drf_validate),
     path("drf/ok", views.drf_ok),
     path("async/echo", views.async_echo),
+    path("async/hold", views.async_hold),
+    path("sync/hold", views.sync_hold),
     path("plain/get-only", views.plain_get_only),
     path("plain/streaming", views.plain_streaming),
     path("plain/own-json-error", views.plain_own_json_error),

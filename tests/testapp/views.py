@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Callable
 
 from django.core import exceptions as django_exc
@@ -118,6 +119,18 @@ async def async_echo(request: HttpRequest) -> JsonResponse:
     log.info("inside async_echo")
     await asyncio.sleep(0)
     return JsonResponse({"correlation_id": get_correlation_id()})
+
+
+async def async_hold(request: HttpRequest) -> JsonResponse:
+    """Take `seconds` (a query parameter) to answer: a request that keeps its turn that long."""
+    await asyncio.sleep(float(request.GET.get("seconds", "0.5")))
+    return JsonResponse({"held": True})
+
+
+def sync_hold(request: HttpRequest) -> JsonResponse:
+    """The same for sync views (a WSGI server's thread is held meanwhile)."""
+    time.sleep(float(request.GET.get("seconds", "0.5")))
+    return JsonResponse({"held": True})
 
 
 @require_GET

@@ -1,0 +1,208 @@
+"""Overload is not an outage: a bounded number of requests run at once, the others wait their turn.
+
+Under ASGI, Django runs each request's sync code (middleware, views) in a thread of its own, and
+each such thread takes a database connection while it works. A burst of requests then asks the
+pool for more connections than it holds; after the pool's timeout the surplus fails as if the
+database were down. `ConcurrencyLimitMiddleware` lets at most ERRORS_MAX_CONCURRENT_REQUESTS
+requests past it at once (size it to the pool) and queues the others in the event loop, where
+waiting costs a coroutine, not a thread or a connection. A request whose turn does not come within
+ERRORS_QUEUE_TIMEOUT seconds is answered 503 `service_busy` with Retry-After, logged at WARNING:
+the service is busy, not failing, so it does not count as a database failure or feed the
+error-rate alert. Under WSGI the server's threads wait on a semaphore instead, with the same
+deadline.
+
+Turns are handed out first come, first served. Paths under ERRORS_QUEUE_EXEMPT_PATHS (health
+probes, metrics) never wait: an orchestrator must not restart a service for being busy.
+`request_slot()` lets code outside Django's request cycle (a Channels consumer that reads the
+database) take a turn from the same budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+
+from .conf import errors_settings
+from .exceptions import ServiceUnavailableException
+from .handling import handle_exception
+
+
+class ConcurrencyLimit:
+    """`limit` turns, handed out in order of asking, to coroutines of one event loop or to threads.
+
+    The asyncio semaphore belongs to the loop it was first used on (one per process under daphne
+    and uvicorn); threads share a `threading.BoundedSemaphore` of their own, so a WSGI server's
+    threads and an ASGI loop never wait on each other.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._loop_semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread_semaphore = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._loop is not loop:
+                # A new loop (a test's, or after a restart): turns of a dead loop are void.
+                self._loop, self._loop_semaphore = loop, asyncio.Semaphore(self.limit)
+            assert self._loop_semaphore is not None
+            return self._loop_semaphore
+
+    async def acquire(self, timeout: float) -> asyncio.Semaphore | None:
+        """Wait up to `timeout` seconds for a turn; the semaphore to release, or None."""
+        semaphore = self._semaphore()
+        try:
+            async with asyncio.timeout(timeout):
+                await semaphore.acquire()
+        except TimeoutError:
+            return None
+        return semaphore
+
+    def acquire_blocking(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds in this thread for a turn; whether one was given."""
+        return self._thread_semaphore.acquire(timeout=timeout)
+
+    def release_blocking(self) -> None:
+        self._thread_semaphore.release()
+
+
+_limits: dict[int, ConcurrencyLimit] = {}
+_limits_lock = threading.Lock()
+
+
+def current_limit() -> ConcurrencyLimit | None:
+    """The process's limit for ERRORS_MAX_CONCURRENT_REQUESTS, or None when there is none."""
+    size = errors_settings.max_concurrent_requests
+    if size is None:
+        return None
+    limit = _limits.get(size)
+    if limit is None:
+        with _limits_lock:
+            limit = _limits.setdefault(size, ConcurrencyLimit(size))
+    return limit
+
+
+def busy() -> ServiceUnavailableException:
+    """The exception a request that did not get its turn is answered with."""
+    return ServiceUnavailableException(
+        code="service_busy", retry_after=errors_settings.busy_retry_after
+    )
+
+
+@contextlib.asynccontextmanager
+async def request_slot() -> AsyncIterator[None]:
+    """Take a turn from the request budget for async work; raises `busy()` after the wait."""
+    limit = current_limit()
+    if limit is None:
+        yield
+        return
+    semaphore = await limit.acquire(errors_settings.queue_timeout)
+    if semaphore is None:
+        raise busy()
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
+class ConcurrencyLimitMiddleware:
+    """Let ERRORS_MAX_CONCURRENT_REQUESTS requests run at once; sync and async capable.
+
+    Put it right after `errors.middleware.CorrelationIdMiddleware` (and middleware that only
+    sets headers), so that a busy answer has its correlation id, is logged once and is counted,
+    and before anything that reads the database or the session.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def _exempt(self, request: HttpRequest) -> bool:
+        return request.path.startswith(errors_settings.queue_exempt_paths)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        limit = current_limit()
+        if limit is None or self._exempt(request):
+            return self.get_response(request)
+        if not limit.acquire_blocking(errors_settings.queue_timeout):
+            return self._busy(request)
+        try:
+            return self.get_response(request)
+        finally:
+            limit.release_blocking()
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        scope = getattr(request, "scope", None) or {}
+        if _ADMITTED in scope:  # the ASGI gate in front gave this request its turn, or none
+            if not scope[_ADMITTED]:
+                return self._busy(request)
+            return await self.get_response(request)
+        limit = current_limit()
+        if limit is None or self._exempt(request):
+            return await self.get_response(request)
+        semaphore = await limit.acquire(errors_settings.queue_timeout)
+        if semaphore is None:
+            return self._busy(request)
+        try:
+            return await self.get_response(request)
+        finally:
+            semaphore.release()
+
+    def _busy(self, request: HttpRequest) -> HttpResponseBase:
+        # Logged at WARNING (the catalog's severity) and counted in errors_handled_total.
+        return handle_exception(busy(), request)
+
+
+# Scope key the ASGI gate sets: True when it gave the request a turn, False when the wait ran out.
+_ADMITTED = "errors.admitted"
+
+
+class ConcurrencyLimitGate:
+    """ASGI middleware that makes requests wait for their turn before Django sees them.
+
+    `ConcurrencyLimitMiddleware` alone already bounds the work under ASGI, but Django starts a
+    thread for each request (for its `request_started` receivers) before any middleware runs; a
+    burst of thousands then means thousands of threads competing for the GIL. Wrapping Django's
+    ASGI application in this gate makes waiting requests cost a coroutine only, and holds the turn
+    until Django has returned the request's database connection to the pool. A request whose wait
+    ran out still goes to Django, marked, and `ConcurrencyLimitMiddleware` answers it 503
+    `service_busy`, so the answer has its correlation id, CORS and security headers, log line and
+    metrics like any other.
+
+        application = ConcurrencyLimitGate(get_asgi_application())
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        limit = current_limit() if scope["type"] == "http" else None
+        if limit is None or str(scope.get("path", "")).startswith(
+            errors_settings.queue_exempt_paths
+        ):
+            await self.app(scope, receive, send)
+            return
+        semaphore = await limit.acquire(errors_settings.queue_timeout)
+        if semaphore is None:
+            await self.app(dict(scope, **{_ADMITTED: False}), receive, send)
+            return
+        try:
+            await self.app(dict(scope, **{_ADMITTED: True}), receive, send)
+        finally:
+            semaphore.release()
