@@ -193,6 +193,10 @@ else:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Django's ModelBackend, but the database connection goes back to the pool while a password is
+# hashed (accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.ModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -227,10 +231,6 @@ REST_FRAMEWORK = {
     # Bounded nesting, no NaN/Infinity: hostile bodies are 400s, not RecursionError 500s.
     "DEFAULT_PARSER_CLASSES": ["errors.parsers.JSONParser"],
     # Documents every operation's error responses, derived from the view (errors/openapi.py).
-# Django's ModelBackend, but the database connection goes back to the pool while a password is
-# hashed (accounts/backends.py).
-AUTHENTICATION_BACKENDS = ["accounts.backends.ModelBackend"]
-
     "DEFAULT_SCHEMA_CLASS": "errors.openapi.ErrorResponsesAutoSchema",
 }
 
@@ -317,6 +317,18 @@ if _declared["ERRORS_METRICS_BEARER_TOKEN"].validate(ERRORS_METRICS_BEARER_TOKEN
     )
 CSRF_FAILURE_VIEW = "errors.views.csrf_failure"
 
+# --- Overload (errors.limits) ------------------------------------------------------------------
+# Requests let past the concurrency limit at once: by default as many as the PostgreSQL pool has
+# connections, so a burst queues for its turn instead of failing on the pool's timeout as if the
+# database were down. A request still waiting after REQUEST_QUEUE_TIMEOUT seconds gets 503
+# service_busy with Retry-After.
+ERRORS_MAX_CONCURRENT_REQUESTS = env_int(
+    "MAX_CONCURRENT_REQUESTS",
+    int(DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 10)),
+    minimum=1,
+)
+ERRORS_QUEUE_TIMEOUT = env_int("REQUEST_QUEUE_TIMEOUT", 5, minimum=1)
+
 # --- Server-Sent Events (GET /api/events/) ----------------------------------------------------
 SSE_HEARTBEAT_SECONDS = env_int("SSE_HEARTBEAT_SECONDS", 15, minimum=1)
 SSE_RETRY_MS = env_int("SSE_RETRY_MS", 3000, minimum=0)
@@ -351,18 +363,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # again; it must exceed the longest task including its retry countdown.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
     "socket_connect_timeout": 2,
-# --- Overload (errors.limits) ------------------------------------------------------------------
-# Requests let past the concurrency limit at once: by default as many as the PostgreSQL pool has
-# connections, so a burst queues for its turn instead of failing on the pool's timeout as if the
-# database were down. A request still waiting after REQUEST_QUEUE_TIMEOUT seconds gets 503
-# service_busy with Retry-After.
-ERRORS_MAX_CONCURRENT_REQUESTS = env_int(
-    "MAX_CONCURRENT_REQUESTS",
-    int(DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 10)),
-    minimum=1,
-)
-ERRORS_QUEUE_TIMEOUT = env_int("REQUEST_QUEUE_TIMEOUT", 5, minimum=1)
-
 }
 # A create request publishes after commit: with the broker down it gives up quickly (the
 # delivery is logged and counted as failed) instead of holding the answer.
