@@ -38,6 +38,11 @@ def assert_busy(status: int, headers: Any, body: dict[str, Any]) -> None:
     assert error["correlation_id"] == headers["X-Correlation-ID"]
 
 
+def aclient() -> AsyncClient:
+    """Answers as a server gives them (Django's test client re-raises a 5xx's exception)."""
+    return AsyncClient(raise_request_exception=False)
+
+
 async def _gather(client: AsyncClient, *paths: str) -> list[Any]:
     async def get(path: str, delay: float) -> Any:
         await asyncio.sleep(delay)  # in this order
@@ -53,7 +58,7 @@ def run_async(client: AsyncClient, *paths: str) -> list[Any]:
 def test_a_request_whose_turn_does_not_come_in_time_is_503_service_busy(
     one_at_a_time: Any, json_log: JsonLog
 ) -> None:
-    holding, refused = run_async(AsyncClient(raise_request_exception=False), ASYNC_HOLD.format(0.8), ASYNC_HOLD.format(0))
+    holding, refused = run_async(aclient(), ASYNC_HOLD.format(0.8), ASYNC_HOLD.format(0))
 
     assert holding.status_code == 200
     assert_busy(refused.status_code, refused.headers, refused.json())
@@ -66,14 +71,14 @@ def test_a_request_whose_turn_does_not_come_in_time_is_503_service_busy(
 
 def test_requests_within_the_wait_queue_and_all_succeed(one_at_a_time: Any) -> None:
     one_at_a_time.ERRORS_QUEUE_TIMEOUT = 5.0
-    responses = run_async(AsyncClient(raise_request_exception=False), *[ASYNC_HOLD.format(0.05)] * 6)
+    responses = run_async(aclient(), *[ASYNC_HOLD.format(0.05)] * 6)
     assert [r.status_code for r in responses] == [200] * 6
 
 
 @pytest.mark.django_db(transaction=True)  # /healthz reads the database from Django's threads
 def test_exempt_paths_never_wait(one_at_a_time: Any) -> None:
     holding, health, metrics = run_async(
-        AsyncClient(raise_request_exception=False), ASYNC_HOLD.format(0.8), "/healthz", "/metrics"
+        aclient(), ASYNC_HOLD.format(0.8), "/healthz", "/metrics"
     )
     assert (holding.status_code, health.status_code, metrics.status_code) == (200, 200, 200)
 
@@ -83,7 +88,7 @@ def test_busy_answers_are_counted_but_never_raise_the_error_alert(
 ) -> None:
     one_at_a_time.ERRORS_ALERT_THRESHOLD = 1
     before = scrape(Client())
-    responses = run_async(AsyncClient(raise_request_exception=False), ASYNC_HOLD.format(0.8), *[ASYNC_HOLD.format(0)] * 3)
+    responses = run_async(aclient(), ASYNC_HOLD.format(0.8), *[ASYNC_HOLD.format(0)] * 3)
     after = scrape(Client())
 
     assert Counter(r.status_code for r in responses) == {200: 1, 503: 3}
@@ -114,7 +119,7 @@ def test_sync_servers_wait_on_a_semaphore_with_the_same_deadline(one_at_a_time: 
 
 def test_no_limit_by_default(settings: Any) -> None:
     settings.ERRORS_QUEUE_TIMEOUT = 0.1
-    responses = run_async(AsyncClient(raise_request_exception=False), ASYNC_HOLD.format(0.5), ASYNC_HOLD.format(0))
+    responses = run_async(aclient(), ASYNC_HOLD.format(0.5), ASYNC_HOLD.format(0))
     assert [r.status_code for r in responses] == [200, 200]
 
 
