@@ -21,7 +21,7 @@ changes any of this.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import errors
@@ -43,27 +43,47 @@ class BoundedConnection(psycopg.Connection[TupleRow]):
     """
 
     timeout: ClassVar[float] = 10.0
+    # The bound of the pool's health check (`ConnectionPool.check_connection` pings an idle
+    # connection with an empty query before lending it): a healthy server answers it at once, and a
+    # request must not spend its whole bound on a check before its first query.
+    check_timeout: ClassVar[float] = 2.0
+    _bound: float | None = None
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        if query == "" and params is None:
+            self._bound = self.check_timeout
+            try:
+                return super().execute(query, params, **kwargs)
+            finally:
+                self._bound = None
+        return super().execute(query, params, **kwargs)
 
     def wait(
         self, gen: PQGen[RV], interval: float = _WAIT_INTERVAL, timeout: float | None = None
     ) -> RV:
         if timeout is not None:
             return super().wait(gen, interval, timeout)
+        bound = self._bound or self.timeout
         try:
-            return super().wait(gen, interval, self.timeout)
+            return super().wait(gen, interval, bound)
         except errors._WaitTimeout:
             # The server may answer later: what it sends must never be read as the answer to
             # another query, so the link goes (the pool then discards the connection).
             self.pgconn.finish()
             raise ServerNotAnswering(
-                f"the database server did not answer within {self.timeout:g} s; "
+                f"the database server did not answer within {bound:g} s; "
                 "the connection was closed"
             ) from None
 
 
-def bounded_connection_class(timeout: float) -> type[BoundedConnection]:
-    """A `BoundedConnection` class whose waits end after `timeout` seconds (for settings)."""
-    if timeout <= 0:
-        raise ValueError(f"timeout must be positive; got {timeout!r}")
+def bounded_connection_class(
+    timeout: float, *, check_timeout: float | None = None
+) -> type[BoundedConnection]:
+    """A `BoundedConnection` class whose waits end after `timeout` seconds, and the pool's health
+    check after `check_timeout` (at most `timeout`; by default `timeout` too), for settings."""
+    check = timeout if check_timeout is None else min(check_timeout, timeout)
+    if timeout <= 0 or check <= 0:
+        raise ValueError(f"timeouts must be positive; got {timeout!r}, {check_timeout!r}")
     name = f"BoundedConnection{timeout:g}s".replace(".", "_")
-    return type(name, (BoundedConnection,), {"timeout": float(timeout), "__module__": __name__})
+    attributes = {"timeout": float(timeout), "check_timeout": float(check), "__module__": __name__}
+    return type(name, (BoundedConnection,), attributes)

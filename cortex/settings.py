@@ -110,6 +110,7 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
     # DB_CLIENT_TIMEOUT seconds on our side, closing the connection (503, cortex/database.py).
     # A slow statement must meet the server's timeout first, or it would cost a connection.
     _client_timeout = env_int("DB_CLIENT_TIMEOUT", 10, minimum=1)
+    _pool_timeout = env_int("DB_POOL_TIMEOUT", 2, minimum=1)
     _statement_timeout_ms = env_int("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1)
     if _statement_timeout_ms >= _client_timeout * 1000:
         raise ImproperlyConfigured(
@@ -138,8 +139,12 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         {
             "min_size": env_int("DB_POOL_MIN_SIZE", 1),
             "max_size": env_int("DB_POOL_MAX_SIZE", 10, minimum=1),
-            "timeout": env_int("DB_POOL_TIMEOUT", 2, minimum=1),
-            "connection_class": bounded_connection_class(_client_timeout),
+            "timeout": _pool_timeout,
+            # Every wait for the server ends after DB_CLIENT_TIMEOUT, the check of a pooled
+            # connection before it is lent after DB_POOL_TIMEOUT (cortex/database.py).
+            "connection_class": bounded_connection_class(
+                _client_timeout, check_timeout=_pool_timeout
+            ),
         },
     )
     _database["OPTIONS"] = _options

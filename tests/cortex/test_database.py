@@ -194,3 +194,28 @@ def test_the_pools_check_of_a_hanging_connection_ends_within_the_bound_and_the_p
     finally:
         pool.close(timeout=1)
     print(f"pool check ended after {elapsed:.2f} s; recovered {recovered:.2f} s after resume")
+
+
+def test_the_pools_check_has_a_bound_of_its_own(proxy: TcpProxy) -> None:
+    """A request must not spend the whole query bound on the check before its first query."""
+    pool: ConnectionPool[BoundedConnection] = ConnectionPool(
+        current_database_url(port=proxy.port),
+        connection_class=bounded_connection_class(5.0, check_timeout=BOUND),
+        kwargs={"autocommit": True, "connect_timeout": 1},
+        check=ConnectionPool.check_connection,
+        min_size=1,
+        max_size=1,
+        timeout=BOUND,
+        open=True,
+    )
+    try:
+        pool.wait(timeout=5)
+        proxy.hang()
+        started = time.monotonic()
+        with pytest.raises(PoolTimeout):
+            pool.getconn()
+        elapsed = time.monotonic() - started
+    finally:
+        proxy.resume()
+        pool.close(timeout=1)
+    assert elapsed <= BOUND + MARGIN, elapsed
