@@ -49,3 +49,57 @@ def test_promtool_accepts_the_rules() -> None:
         ["promtool", "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# promtool's rule unit tests: overload pages nobody as an error; a real failure still does.
+RULE_TESTS = """
+rule_files: [{rules}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'http_requests_total{{method="GET", route="/api/workspaces/", status="200"}}'
+        values: '0+600x20'
+      - series: 'http_requests_total{{method="GET", route="/api/workspaces/", status="503"}}'
+        values: '0+300x20'
+      - series: 'errors_handled_total{{code="service_busy", status="503"}}'
+        values: '0+300x20'
+    alert_rule_test:
+      - {{eval_time: 15m, alertname: CortexHighErrorRatio, exp_alerts: []}}
+      - {{eval_time: 15m, alertname: CortexServerErrors, exp_alerts: []}}
+      - eval_time: 15m
+        alertname: CortexOverloaded
+        exp_alerts:
+          - exp_labels: {{severity: warning}}
+            exp_annotations:
+              summary: Requests wait longer than REQUEST_QUEUE_TIMEOUT for their turn
+              description: "5 requests/s answer 503 service_busy; add capacity."
+  - interval: 1m
+    input_series:
+      - series: 'http_requests_total{{method="GET", route="/api/workspaces/", status="503"}}'
+        values: '0+300x20'
+      - series: 'errors_handled_total{{code="db_connection_error", status="503"}}'
+        values: '0+300x20'
+    alert_rule_test:
+      - eval_time: 15m
+        alertname: CortexHighErrorRatio
+        exp_alerts:
+          - exp_labels: {{severity: critical}}
+            exp_annotations:
+              summary: More than 5% of requests fail with a 5xx
+              description: "100% of requests answered 5xx over 5 minutes."
+      - {{eval_time: 15m, alertname: CortexOverloaded, exp_alerts: []}}
+"""
+
+
+def test_overload_raises_its_own_warning_and_no_error_alert(tmp_path: Path) -> None:
+    if shutil.which("promtool") is None:
+        if IN_CI:
+            pytest.fail("promtool is required under CI (Debian package prometheus)")
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    tests = tmp_path / "alerts_test.yml"
+    tests.write_text(RULE_TESTS.format(rules=RULES))
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(tests)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
