@@ -14,7 +14,7 @@ answer with, derived from the view rather than listed by hand, so a new view get
 - 429 `rate_limit_exceeded` when the view has throttles;
 - always 405 `method_not_allowed`, 406 `not_acceptable`, 500 `internal_error` and
   `database_error`, 503 `db_connection_error`, 504 `db_timeout` (every view may touch the
-  database).
+  database), and 503 `service_busy` while ERRORS_MAX_CONCURRENT_REQUESTS is set.
 
 Domain codes (409 `workspace_name_conflict`, …) come from an optional `error_codes` attribute —
 a sequence of catalog codes, or a mapping from lower-case HTTP method to such a sequence — on the
@@ -177,6 +177,8 @@ class ErrorResponsesAutoSchema(AutoSchema):
         if list(view.get_throttles()):
             wanted.append("rate_limit_exceeded")
         wanted += ALWAYS
+        if errors_settings.max_concurrent_requests is not None:
+            wanted.append("service_busy")  # errors.limits may answer any request
 
         owners: list[Any] = [view, *authenticators, *perms, *view.get_throttles(),
                              *view.get_parsers()]
@@ -245,7 +247,7 @@ class ErrorResponsesAutoSchema(AutoSchema):
             headers["Allow"] = {
                 "description": "The methods this URL accepts.", "schema": {"type": "string"}
             }
-        if status == 429 or "db_connection_error" in codes:
+        if status in (429, 503):
             headers["Retry-After"] = {
                 "description": "Seconds to wait before retrying.", "schema": {"type": "integer"}
             }

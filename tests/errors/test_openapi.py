@@ -67,7 +67,7 @@ def test_every_operation_documents_server_errors(schema: dict[str, Any]) -> None
         for status in ("405", "500", "503"):
             assert status in responses, f"{name} lacks {status}"
         assert example_codes(responses["500"]) == {"internal_error", "database_error"}
-        assert example_codes(responses["503"]) == {"db_connection_error"}
+        assert example_codes(responses["503"]) == {"db_connection_error", "service_busy"}
         assert "Retry-After" in responses["503"]["headers"]
 
 
