@@ -20,6 +20,8 @@ from django.http import Http404
 from django.urls import Resolver404
 
 from . import catalog
+from .breaker import redis_outage_errors
+from .conf import errors_settings
 from .db import translate as translate_db_error
 from .exceptions import AppException
 
@@ -202,6 +204,10 @@ def normalize(exc: BaseException) -> ErrorInfo:
         return _info("payload_too_large", exc=exc)
     if isinstance(exc, django_exc.SuspiciousOperation | django_exc.BadRequest):
         return _info("bad_request", exc=exc)
+    if isinstance(exc, redis_outage_errors()):
+        # Code that needs Redis and let its outage through: still a 503 to retry, never a 500.
+        retry_after = str(errors_settings.redis_retry_after)
+        return _info("redis_unavailable", headers={"Retry-After": retry_after}, exc=exc)
     return _info("internal_error", exc=exc)
 
 
