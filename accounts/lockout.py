@@ -10,6 +10,9 @@ address that has failures of its own in its window (for any account) is refused 
 the password is checked. An address without failures may still try, so the owner, logging in
 from where they did not mistype, still gets in; every address gets at most one guess at a locked
 account. Per address, LOGIN_THROTTLE_RATE bounds requests as well.
+
+While Redis cannot be reached the counts are kept in the process instead (cortex/redis_guard.py):
+guessing stays bounded per process, and logins keep working.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import time
 import unicodedata
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache
 
+from cortex import redis_guard
 from errors.exceptions import RateLimitException
 
 logger = logging.getLogger("accounts")
@@ -45,7 +49,9 @@ def _address_key(address: str) -> str:
 def refuse_if_locked(username: str, address: str) -> None:
     """Raise 429 `rate_limit_exceeded` (+ Retry-After) if this attempt must not be checked."""
     account, source = _account_key(username), _address_key(address)
-    counts = cache.get_many([account, f"{account}:until", source, f"{source}:until"])
+    counts = redis_guard.with_counters(
+        lambda cache: cache.get_many([account, f"{account}:until", source, f"{source}:until"])
+    )
     if int(counts.get(account) or 0) < settings.LOGIN_ACCOUNT_FAILURES:
         return
     if not counts.get(source):
@@ -67,8 +73,13 @@ def record_failure(username: str, address: str) -> None:
     """Count a wrong password for the account and for the address; log a new lockout once."""
     limit = settings.LOGIN_ACCOUNT_FAILURES
     window = settings.LOGIN_ACCOUNT_WINDOW
-    failures = _count(_account_key(username), window)
-    _count(_address_key(address), window)
+
+    def count_both(cache: BaseCache) -> int:
+        failures = _count(cache, _account_key(username), window)
+        _count(cache, _address_key(address), window)
+        return failures
+
+    failures = redis_guard.with_counters(count_both)
     if failures == limit:  # one request sees the count reach the limit: one line per lockout
         logger.warning(
             "Logins to an account locked after %d failed attempts in %d s; from addresses "
@@ -79,7 +90,7 @@ def record_failure(username: str, address: str) -> None:
         )
 
 
-def _count(key: str, window: int) -> int:
+def _count(cache: BaseCache, key: str, window: int) -> int:
     """Add one to `key`'s count in its window (which starts now if it has none); the count."""
     # Kept beside the count for Retry-After: the cache API does not tell a key's expiry.
     cache.add(f"{key}:until", time.time() + window, window)

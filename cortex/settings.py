@@ -159,9 +159,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # layer drops what does not fit; Channels' default is 100).
 _CHANNEL_CAPACITY = 1000
 REDIS_URL = env_str("REDIS_URL")
+# Seconds any use of Redis on a request path may take (connect, or wait for an answer) before it
+# counts as Redis being down (cortex/redis_guard.py): the throttles then count per process, an
+# operation that needs Redis answers 503 redis_unavailable.
+REDIS_TIMEOUT = env_int("REDIS_TIMEOUT_MS", 1000, minimum=1) / 1000
 if REDIS_URL:
     from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.retry import Retry as SyncRetry
 
     CHANNEL_LAYERS = {
         "default": {
@@ -187,6 +193,13 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {  # for redis-py's connection pool
+                "socket_connect_timeout": REDIS_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+                # Retried once, at once, when a pooled connection was dropped (a Redis restart); a
+                # Redis that does not answer is not asked twice.
+                "retry": SyncRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            },
         }
     }
 else:

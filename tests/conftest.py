@@ -53,11 +53,19 @@ def json_log() -> Iterator[JsonLog]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    """Throttle counters live in the cache; each test starts with none."""
+def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Throttle counters live in the cache; each test starts with none, and with Redis taken to
+    be up (a breaker of its own, closed; no counters kept during an earlier test's outage)."""
     from django.core.cache import cache
 
+    from cortex import redis_guard
+    from errors.breaker import CircuitBreaker
+
     cache.clear()
+    redis_guard.local_counters.clear()
+    monkeypatch.setattr(
+        redis_guard, "breaker", CircuitBreaker("Redis", cooloff=redis_guard.COOLOFF_SECONDS)
+    )
     yield
 
 

@@ -25,11 +25,11 @@ from django.http.cookie import parse_cookie
 from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated
 
 from accounts.authentication import ExpiringTokenAuthentication
+from cortex import redis_guard
 from cortex.security import security_headers
 from errors import metrics
 from errors.asgi import error_response, header
 from errors.context import get_correlation_id
-from errors.exceptions import AppException
 
 from . import flow, sse
 from .hub import event_chunk, get_hub
@@ -48,10 +48,9 @@ EVENTS_LOST = "Some events are no longer held"
 UNKNOWN_ID = "Last-Event-ID is not an event id of this stream; events may have been missed"
 
 
-class EventsUnavailable(AppException):
-    """The stream could not join its owner's events (the channel layer failed)."""
-
-    default_code = "service_unavailable"
+class EventsUnavailable(redis_guard.RedisUnavailable):
+    """The stream could not join its owner's events: the channel layer (Redis) failed, refused
+    or did not answer within REDIS_TIMEOUT. 503 `redis_unavailable` with Retry-After."""
 
     def __init__(self) -> None:
         super().__init__("Live events are unavailable right now; try again later")
@@ -173,8 +172,12 @@ class WorkspaceEventsConsumer(AsyncConsumer):
             correlation_id=self.correlation_id,
             path=self.scope.get("path", ""),
         )
+        hub = get_hub()
         try:
-            await get_hub().subscribe(stream)
+            # Bounded: the layer's own socket timeout is long (the hub's receive loop blocks on
+            # Redis for seconds), and a client must not wait that long for its 503. Joining a
+            # group this process is in already does not reach Redis, so it proves nothing.
+            await redis_guard.bounded(hub.subscribe(stream), proves_up=user_id not in hub.joined)
         except TooManyStreams:
             raise  # 429, before the stream starts
         except Exception as exc:

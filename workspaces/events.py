@@ -2,7 +2,10 @@
 
 The SSE streams (`GET /api/events/`) hear of them through that group (see `hub`). Publishing
 happens after commit, so no client ever hears of a workspace that was rolled back; a failure to
-publish is logged and never fails the request, whose write is already durable.
+publish is logged and never fails the request, whose write is already durable. Nor may it hold the
+request up: with REDIS_URL each step gives up after REDIS_TIMEOUT, and while Redis is known to be
+down (cortex/redis_guard.py) publishing is skipped at once. Streams open meanwhile are told
+`events_lost` once Redis is back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from cortex import redis_guard
 from errors.context import get_correlation_id
 
 from . import webhooks
@@ -57,12 +61,22 @@ def publish(owner_id: int, event: dict[str, Any]) -> None:
     if event["type"] == CREATED:
         webhooks.notify_workspace_created(event)  # never raises; returns at once
     try:
-        event_id = get_buffer().append(owner_id, event)
+        event_id = redis_guard.call(lambda: get_buffer().append(owner_id, event))
         layer = get_channel_layer()
         if layer is None:
             return
-        async_to_sync(layer.group_send)(
-            owner_group(owner_id), group_message(owner_id, event_id, event)
+        async_to_sync(_group_send)(layer, owner_id, event_id, event)
+    except redis_guard.RedisUnavailable:
+        # The outage itself is logged once (WARNING) by the breaker; this says what it cost.
+        logger.info(
+            "%s not published: Redis cannot be reached",
+            event["type"],
+            extra={"event_type": event["type"]},
         )
     except Exception:
         logger.exception("Could not publish %s", event["type"], extra={"event_type": event["type"]})
+
+
+async def _group_send(layer: Any, owner_id: int, event_id: str, event: dict[str, Any]) -> None:
+    message = group_message(owner_id, event_id, event)
+    await redis_guard.bounded(layer.group_send(owner_group(owner_id), message))

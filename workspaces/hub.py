@@ -85,6 +85,9 @@ class Hub:
         that): one client holding thousands would use up the process's file descriptors, and
         every other user, /healthz included, would be refused. A stream that was cut off or
         stopped no longer counts, though it leaves only with its disconnect.
+
+        The caller may cancel this (a deadline on a layer that does not answer): the stream is
+        then dropped at once, and the owner's membership is settled in the background.
         """
         owner = stream.owner
         limit = settings.SSE_MAX_STREAMS_PER_USER
@@ -106,27 +109,34 @@ class Hub:
             if channel is not None and channel.done():
                 failed = channel.cancelled() or channel.exception() is not None
                 self._channel = None if failed else channel  # if failed, the next one asks again
-            await self.unsubscribe(stream)
+            # Not `unsubscribe()`: waiting for the layer here would hold a cancelled caller up.
+            if self._drop(stream):
+                self._sync(stream.owner)
             raise
 
     async def unsubscribe(self, stream: Stream) -> None:
         """Stop delivering to `stream`; the owner's last stream here leaves the group."""
-        stream.stop()
         owner = stream.owner
-        streams = self.streams.get(owner)
-        if streams is None:
+        if not self._drop(stream):
             return
-        streams.discard(stream)
-        if streams:
-            return
-        del self.streams[owner]
         try:
             await asyncio.shield(self._sync(owner))
         except Exception:
             logger.exception("Could not leave %s", owner_group(owner))
         finally:
-            if not self.streams and not self._membership:
-                self._stop()
+            self._stop_if_idle()
+
+    def _drop(self, stream: Stream) -> bool:
+        """Stop `stream` and forget it; whether it was its owner's last stream here."""
+        stream.stop()
+        streams = self.streams.get(stream.owner)
+        if streams is None:
+            return False
+        streams.discard(stream)
+        if streams:
+            return False
+        del self.streams[stream.owner]
+        return True
 
     # --- group membership -------------------------------------------------------------------
 
@@ -135,6 +145,8 @@ class Hub:
         task = self._membership.get(owner)
         if task is None:
             task = self._membership[owner] = _task(self._reconcile(owner))
+            # Its failure reaches whoever awaits it; one left to finish alone is not reported.
+            task.add_done_callback(_retrieve)
         return task
 
     async def _reconcile(self, owner: int) -> None:
@@ -150,6 +162,7 @@ class Hub:
                     await self.layer.group_discard(group, channel)
         finally:
             del self._membership[owner]
+            self._stop_if_idle()
 
     async def channel_name(self) -> str:
         """The name of the hub's channel on the layer (once a stream has opened)."""
@@ -170,6 +183,10 @@ class Hub:
             self._receiver = _task(self._receive())
         if self._ticker is None:
             self._ticker = _task(self._tick())
+
+    def _stop_if_idle(self) -> None:
+        if not self.streams and not self._membership:
+            self._stop()
 
     def _stop(self) -> None:
         for task in (self._receiver, self._ticker):
@@ -287,6 +304,11 @@ def _task(coroutine: Any) -> asyncio.Task[Any]:
     is the stream that happened to come first; its correlation id has no business in the
     hub's log lines, so they run in a fresh context."""
     return asyncio.create_task(coroutine, context=contextvars.Context())
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _write_failed(stream: Stream) -> None:

@@ -110,11 +110,20 @@ class MemoryReplayBuffer:
 class RedisReplayBuffer:
     """A capped Redis stream per owner, shared by every process of the service."""
 
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, timeout: float = 1.0) -> None:
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         self.size = size
-        self.client = redis.Redis.from_url(url)
+        # Bounded like every use of Redis on a request path (REDIS_TIMEOUT): publishing runs in
+        # the request that made the change. Retried once, at once, on a dropped connection only.
+        self.client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+        )
 
     def _key(self, owner_id: int) -> str:
         return f"cortex:workspace-events:{owner_id}"
@@ -150,12 +159,16 @@ class RedisReplayBuffer:
 
 
 @lru_cache(maxsize=1)
-def _buffer(redis_url: str | None, size: int) -> ReplayBuffer:
+def _buffer(redis_url: str | None, size: int, timeout: float) -> ReplayBuffer:
     if redis_url:
-        return RedisReplayBuffer(redis_url, size)
+        return RedisReplayBuffer(redis_url, size, timeout)
     return MemoryReplayBuffer(size)
 
 
 def get_buffer() -> ReplayBuffer:
     """The replay buffer of this process, as settings configure it."""
-    return _buffer(getattr(settings, "REDIS_URL", None), settings.SSE_REPLAY_BUFFER_SIZE)
+    return _buffer(
+        getattr(settings, "REDIS_URL", None),
+        settings.SSE_REPLAY_BUFFER_SIZE,
+        getattr(settings, "REDIS_TIMEOUT", 1.0),
+    )

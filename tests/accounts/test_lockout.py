@@ -141,3 +141,19 @@ def test_the_counts_live_in_redis(alice: User, settings: Any, redis_url: str) ->
     client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
     assert len(client.keys("*login_failures:account:*")) == 2  # the count and its window's end
     assert len(client.keys("*login_failures:address:203.0.113.1*")) == 2
+
+
+def test_while_redis_is_down_failures_are_counted_in_the_process(
+    alice: User, settings: Any
+) -> None:
+    from tests.support.servers import free_port
+
+    settings.CACHES = {  # a Redis that refuses every connection
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+    lock_alice(["203.0.113.1", "203.0.113.2", "203.0.113.3"])
+    assert_locked_out(attempt("203.0.113.1", "alice-password"))
+    assert attempt("203.0.113.9", "alice-password").status_code == 200

@@ -1,0 +1,97 @@
+"""Redis on the request path: each use bounded in time, and skipped while Redis is down.
+
+With REDIS_URL, Redis holds the throttle and login-lockout counters (Django's cache), the replay
+buffer and the channel layer. A Redis outage must not turn into failed or hung API calls:
+
+- Redis clients on the request path give up after REDIS_TIMEOUT seconds (cortex/settings.py;
+  `bounded` for the channel layer, whose own socket timeout is long for the hub's sake).
+- Counters (`with_counters`) fall back to counters of this process while Redis cannot be reached:
+  throttles and the lockout keep bounding each process, the API keeps answering.
+- What cannot do without Redis (`call`, `bounded`: opening an event stream, publishing an event)
+  raises `RedisUnavailable`, answered 503 `redis_unavailable` with Retry-After.
+- One circuit breaker per process (`breaker`, errors/breaker.py): after a failure, Redis is left
+  alone for COOLOFF_SECONDS instead of each request paying the timeout, then one request tries
+  again. It logs one WARNING when an outage begins and one INFO line when Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import BaseCache, cache
+from django.core.cache.backends.locmem import LocMemCache
+
+from errors.breaker import CircuitBreaker, redis_outage_errors
+from errors.conf import errors_settings
+from errors.exceptions import AppException
+
+T = TypeVar("T")
+
+COOLOFF_SECONDS = 2.0
+breaker = CircuitBreaker("Redis", cooloff=COOLOFF_SECONDS)
+# The counters of this process while Redis is down (throttle histories, login failures).
+local_counters = LocMemCache("cortex-local-counters", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+
+_OUTAGE = redis_outage_errors()
+_OUTAGE_OR_DEADLINE: tuple[type[BaseException], ...] = (*_OUTAGE, TimeoutError)
+
+
+class RedisUnavailable(AppException):
+    """The operation needs Redis, which cannot be reached (503 with Retry-After)."""
+
+    default_code = "redis_unavailable"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = errors_settings.redis_retry_after
+
+
+def with_counters(operation: Callable[[BaseCache], T]) -> T:
+    """`operation` on the shared cache; while Redis cannot be reached, on this process's own."""
+    if not breaker.allow():
+        return operation(local_counters)
+    try:
+        result = operation(cache)
+    except _OUTAGE as exc:
+        breaker.failed(exc)
+        return operation(local_counters)
+    breaker.succeeded()
+    return result
+
+
+def call(operation: Callable[[], T]) -> T:
+    """`operation`, a use of Redis that cannot be done without; `RedisUnavailable` if Redis is
+    down (known to be, or found to be now)."""
+    if not breaker.allow():
+        raise RedisUnavailable()
+    try:
+        result = operation()
+    except _OUTAGE as exc:
+        breaker.failed(exc)
+        raise RedisUnavailable() from exc
+    breaker.succeeded()
+    return result
+
+
+async def bounded(operation: Awaitable[T], *, proves_up: bool = True) -> T:
+    """Await a channel-layer operation for at most REDIS_TIMEOUT seconds; `RedisUnavailable` if
+    Redis is down, refuses, or does not answer in time.
+
+    `proves_up=False` for an operation that may complete without reaching Redis at all (joining a
+    group this process is already in): its success says nothing about Redis.
+    """
+    if not breaker.allow():
+        if asyncio.iscoroutine(operation):
+            operation.close()  # never awaited: say so to Python, not to the log
+        raise RedisUnavailable()
+    try:
+        result = await asyncio.wait_for(operation, settings.REDIS_TIMEOUT)
+    except _OUTAGE_OR_DEADLINE as exc:
+        breaker.failed(exc)
+        raise RedisUnavailable() from exc
+    if proves_up:
+        breaker.succeeded()
+    return result
