@@ -1,6 +1,7 @@
 """The project's own endpoints."""
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 
@@ -8,5 +9,6 @@ from django.test import Client
 def test_healthz_reports_the_database(client: Client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    expected_redis = "ok" if settings.REDIS_URL else "not_used"
+    assert response.json() == {"status": "ok", "database": "ok", "redis": expected_redis}
     assert response["X-Correlation-ID"]
