@@ -151,7 +151,7 @@ BUILTIN_CODES: tuple[tuple[str, int, Category, Severity, str, str], ...] = (
     ("service_busy", 503, Category.UNAVAILABLE, _W, "Service busy, retry shortly",
      "Every worker stayed busy for the whole wait: the service is overloaded, not failing; "
      "retry after the seconds in Retry-After."),
-    ("redis_unavailable", 503, Category.UNAVAILABLE, _E, "Service temporarily unavailable",
+    ("redis_unavailable", 503, Category.UNAVAILABLE, _W, "Service temporarily unavailable",
      "This operation needs Redis, which cannot be reached; retry after the seconds in "
      "Retry-After."),
     ("db_timeout", 504, Category.DATABASE, _E, "Database operation timed out",

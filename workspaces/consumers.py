@@ -30,6 +30,7 @@ from cortex.security import security_headers
 from errors import metrics
 from errors.asgi import error_response, header
 from errors.context import get_correlation_id
+from errors.limits import request_slot
 
 from . import flow, sse
 from .hub import event_chunk, get_hub
@@ -127,9 +128,14 @@ class WorkspaceEventsConsumer(AsyncConsumer):
     # --- opening -------------------------------------------------------------------------
 
     async def authenticate(self) -> int:
-        """The id of the caller: a valid token header, or a Django session."""
+        """The id of the caller: a valid token header, or a Django session.
+
+        The lookup takes a turn from the request budget (errors.limits), as any request that reads
+        the database does, so a flood of streams cannot take the pool's connections.
+        """
         try:
-            return await self._authenticate()
+            async with request_slot():
+                return await self._authenticate()
         except (AuthenticationFailed, NotAuthenticated) as exc:
             exc.auth_header = "Token"  # type: ignore[union-attr]  # as DRF views answer
             raise
