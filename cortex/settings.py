@@ -89,6 +89,8 @@ TEMPLATES = [
 
 # --- Database --------------------------------------------------------------------------------
 _database = env_db("DATABASE_URL", "sqlite:///db.sqlite3")
+# PostgreSQL's pool size, and the default of the concurrency limit on any database (below).
+_pool_max_size = env_int("DB_POOL_MAX_SIZE", 10, minimum=1)
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     _name = str(_database["NAME"])
     if _name != ":memory:" and not Path(_name).is_absolute():
@@ -138,7 +140,7 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         "pool",
         {
             "min_size": env_int("DB_POOL_MIN_SIZE", 1),
-            "max_size": env_int("DB_POOL_MAX_SIZE", 10, minimum=1),
+            "max_size": _pool_max_size,
             "timeout": _pool_timeout,
             # Every wait for the server ends after DB_CLIENT_TIMEOUT, the check of a pooled
             # connection before it is lent after DB_POOL_TIMEOUT (cortex/database.py).
@@ -340,11 +342,7 @@ CSRF_FAILURE_VIEW = "errors.views.csrf_failure"
 # connections, so a burst queues for its turn instead of failing on the pool's timeout as if the
 # database were down. A request still waiting after REQUEST_QUEUE_TIMEOUT seconds gets 503
 # service_busy with Retry-After.
-ERRORS_MAX_CONCURRENT_REQUESTS = env_int(
-    "MAX_CONCURRENT_REQUESTS",
-    int(DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 10)),
-    minimum=1,
-)
+ERRORS_MAX_CONCURRENT_REQUESTS = env_int("MAX_CONCURRENT_REQUESTS", _pool_max_size, minimum=1)
 ERRORS_QUEUE_TIMEOUT = env_int("REQUEST_QUEUE_TIMEOUT", 5, minimum=1)
 
 # --- Server-Sent Events (GET /api/events/) ----------------------------------------------------

@@ -78,6 +78,11 @@ SETTING_VALUES: list[tuple[str, Any, Any, str]] = [
     ("ERRORS_JSON_MAX_DEPTH", 0, 200, "errors.E114"),
     ("ERRORS_METRICS_ALLOWED_NETWORKS", ["10.0.0.0/33"], ["10.0.0.0/8", "::1"], "errors.E115"),
     ("ERRORS_METRICS_BEARER_TOKEN", "two words", "s3cr3t-t0ken_~+/==", "errors.E116"),
+    ("ERRORS_MAX_CONCURRENT_REQUESTS", 0, 16, "errors.E117"),
+    ("ERRORS_QUEUE_TIMEOUT", "5", 2.5, "errors.E118"),
+    ("ERRORS_QUEUE_EXEMPT_PATHS", "/healthz", ["/healthz", "/ready"], "errors.E119"),
+    ("ERRORS_BUSY_RETRY_AFTER", 0, 2, "errors.E120"),
+    ("ERRORS_REDIS_RETRY_AFTER", -1, 10, "errors.E121"),
     ("ERRORS_TRACE_RESPONSE_HEADER", "yes", True, "errors.E122"),
     ("ERRORS_CORRELATE_CELERY", 1, False, "errors.E123"),
 ]
