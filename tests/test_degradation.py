@@ -13,7 +13,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
@@ -122,8 +125,8 @@ def run_outage(
     """Healthy for a second, then the fault for `seconds`, then wait for a write to succeed."""
     with load.running():
         time.sleep(1.0)
-        start()
         load.mark("fault")
+        start()
         time.sleep(seconds)
         stop()
         load.mark("recovery")
@@ -159,7 +162,14 @@ def test_postgresql_failing_under_load_answers_503_in_bounded_time_and_loses_not
         }
     )
     load = Load(server.url, token, clients=6)
-    start, stop = (proxy.cut, proxy.restore) if fault == "cut" else (proxy.hang, proxy.resume)
+    during: dict[str, httpx.Response] = {}
+
+    def start() -> None:
+        proxy.cut() if fault == "cut" else proxy.hang()
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            during["health"] = client.get("/healthz")
+
+    stop = proxy.restore if fault == "cut" else proxy.resume
     recovered = run_outage(load, start, stop, seconds=5.0)
 
     everything = load.all()
@@ -175,3 +185,74 @@ def test_postgresql_failing_under_load_answers_503_in_bounded_time_and_loses_not
     lost, duplicated = load.lost_writes(stored_names(user))
     assert (lost, duplicated) == ([], []), (lost, duplicated)
     assert len(load.acknowledged_writes()) > 0
+    health = during["health"]
+    assert health.status_code == 503 and health.headers["Retry-After"], health.text
+    error = health.json()["error"]
+    assert error["code"] == "db_connection_error"
+    assert error["details"] == {"database": "unavailable", "redis": "not_used"}
+
+
+# --- Redis refusing or hanging -------------------------------------------------------------------
+
+
+def redis_through(proxy: TcpProxy, redis_url: str) -> str:
+    database = urlsplit(redis_url).path or "/0"
+    return f"redis://127.0.0.1:{proxy.port}{database}"
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("fault", ["cut", "hang"], ids=["refusing", "hanging"])
+def test_redis_failing_under_load_costs_the_api_nothing_and_streams_get_503(
+    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory, redis_url: str, fault: str
+) -> None:
+    user, token = user_with_token(f"redis-{fault}")
+    parts = urlsplit(redis_url)
+    proxy = tcp_proxy_factory(parts.hostname or "127.0.0.1", parts.port or 6379)
+    server = daphne_factory(
+        {
+            **BASE_ENV,
+            "DATABASE_URL": current_database_url(),
+            "REDIS_URL": redis_through(proxy, redis_url),
+        }
+    )
+    load = Load(server.url, token, clients=6)
+    during: dict[str, Any] = {}
+
+    def start() -> None:
+        proxy.cut() if fault == "cut" else proxy.hang()
+        time.sleep(0.5)
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            began = time.monotonic()
+            stream = client.get("/api/events/", headers={"Authorization": f"Token {token}"})
+            during["stream"], during["stream_seconds"] = stream, time.monotonic() - began
+            during["health"] = client.get("/healthz")
+
+    stop = proxy.restore if fault == "cut" else proxy.resume
+    recovered = run_outage(load, start, stop, seconds=3.5)
+
+    assert_contract(load.all())
+    outage = load.phase("fault")
+    assert outage.count > 0
+    # The API answers on: the throttles count in the process meanwhile.
+    assert set(outage.by_outcome()) <= {"200", "201"}, summary(outage)
+    assert outage.slowest <= 1.0 + 1.5, summary(outage)  # REDIS_TIMEOUT_MS, one probe
+    assert recovered is not None and recovered <= 5.0
+    stream = during["stream"]
+    assert stream.status_code == 503, stream.text
+    assert stream.json()["error"]["code"] == "redis_unavailable"
+    assert stream.headers["Retry-After"]
+    assert during["stream_seconds"] <= 2.0, during["stream_seconds"]
+    health = during["health"]
+    assert health.status_code == 200, health.text
+    assert health.json() == {"status": "degraded", "database": "ok", "redis": "unavailable"}
+    lost, duplicated = load.lost_writes(stored_names(user))
+    assert (lost, duplicated) == ([], []), (lost, duplicated)
+    # One WARNING for the outage, not one per request.
+    warnings = [r for r in server.log_records() if r.get("logger") == "errors.breaker"]
+    assert [r["level"] for r in warnings if r["level"] == "WARNING"] == ["WARNING"], warnings
+    # The breaker tries Redis again after its cool-off (2 s): health says so by itself.
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        deadline = time.monotonic() + 5.0
+        while client.get("/healthz").json()["redis"] != "ok":
+            assert time.monotonic() < deadline, "Redis not reported back within 5 s"
+            time.sleep(0.2)
