@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/logfmt.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/sse.py $(if $(REDIS_URL),--redis-url $(REDIS_URL))
+	$(if $(filter postgres%,$(DATABASE_URL)),$(BIN)/python -m bench.degradation --database-url $(DATABASE_URL) $(if $(REDIS_URL),--redis-url $(REDIS_URL)),@echo "bench/degradation.py skipped: it needs DATABASE_URL=postgres://…")
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

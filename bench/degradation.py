@@ -164,8 +164,8 @@ class Bench:
                 stop: Callable[[], None] = proxy.restore if fault == "refuse" else proxy.resume
                 with load.running():
                     time.sleep(1.0)
-                    start()
                     load.mark("fault")
+                    start()
                     time.sleep(seconds)
                     stop()
                     load.mark("recovery")
