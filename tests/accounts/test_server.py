@@ -59,7 +59,7 @@ def service(start: DaphneFactory, **env: str) -> DaphneServer:
     }
     if os.environ.get("REDIS_URL"):
         # The database the tests' cache uses, which each test starts with empty.
-        base["REDIS_URL"] = settings.CACHES["default"]["LOCATION"]
+        base["REDIS_URL"] = str(settings.CACHES["default"]["LOCATION"])
     return start({**base, **env})
 
 
