@@ -16,6 +16,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -776,3 +777,41 @@ def test_concurrent_first_requests_are_all_answered_right(
         + "\n\n".join(failures[:5])
         + f"\n\n{server.output(40)}"
     )
+
+
+# --- overload: errors.limits in the stranger's project ----------------------------------------
+
+
+@pytest.mark.parametrize("kind", VIEW_KINDS)
+@pytest.mark.parametrize("name", ALL_SERVERS)
+def test_a_request_past_the_limit_waits_then_gets_503_service_busy(
+    servers: Ready[ConsumerServer], name: str, kind: str
+) -> None:
+    """8 slow requests hold ERRORS_MAX_CONCURRENT_REQUESTS; the 9th waits ERRORS_QUEUE_TIMEOUT
+    (3 s) and is answered 503 `service_busy`; /metrics, exempt, is answered meanwhile."""
+    server = servers[name]
+    prefix = "views" if kind == "views" else "async"
+    holders: list[Future[httpx.Response]] = []
+    with ThreadPoolExecutor(max_workers=10) as senders:
+        for _ in range(8):
+            holders.append(senders.submit(httpx.get, f"{server.url}/{prefix}/slow/?seconds=5",
+                                          timeout=30))  # fmt: skip
+        time.sleep(1.0)  # the eight are in the view by now, for 4 s more
+        cid = f"busy-{name}-{kind}-{uuid.uuid4().hex[:6]}"
+        began = time.monotonic()
+        refused = httpx.get(
+            f"{server.url}/{prefix}/ok/",
+            headers={"Accept": "application/json", "X-Correlation-ID": cid},
+            timeout=30,
+        )
+        waited = time.monotonic() - began
+        exempt = httpx.get(f"{server.url}/metrics", timeout=10)
+        held = [holder.result(timeout=30) for holder in holders]
+
+    assert_envelope(refused, 503, "service_busy", cid)
+    assert refused.headers["Retry-After"] == "1"
+    assert 2.5 <= waited <= 5.0, waited
+    line = assert_logged_once(server, cid, "service_busy", 503)
+    assert line["level"] == "WARNING" and "exception" not in line, line
+    assert exempt.status_code == 200
+    assert [response.status_code for response in held] == [200] * 8

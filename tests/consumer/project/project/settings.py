@@ -39,6 +39,7 @@ if WITH_DRF:
 
 MIDDLEWARE = [
     "errors.middleware.CorrelationIdMiddleware",
+    "errors.limits.ConcurrencyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -93,3 +94,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGGING = build_logging_config(level="INFO", fmt="json")
 
 ERRORS_JSON_PATH_PREFIXES = ["/api/"]
+# Fewer than gunicorn's 16 threads, so that a request past the limit waits on errors' semaphore.
+ERRORS_MAX_CONCURRENT_REQUESTS = 8
+ERRORS_QUEUE_TIMEOUT = 3.0

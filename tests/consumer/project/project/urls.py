@@ -12,10 +12,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("views/missing/", views.missing),
     path("views/crash/", views.crash),
     path("views/forbidden/", views.forbidden),
+    path("views/slow/", views.slow),
     path("async/ok/", views.async_ok),
     path("async/missing/", views.async_missing),
     path("async/crash/", views.async_crash),
     path("async/forbidden/", views.async_forbidden),
+    path("async/slow/", views.async_slow),
 ]
 
 if apps.is_installed("rest_framework"):

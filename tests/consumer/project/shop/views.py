@@ -1,5 +1,8 @@
 """Plain Django views, sync and async: one answers, the others fail the ways views fail."""
 
+import asyncio
+import time
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 
@@ -37,3 +40,13 @@ async def async_crash(request: HttpRequest) -> JsonResponse:
 
 async def async_forbidden(request: HttpRequest) -> JsonResponse:
     raise PermissionDenied("Gadgets are locked")
+
+
+def slow(request: HttpRequest) -> JsonResponse:
+    time.sleep(float(request.GET.get("seconds", "1")))
+    return JsonResponse({"ok": True})
+
+
+async def async_slow(request: HttpRequest) -> JsonResponse:
+    await asyncio.sleep(float(request.GET.get("seconds", "1")))
+    return JsonResponse({"ok": True})
