@@ -266,7 +266,7 @@ def test_daphne_server_serves_the_application(tmp_path: Path) -> None:
         assert server.running
         response = httpx.get(f"{server.url}/healthz", timeout=TIMEOUT)
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "database": "ok"}
+        assert response.json() == {"status": "ok", "database": "ok", "redis": "not_used"}
         assert response.headers["X-Correlation-ID"]
         missing = httpx.get(f"{server.url}/no-such-page", timeout=TIMEOUT)
         assert missing.status_code == 404

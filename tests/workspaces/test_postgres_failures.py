@@ -523,6 +523,8 @@ def test_a_hanging_database_costs_each_request_a_bounded_wait_and_loses_no_write
         locker.execute("LOCK TABLE workspaces_workspace IN ACCESS EXCLUSIVE MODE")
 
         def every_client_waits_for_the_lock() -> bool:
+            # The locker's transaction would otherwise read one snapshot of the statistics.
+            locker.execute("SELECT pg_stat_clear_snapshot()")
             row = locker.execute(
                 "SELECT count(*) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND wait_event_type = 'Lock'"
