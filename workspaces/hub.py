@@ -110,8 +110,10 @@ class Hub:
                 failed = channel.cancelled() or channel.exception() is not None
                 self._channel = None if failed else channel  # if failed, the next one asks again
             # Not `unsubscribe()`: waiting for the layer here would hold a cancelled caller up.
+            # The membership settles in the background; the hub stops once that is done, if
+            # no stream came meanwhile.
             if self._drop(stream):
-                self._sync(stream.owner)
+                self._sync(stream.owner).add_done_callback(lambda _: self._stop_if_idle())
             raise
 
     async def unsubscribe(self, stream: Stream) -> None:
@@ -162,7 +164,6 @@ class Hub:
                     await self.layer.group_discard(group, channel)
         finally:
             del self._membership[owner]
-            self._stop_if_idle()
 
     async def channel_name(self) -> str:
         """The name of the hub's channel on the layer (once a stream has opened)."""

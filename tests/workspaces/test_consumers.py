@@ -166,10 +166,14 @@ async def _let_go_of_this_loop() -> None:
     and the next run gets a channel layer of its own.
     """
     current = asyncio.current_task()
-    others = [task for task in asyncio.all_tasks() if task is not current]
-    for task in others:
-        task.cancel()
-    if others:
+    # A task that is cancelled may start another as it ends (a stream dropped while it opened
+    # settles its owner's membership in a task of its own): sweep until none is left.
+    for _ in range(5):
+        others = [task for task in asyncio.all_tasks() if task is not current]
+        if not others:
+            break
+        for task in others:
+            task.cancel()
         _, pending = await asyncio.wait(others, timeout=2)
         for task in pending:
             asyncio.tasks._unregister_task(task)
