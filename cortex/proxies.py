@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+
+from errors.hybrid import SyncAndAsyncMiddleware
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -176,25 +177,14 @@ def resolve_client(request: HttpRequest) -> None:
     request.__dict__.pop("headers", None)
 
 
-class TrustedProxyMiddleware:
+class TrustedProxyMiddleware(SyncAndAsyncMiddleware):
     """`resolve_client` for every request; sync and async capable. Put it right after
     `errors.middleware.CorrelationIdMiddleware`, before anything that reads the address."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self.__acall__(request)
+    def call(self, request: HttpRequest) -> Any:
         resolve_client(request)
         return self.get_response(request)
 
-    async def __acall__(self, request: HttpRequest) -> Any:
+    async def acall(self, request: HttpRequest) -> Any:
         resolve_client(request)
         return await self.get_response(request)

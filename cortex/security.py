@@ -32,9 +32,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+
+from errors.hybrid import SyncAndAsyncMiddleware
 
 # Directives of the policy of every HTML page; the inline hashes are added to script-src and
 # style-src. `data:` images: swagger-ui.css draws its icons with data: URLs.
@@ -102,27 +103,19 @@ def build_policy(debug: bool) -> str:
     return "; ".join(" ".join([name, *sources]) for name, sources in directives.items())
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(SyncAndAsyncMiddleware):
     """X-Frame-Options and nosniff on every response, a CSP on HTML ones; sync and async."""
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
+        super().__init__(get_response)
         # Built once, when the server starts: a template that cannot be read fails start-up,
         # not a request.
         self.policy = build_policy(bool(settings.DEBUG))
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self.__acall__(request)
+    def call(self, request: HttpRequest) -> HttpResponseBase:
         return self.secure(self.get_response(request))
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
         return self.secure(await self.get_response(request))
 
     def secure(self, response: HttpResponseBase) -> HttpResponseBase:

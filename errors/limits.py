@@ -22,15 +22,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from .conf import errors_settings
 from .exceptions import ServiceUnavailableException
 from .handling import handle_exception
+from .hybrid import SyncAndAsyncMiddleware
 
 
 class ConcurrencyLimit:
@@ -114,7 +114,7 @@ async def request_slot() -> AsyncIterator[None]:
         semaphore.release()
 
 
-class ConcurrencyLimitMiddleware:
+class ConcurrencyLimitMiddleware(SyncAndAsyncMiddleware):
     """Let ERRORS_MAX_CONCURRENT_REQUESTS requests run at once; sync and async capable.
 
     Put it right after `errors.middleware.CorrelationIdMiddleware` (and middleware that only
@@ -122,21 +122,10 @@ class ConcurrencyLimitMiddleware:
     and before anything that reads the database or the session.
     """
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
-
     def _exempt(self, request: HttpRequest) -> bool:
         return request.path.startswith(errors_settings.queue_exempt_paths)
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self.__acall__(request)
+    def call(self, request: HttpRequest) -> HttpResponseBase:
         limit = current_limit()
         if limit is None or self._exempt(request):
             return self.get_response(request)
@@ -147,7 +136,7 @@ class ConcurrencyLimitMiddleware:
         finally:
             limit.release_blocking()
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
         scope = getattr(request, "scope", None) or {}
         if _ADMITTED in scope:  # the ASGI gate in front gave this request its turn, or none
             if not scope[_ADMITTED]:

@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import Error as DatabaseError
@@ -46,6 +45,7 @@ from .context import (
 )
 from .exceptions import AppException
 from .handling import fallback_response, handle_exception, internal_logger, report_error, respond
+from .hybrid import SyncAndAsyncMiddleware
 from .negotiation import prefers_html
 from .normalize import for_status, normalize
 from .routes import route_label
@@ -65,17 +65,11 @@ def _is_json(response: HttpResponseBase) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-class CorrelationIdMiddleware:
+class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
     """Correlation ids and JSON error responses for every request; sync and async capable."""
 
-    sync_capable = True
-    async_capable = True
-
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
+        super().__init__(get_response)
         self.header = errors_settings.correlation_id_header
         self.meta_key = "HTTP_" + self.header.upper().replace("-", "_")
         self.log_level = errors_settings.request_log_level
@@ -85,9 +79,7 @@ class CorrelationIdMiddleware:
         # runs before any middleware is built); its events then carry the correlation id.
         self.sentry_sdk: Any = sys.modules.get("sentry_sdk")
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self.__acall__(request)
+    def call(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         token, trace_token = self._begin(request)
         try:
@@ -98,7 +90,7 @@ class CorrelationIdMiddleware:
             if trace_token is not None:
                 reset_trace(trace_token)
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
         token, trace_token = self._begin(request)
         try:

@@ -4,30 +4,17 @@ Sync and async capable like the service's own, so that the test project's middle
 in the same mode as the service's: async under ASGI.
 """
 
-from collections.abc import Callable
-from typing import Any
+from django.http import HttpRequest, HttpResponseBase
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponse
+from errors.hybrid import SyncAndAsyncMiddleware
 
 
-class ExplodingMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self.__acall__(request)
+class ExplodingMiddleware(SyncAndAsyncMiddleware):
+    def call(self, request: HttpRequest) -> HttpResponseBase:
         self._explode(request)
         return self.get_response(request)
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
         self._explode(request)
         return await self.get_response(request)
 
