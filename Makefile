@@ -3,18 +3,28 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.requirements-installed
+# What `make run` needs (requirements.txt) and what tests, lint and benchmarks add
+# (requirements-dev.txt, which includes requirements.txt): a change to either file reinstalls.
+RUN_STAMP := $(VENV)/.requirements-installed
+DEV_STAMP := $(VENV)/.requirements-dev-installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
 .PHONY: run test lint bench venv clean
 
-$(STAMP): requirements.txt
+$(RUN_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	touch $(STAMP)
+	touch $(RUN_STAMP)
 
-venv: $(STAMP)
+# The development set holds the runtime one, so installing it brings both up to date.
+$(DEV_STAMP): requirements-dev.txt requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(RUN_STAMP) $(DEV_STAMP)
+
+# The development environment: everything `make test`, `make lint` and `make bench` use.
+venv: $(DEV_STAMP)
 
 # Development server: SQLite, in-memory channel layer and local-memory cache unless
 # DATABASE_URL / REDIS_URL say otherwise; ENVIRONMENT defaults to development here only.
@@ -22,19 +32,19 @@ venv: $(STAMP)
 # not echoed, migrate runs quietly, and demo_user's lines, the token in them, are logged as
 # messages of accounts.demo_user (in the message: the redacting filter masks extras named like
 # "token").
-run: $(STAMP)
+run: $(RUN_STAMP)
 	@ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/python manage.py migrate --noinput -v 0
 	@ENVIRONMENT=$${ENVIRONMENT:-development} PORT=$(PORT) DJANGO_SETTINGS_MODULE=cortex.settings $(BIN)/python -c 'import io, logging, django; django.setup(); from django.core.management import call_command; out = io.StringIO(); call_command("demo_user", stdout=out); list(map(logging.getLogger("accounts.demo_user").info, out.getvalue().splitlines()))'
 	@ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) cortex.asgi:application
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy errors cortex accounts workspaces tests
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/logfmt.py
 	$(BIN)/python bench/load.py
@@ -47,5 +57,5 @@ clean:
 # Schemathesis against a running daphne with many more cases than CI's (tests/test_fuzz.py).
 FUZZ_MAX_EXAMPLES ?= 500
 .PHONY: fuzz
-fuzz: $(STAMP)
+fuzz: $(DEV_STAMP)
 	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz.py -s $(PYTEST_ARGS)

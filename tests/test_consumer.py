@@ -1,7 +1,7 @@
 """The `errors` app as a stranger's project uses it: from its wheel, alone, on real servers.
 
 The wheel `pip install .` builds goes into two fresh virtualenvs, every package pinned as in
-requirements.txt: "drf" (the `[drf]` extra, gunicorn, uvicorn, daphne) and "plain" (the wheel
+requirements-dev.txt: "drf" (the `[drf]` extra, gunicorn, uvicorn, daphne) and "plain" (the wheel
 alone, gunicorn, uvicorn). tests/consumer/project, copied out of the repository and migrated
 (SQLite), is served by gunicorn (`--threads 16`), uvicorn and daphne on free ports of 127.0.0.1;
 the tests talk HTTP to them and read the JSON log lines they write. See tests/consumer/.
@@ -294,9 +294,9 @@ def test_venv_holds_only_pinned_versions(venvs: Ready[Venv], variant: str) -> No
         if name not in {"pip", "setuptools", "wheel", canonical_name(DISTRIBUTION)}
     }
     unpinned = sorted(set(others) - set(pins))
-    assert not unpinned, f"installed but not pinned in requirements.txt: {unpinned}"
+    assert not unpinned, f"installed but not pinned in the requirements files: {unpinned}"
     wrong = {n: (v, pins[n]) for n, v in others.items() if v != pins[n]}
-    assert not wrong, f"installed version differs from requirements.txt: {wrong}"
+    assert not wrong, f"installed version differs from the requirements files: {wrong}"
     expected_servers = {"gunicorn", "uvicorn"} | ({"daphne"} if variant == "drf" else set())
     assert expected_servers <= set(others)
     assert ("djangorestframework" in others) is (variant == "drf"), sorted(others)

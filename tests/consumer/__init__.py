@@ -1,7 +1,7 @@
 """The `errors` app as a stranger uses it: built into a wheel, installed alone, really served.
 
 - `build`: the wheel `pip install .` builds (from a copy of the checkout), fresh virtualenvs
-  with it and the pins of requirements.txt, and the consumer project copied out of the
+  with it and the pins of the requirements files, and the consumer project copied out of the
   repository and migrated.
 - `servers`: gunicorn, uvicorn and daphne serving that project on free ports, their output in
   files and their JSON log lines parsed.

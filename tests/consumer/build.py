@@ -7,8 +7,9 @@ so the declared build system is what is tested. pip builds a local directory in 
 (cortex/, tests/, ...), so that "only `errors` is packaged" really tests pyproject.toml.
 
 Virtualenvs are made by `python -m venv` (no system site packages) and get every package at the
-version requirements.txt pins, through a constraints file built from it at run time: installs are
-reproducible and come from pip's cache after the first run.
+version the requirements files pin (requirements-dev.txt and the requirements.txt it includes),
+through a constraints file built from them at run time: installs are reproducible and come from
+pip's cache after the first run.
 
 Every command runs with `run`, which fails the test (never skips it) when the command fails.
 """
@@ -30,14 +31,14 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_SOURCE = Path(__file__).resolve().parent / "project"
-REQUIREMENTS = REPO_ROOT / "requirements.txt"
+REQUIREMENTS = REPO_ROOT / "requirements-dev.txt"
 DISTRIBUTION = "django-cortex-errors"
 
 # Not copied from the repository root: caches, virtualenvs, build output, local databases.
 _ROOT_SKIP_SUFFIXES = (".egg-info", ".sqlite3")
 _ROOT_SKIP_NAMES = {"build", "dist", "staticfiles", "node_modules"}
 
-# Installed into every venv by `python -m venv` itself, so not pinned by requirements.txt.
+# Installed into every venv by `python -m venv` itself, so not pinned by the requirements files.
 _VENV_OWN = frozenset({"pip", "setuptools", "wheel"})
 
 # Variables of the test run that must not reach a consumer process: it has its own settings,
@@ -155,11 +156,18 @@ def canonical_name(name: str) -> str:
 
 
 def read_pins(requirements: Path = REQUIREMENTS) -> dict[str, str]:
-    """`{canonical name: version}` of every `name==version` line of a requirements file."""
+    """`{canonical name: version}` of every `name==version` line of a requirements file.
+
+    `-r other.txt` lines are followed (relative to the file that names them), as pip does.
+    """
     pins: dict[str, str] = {}
     for raw in requirements.read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
+            continue
+        included = re.fullmatch(r"(?:-r|--requirement)\s*=?\s*(\S+)", line)
+        if included:
+            pins.update(read_pins(requirements.parent / included[1]))
             continue
         match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)", line)
         assert match, f"{requirements.name}: not a `name==version` pin: {raw!r}"
