@@ -121,6 +121,9 @@ class WorkspaceInput(serializers.Serializer[Any]):
     metadata = MetadataField(required=False, default=dict)
 
 
+# The list's page size (workspaces/pagination.py) and its offsets.
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
 MAX_OFFSET = 10**9
 
 
@@ -140,7 +143,7 @@ class QueryIntegerField(serializers.IntegerField):
 class PageInput(serializers.Serializer[Any]):
     """Query parameters of the list endpoint."""
 
-    limit = QueryIntegerField(min_value=1, max_value=100, default=20)
+    limit = QueryIntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
     # Databases take 64-bit offsets at most; far beyond any real list anyway.
     offset = QueryIntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 

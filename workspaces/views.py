@@ -6,6 +6,7 @@ No view catches exceptions: every error is answered by the `errors` exception ha
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any, cast
 
 from django.urls import reverse
@@ -13,10 +14,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from . import services
+from .pagination import ValidatedLimitOffsetPagination
 from .serializers import PageInput, WorkspaceInput, WorkspaceOutput, workspace_data
 
 
@@ -30,6 +31,7 @@ class WorkspaceListView(APIView):
 
     # Domain codes of the service, per method (errors/openapi.py documents them).
     error_codes = {"post": ("workspace_name_conflict",)}
+    pagination_class = ValidatedLimitOffsetPagination
 
     @extend_schema(
         operation_id="workspaces_list",
@@ -45,33 +47,11 @@ class WorkspaceListView(APIView):
         ),
     )
     def get(self, request: Request) -> Response:
-        params = PageInput(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        limit, offset = params.validated_data["limit"], params.validated_data["offset"]
-        page = services.workspace_list(owner_id=owner_id(request), limit=limit, offset=offset)
-        url = request.build_absolute_uri()
-        next_url = (
-            replace_query_param(replace_query_param(url, "limit", limit), "offset", offset + limit)
-            if offset + limit < page.count
-            else None
+        paginator = self.pagination_class()
+        workspaces = paginator.paginate(
+            request, partial(services.workspace_list, owner_id=owner_id(request))
         )
-        previous_url = None
-        if offset > 0:
-            previous_offset = max(0, offset - limit)
-            previous_url = replace_query_param(url, "limit", limit)
-            previous_url = (
-                replace_query_param(previous_url, "offset", previous_offset)
-                if previous_offset
-                else remove_query_param(previous_url, "offset")
-            )
-        return Response(
-            {
-                "count": page.count,
-                "next": next_url,
-                "previous": previous_url,
-                "results": WorkspaceOutput(page.items, many=True).data,
-            }
-        )
+        return paginator.get_paginated_response(WorkspaceOutput(workspaces, many=True).data)
 
     @extend_schema(
         request=WorkspaceInput,
