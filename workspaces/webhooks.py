@@ -39,7 +39,6 @@ from typing import Any, Final
 
 import httpx
 import orjson
-from django.conf import settings
 
 from errors import metrics
 from errors.context import get_correlation_id, reset_correlation_id, set_correlation_id
@@ -52,6 +51,8 @@ from errors.external import (
     external_service,
 )
 from errors.tasks import ContextThread, log_background_error
+
+from .conf import workspaces_settings
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +84,14 @@ class WebhookConfig:
     @classmethod
     def from_settings(cls) -> WebhookConfig | None:
         """The configuration, or None when WORKSPACE_WEBHOOK_URL is not set."""
-        url = getattr(settings, "WORKSPACE_WEBHOOK_URL", None)
-        if not url:
+        url = workspaces_settings.webhook_url
+        if url is None:
             return None
         return cls(
-            url=str(url),
-            timeout=int(getattr(settings, "WORKSPACE_WEBHOOK_TIMEOUT_MS", 2000)) / 1000,
-            attempts=max(1, int(getattr(settings, "WORKSPACE_WEBHOOK_ATTEMPTS", 3))),
-            backoff=int(getattr(settings, "WORKSPACE_WEBHOOK_BACKOFF_MS", 250)) / 1000,
+            url=url,
+            timeout=workspaces_settings.webhook_timeout,
+            attempts=workspaces_settings.webhook_attempts,
+            backoff=workspaces_settings.webhook_backoff,
         )
 
 
@@ -318,7 +319,7 @@ def notify_workspace_created(event: dict[str, Any]) -> threading.Thread | None:
         config = WebhookConfig.from_settings()
         if config is None:
             return None
-        if getattr(settings, "CELERY_BROKER_URL", None):
+        if workspaces_settings.celery_enabled:
             _publish(event)
             return None
         delivery = _Delivery.of(event)
