@@ -52,6 +52,7 @@ from collections.abc import Callable, MutableMapping
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+from .conf import errors_settings
 from .context import get_correlation_id
 from .exceptions import AppException, ExternalServiceException
 from .tracing import TRACEPARENT, current_trace
@@ -200,23 +201,22 @@ class external_service:  # a lower-case class: it reads like a function at the c
 # --- correlation id on outgoing requests -----------------------------------------------------
 
 
-def _settings() -> Any:
+def _settings_configured() -> bool:
+    # A script or worker may call out before (or without) configuring Django: the defaults hold.
     from django.conf import settings
 
-    return settings if settings.configured else None
+    return settings.configured
 
 
 def correlation_header_name() -> str:
     """The header that carries the correlation id (ERRORS_CORRELATION_ID_HEADER)."""
-    settings = _settings()
-    if settings is None:
+    if not _settings_configured():
         return DEFAULT_HEADER
-    return str(getattr(settings, "ERRORS_CORRELATION_ID_HEADER", DEFAULT_HEADER))
+    return errors_settings.correlation_id_header
 
 
 def _propagation_enabled() -> bool:
-    settings = _settings()
-    return settings is None or bool(getattr(settings, "ERRORS_PROPAGATE_CORRELATION_ID", True))
+    return not _settings_configured() or errors_settings.propagate_correlation_id
 
 
 def correlation_headers() -> dict[str, str]:
