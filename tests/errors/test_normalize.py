@@ -11,9 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core import exceptions as django_exc
+from django.db import IntegrityError, OperationalError
+from django.http import Http404
+from django.urls import Resolver404
 from redis import exceptions as redis_exc
+from rest_framework import exceptions as drf_exc
 
-from errors.normalize import normalize
+from errors.exceptions import ConflictException, NotFoundException, RateLimitException
+from errors.normalize import flatten_errors, for_status, normalize
 
 # exception, status, code, Retry-After
 ROWS: list[tuple[Callable[[], BaseException], int, str, str | None]] = [
@@ -48,3 +54,154 @@ def test_each_row(
     # Nothing of the driver's text or the address reaches the client.
     assert "6379" not in info.message and "socket" not in info.message
     assert info.details is None
+
+
+# --- flatten_errors: DRF's and Django's nested error shapes to dotted paths -------------------
+
+FLATTEN_ROWS: list[tuple[str, Any, dict[str, list[str]]]] = [
+    ("message", "Bad.", {"non_field_errors": ["Bad."]}),
+    ("list of messages", ["One.", "Two."], {"non_field_errors": ["One.", "Two."]}),
+    ("field", {"name": ["Required."]}, {"name": ["Required."]}),
+    ("field with a bare message", {"name": "Required."}, {"name": ["Required."]}),
+    ("nested serializer", {"metadata": {"color": ["Bad."]}}, {"metadata.color": ["Bad."]}),
+    (
+        "list serializer: {} for the valid items, index kept",
+        {"items": [{}, {"name": ["Required."]}]},
+        {"items.1.name": ["Required."]},
+    ),
+    (
+        "ListField (DRF 3.18): items keyed by index",
+        {"tags": {0: ["Not a string."], 2: ["Too long."]}},
+        {"tags.0": ["Not a string."], "tags.2": ["Too long."]},
+    ),
+    ("first item invalid", {"items": [{"name": ["Bad."]}]}, {"items.0.name": ["Bad."]}),
+    (
+        "DRF non-field errors",
+        {"non_field_errors": ["Mismatch."]},
+        {"non_field_errors": ["Mismatch."]},
+    ),
+    ("Django's __all__", {"__all__": ["Mismatch."]}, {"non_field_errors": ["Mismatch."]}),
+    (
+        "non-field errors of a nested serializer",
+        {"address": {"non_field_errors": ["Incomplete."]}},
+        {"address.non_field_errors": ["Incomplete."]},
+    ),
+    (
+        "several fields, order kept",
+        {"name": ["A."], "description": ["B."]},
+        {"name": ["A."], "description": ["B."]},
+    ),
+    ("nested lists", {"matrix": [["Bad."]]}, {"matrix.0": ["Bad."]}),
+    ("empty", {}, {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [(detail, expected) for _, detail, expected in FLATTEN_ROWS],
+    ids=[name for name, _, _ in FLATTEN_ROWS],
+)
+def test_flatten_errors(detail: Any, expected: dict[str, list[str]]) -> None:
+    flat = flatten_errors(detail)
+    assert flat == expected
+    assert list(flat) == list(expected)
+
+
+def test_flatten_errors_under_a_prefix() -> None:
+    assert flatten_errors({"color": ["Bad."]}, prefix="metadata") == {"metadata.color": ["Bad."]}
+    assert flatten_errors(["Bad."], prefix="metadata") == {"metadata": ["Bad."]}
+
+
+def test_flatten_errors_takes_drf_error_details() -> None:
+    error = drf_exc.ValidationError({"name": ["Required."], "items": [{}, {"id": ["Bad."]}]})
+    assert flatten_errors(error.detail) == {"name": ["Required."], "items.1.id": ["Bad."]}
+
+
+# --- normalize: each kind of exception to status and code -------------------------------------
+
+NORMALIZE_ROWS: list[tuple[str, Callable[[], BaseException], int, str]] = [
+    ("app: not found", lambda: NotFoundException(resource_type="w", resource_id=1), 404,
+     "not_found"),
+    ("app: domain code", lambda: ConflictException("Taken", code="name_taken"), 409,
+     "name_taken"),
+    ("app: rate limit", lambda: RateLimitException(retry_after=3), 429, "rate_limit_exceeded"),
+    ("drf: validation", lambda: drf_exc.ValidationError({"a": ["b"]}), 400, "validation_error"),
+    ("drf: parse", lambda: drf_exc.ParseError(), 400, "parse_error"),
+    ("drf: authentication failed", lambda: drf_exc.AuthenticationFailed(), 401,
+     "authentication_error"),
+    ("drf: not authenticated", lambda: drf_exc.NotAuthenticated(), 401, "authentication_error"),
+    ("drf: permission denied", lambda: drf_exc.PermissionDenied(), 403, "authorization_error"),
+    ("drf: not found", lambda: drf_exc.NotFound(), 404, "not_found"),
+    ("drf: method not allowed", lambda: drf_exc.MethodNotAllowed("PUT"), 405,
+     "method_not_allowed"),
+    ("drf: not acceptable", lambda: drf_exc.NotAcceptable(), 406, "not_acceptable"),
+    ("drf: unsupported media type", lambda: drf_exc.UnsupportedMediaType("text/plain"), 415,
+     "unsupported_media_type"),
+    ("drf: throttled", lambda: drf_exc.Throttled(wait=2.5), 429, "rate_limit_exceeded"),
+    ("drf: other", lambda: drf_exc.APIException(), 500, "error"),
+    ("django: validation", lambda: django_exc.ValidationError("Bad."), 400, "validation_error"),
+    ("django: 404", lambda: Http404(), 404, "not_found"),
+    ("django: unmatched URL", lambda: Resolver404({"tried": []}), 404, "not_found"),
+    ("django: permission denied", lambda: django_exc.PermissionDenied(), 403,
+     "authorization_error"),
+    ("django: body too large", lambda: django_exc.RequestDataTooBig(), 413,
+     "payload_too_large"),
+    ("django: suspicious", lambda: django_exc.SuspiciousOperation(), 400, "bad_request"),
+    ("django: bad request", lambda: django_exc.BadRequest(), 400, "bad_request"),
+    # With no SQLSTATE or driver error to classify (tests/errors/test_db.py has those).
+    ("database: unclassified integrity error", lambda: IntegrityError("x"), 500,
+     "database_error"),
+    ("database: unclassified operational error", lambda: OperationalError("x"), 500,
+     "database_error"),
+    ("anything else", lambda: ValueError("secret"), 500, "internal_error"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "code"),
+    [(make, status, code) for _, make, status, code in NORMALIZE_ROWS],
+    ids=[name for name, _, _, _ in NORMALIZE_ROWS],
+)
+def test_normalize_table(make: Callable[[], BaseException], status: int, code: str) -> None:
+    exc = make()
+    info = normalize(exc)
+    assert (info.status, info.code) == (status, code)
+    assert "secret" not in info.message
+
+
+def test_throttled_carries_retry_after_rounded_up() -> None:
+    info = normalize(drf_exc.Throttled(wait=2.1))
+    assert info.headers["Retry-After"] == "3"
+    assert info.details == {"retry_after": 3}
+
+
+def test_a_developer_message_reaches_the_client_but_a_resolver404_does_not() -> None:
+    assert normalize(Http404("Workspace not found")).message == "Workspace not found"
+    assert "tried" not in normalize(Resolver404({"tried": [], "path": "x"})).message
+
+
+# --- for_status: error responses someone else built ------------------------------------------
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "bad_request"),
+        (401, "authentication_error"),
+        (403, "authorization_error"),
+        (404, "not_found"),
+        (405, "method_not_allowed"),
+        (406, "not_acceptable"),
+        (409, "conflict"),
+        (413, "payload_too_large"),
+        (415, "unsupported_media_type"),
+        (429, "rate_limit_exceeded"),
+        (500, "internal_error"),
+        (502, "external_service_error"),
+        (503, "service_unavailable"),
+        (418, "client_error"),
+        (504, "internal_error"),
+    ],
+)
+def test_for_status(status: int, code: str) -> None:
+    info = for_status(status)
+    assert (info.status, info.code) == (status, code)
