@@ -42,14 +42,14 @@ test: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy errors cortex accounts workspaces tests
+	$(BIN)/mypy errors cortex accounts eventstream workspaces tests bench
 
 bench: $(DEV_STAMP)
-	$(BIN)/python bench/overhead.py
-	$(BIN)/python bench/logfmt.py
-	$(BIN)/python bench/load.py
-	$(BIN)/python bench/sse.py $(if $(REDIS_URL),--redis-url $(REDIS_URL))
-	$(if $(filter postgres%,$(DATABASE_URL)),$(BIN)/python -m bench.degradation --database-url $(DATABASE_URL) $(if $(REDIS_URL),--redis-url $(REDIS_URL)),@echo "bench/degradation.py skipped: it needs DATABASE_URL=postgres://…")
+	$(BIN)/python -m bench.overhead
+	$(BIN)/python -m bench.logfmt
+	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.sse $(if $(REDIS_URL),--redis-url $(REDIS_URL))
+	$(if $(filter postgres%,$(DATABASE_URL)),$(BIN)/python -m bench.degradation --database-url $(DATABASE_URL) $(if $(REDIS_URL),--redis-url $(REDIS_URL)),@echo "bench.degradation skipped: it needs DATABASE_URL=postgres://…")
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

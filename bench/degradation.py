@@ -7,7 +7,7 @@ Run from the repository root (PostgreSQL required; Redis for the Redis scenarios
 
 The database URL is a maintenance connection: the bench creates a database of its own next to it
 (migrated, with one user and token) and drops it at the end. Each scenario starts the real service
-in daphne (tests/support/servers.py), with PostgreSQL or Redis behind a `TcpProxy`
+in daphne (bench/harness.py), with PostgreSQL or Redis behind a `TcpProxy`
 (tests/support/tcp_proxy.py) where the scenario needs one, and drives it with the fault-injection
 suite's load (tests/support/faults.py): six clients reading and creating workspaces.
 
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -45,8 +44,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from bench.harness import DaphneServer, database, migrated_token
 from tests.support.faults import Answer, Load, PhaseReport, burst, summary
-from tests.support.servers import REPO_ROOT, DaphneServer
 from tests.support.tcp_proxy import TcpProxy
 
 LIST = "/api/workspaces/"
@@ -77,12 +76,10 @@ class Bench:
     def url_through(self, url: str, proxy: TcpProxy | None) -> str:
         if proxy is None:
             return url
-        parts = urlsplit(url)
-        netloc = parts.netloc.rsplit("@", 1)
+        credentials, _, _host = urlsplit(url).netloc.rpartition("@")
         host = f"127.0.0.1:{proxy.port}"
-        return urlunsplit(
-            parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host)
-        )
+        netloc = f"{credentials}@{host}" if credentials else host
+        return urlunsplit(urlsplit(url)._replace(netloc=netloc))
 
     @contextmanager
     def service(
@@ -110,10 +107,11 @@ class Bench:
         if report.server_errors() or report.unavailable_without_retry_after():
             self.broken.append(f"{scenario}: {summary(report)}")
 
-    def print_burst(self, scenario: str, answers: list[Answer]) -> None:
+    def print_burst(self, scenario: str, answers: list[Answer], judged: bool = True) -> None:
         report = PhaseReport(scenario, answers)
         print("  " + summary(report))
-        self.check(scenario, report)
+        if judged:
+            self.check(scenario, report)
 
     def print_load(self, scenario: str, load: Load, recovered: float | None) -> None:
         for phase in load.phases():
@@ -138,11 +136,8 @@ class Bench:
                 env = {"MAX_CONCURRENT_REQUESTS": limit} if limit else {}
                 with self.service(env) as server:
                     answers = burst(server.url, [(LIST, headers)] * size)
-                scenario = f"burst-{size} {label} (round {round_number})"
-                report = PhaseReport(scenario, answers)
-                print("  " + summary(report))
-                if limit is None:  # the baseline is expected to fail; only the limit is judged
-                    self.check(scenario, report)
+                # The baseline is expected to fail; only the limit is judged.
+                self.print_burst(f"burst-{size} {label} (round {round_number})", answers, not limit)
 
     def bad_tokens(self) -> None:
         flood = [(LIST, {"Authorization": f"Token {uuid.uuid4().hex * 2}"})] * 200
@@ -179,40 +174,6 @@ def _host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or (5432 if "postgres" in url else 6379)
 
 
-@contextmanager
-def bench_database(maintenance_url: str) -> Iterator[str]:
-    """A fresh, migrated database next to `maintenance_url`, dropped at the end."""
-    name = f"bench_degradation_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(maintenance_url)._replace(path=f"/{name}"))
-    try:
-        yield url
-    finally:
-        with psycopg.connect(maintenance_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def prepare(url: str) -> str:
-    """Migrate the bench database and return the API token of its user."""
-    env = {**os.environ, "DATABASE_URL": url, "ENVIRONMENT": "test", "SECRET_KEY": "bench"}
-    env.pop("REDIS_URL", None)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=REPO_ROOT, env=env, check=True)
-    result = subprocess.run(
-        [*manage, "demo_user", "--username", "bench"],
-        cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return _token_of(result.stdout)
-
-
-def _token_of(output: str) -> str:
-    for word in output.replace(":", " ").split():
-        if len(word) == 64 and all(c in "0123456789abcdef" for c in word):
-            return word
-    raise SystemExit(f"no API token in demo_user's output: {output!r}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
@@ -227,9 +188,9 @@ def main() -> int:
         print("degradation: needs --database-url postgres://… (or DATABASE_URL)")
         return 2
 
-    with bench_database(args.database_url) as url:
+    with database(args.database_url, create=True) as url:
         bench = Bench(url, args.redis_url, args.outage)
-        bench.token = prepare(url)
+        bench.token = migrated_token({"DATABASE_URL": url})
         wanted = args.scenarios.split(",")
         for name in wanted:
             if name.startswith("redis") and not args.redis_url:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -82,8 +82,14 @@ class DaphneServer:
         start_timeout: float = 20.0,
         stop_timeout: float = 5.0,
         health_path: str = "/healthz",
+        daphne_args: Sequence[str] = (),
+        backlog: int | None = None,
     ) -> None:
         self.env = server_environment(env, settings_module)
+        # Further daphne options (e.g. `-v 0`), and a listen backlog above Twisted's 50, which
+        # drops connections that arrive in a batch (then daphne listens through an endpoint).
+        self.daphne_args = list(daphne_args)
+        self.backlog = backlog
         self.application = application
         self.host = host
         self.start_timeout = start_timeout
@@ -158,11 +164,10 @@ class DaphneServer:
         self._stdout = open(Path(self._logdir.name) / "stdout.log", "w+b")  # noqa: SIM115
         self._stderr = open(Path(self._logdir.name) / "stderr.log", "w+b")  # noqa: SIM115
         self.port = free_port(self.host)
-        command = [
-            sys.executable, "-m", "daphne",
-            "-b", self.host, "-p", str(self.port),
-            self.application,
-        ]  # fmt: skip
+        listen = ["-b", self.host, "-p", str(self.port)]
+        if self.backlog is not None:
+            listen = ["-e", f"tcp:port={self.port}:interface={self.host}:backlog={self.backlog}"]
+        command = [sys.executable, "-m", "daphne", *listen, *self.daphne_args, self.application]
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,

@@ -1,9 +1,12 @@
-"""The four DRF views every stack serves: 200, 404, 400 (validation) and 500 (a crash)."""
+"""The four views every stack serves: 200, 404 (NotFound), 400 (validation) and 500 (a crash);
+the `errors` stacks add the app's Django error views, as its setup instructs."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.urls import path
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -12,41 +15,41 @@ from rest_framework.views import APIView
 
 
 class OkView(APIView):
-    """200 with a small JSON body."""
-
     def get(self, request: Request) -> Response:
-        """Answer a small dict."""
         return Response({"status": "ok", "items": [1, 2, 3], "name": "overhead"})
 
 
 class NotFoundView(APIView):
-    """404 raised as DRF's NotFound, answered by the exception handler."""
-
     def get(self, request: Request) -> Response:
-        """Raise NotFound."""
         raise NotFound("No widget with that id.")
 
 
 class WidgetSerializer(serializers.Serializer):
-    """Two fields; the benchmark's body makes both invalid."""
-
     name = serializers.CharField(max_length=50)
     quantity = serializers.IntegerField(min_value=0)
 
 
 class InvalidView(APIView):
-    """400: a JSON body parsed by DRF and rejected by a two-field serializer."""
-
     def post(self, request: Request) -> Response:
-        """Validate the body; raise_exception turns the errors into a ValidationError."""
         serializer = WidgetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(serializer.validated_data)
 
 
 class CrashView(APIView):
-    """500: an exception no handler knows about."""
-
     def get(self, request: Request) -> Any:
-        """Raise RuntimeError."""
         raise RuntimeError("widget store exploded")
+
+
+urlpatterns = [
+    path("ok", OkView.as_view()),
+    path("missing", NotFoundView.as_view()),
+    path("invalid", InvalidView.as_view()),
+    path("crash", CrashView.as_view()),
+]
+
+if "errors" in settings.INSTALLED_APPS:
+    handler400 = "errors.views.bad_request"
+    handler403 = "errors.views.permission_denied"
+    handler404 = "errors.views.page_not_found"
+    handler500 = "errors.views.server_error"

@@ -1,9 +1,5 @@
-"""cortex's URLs plus `bench/bare/`: the baseline of bench/load.py.
-
-The bare view skips authentication, permissions and throttling and touches no database, so it
-measures what one DRF view costs in this process (daphne, every middleware, DRF's dispatch,
-rendering) and nothing of the workspaces API.
-"""
+"""cortex's URLs plus `bench/bare/`: one DRF view without authentication, permission, throttle
+or database, i.e. what a DRF answer costs in this process (daphne, middleware, rendering)."""
 
 from __future__ import annotations
 
@@ -17,23 +13,20 @@ from cortex.urls import urlpatterns as cortex_urlpatterns
 
 
 class BareView(APIView):
-    """`GET` answers `{"ok": true}` without authentication, permission or throttle checks."""
-
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = []
 
     def get(self, request: Request) -> Response:
-        """The smallest DRF answer."""
         return Response({"ok": True})
 
 
 urlpatterns: list[URLPattern | URLResolver] = [
     *cortex_urlpatterns,
-    path("bench/bare/", BareView.as_view(), name="bench-bare"),
+    path("bench/bare/", BareView.as_view()),
 ]
 
-# The same error views as cortex.urls: a root URLconf's handlers are not inherited.
+# A root URLconf's error views are its own: the same as cortex.urls.
 handler400 = "errors.views.bad_request"
 handler403 = "errors.views.permission_denied"
 handler404 = "errors.views.page_not_found"
