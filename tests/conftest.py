@@ -17,6 +17,9 @@ from django.db import connection
 from errors.logging import build_logging_config
 from tests.support.upstream import UpstreamServer
 
+# The real-server fixtures (daphne_factory, tcp_proxy_factory) for every test module.
+pytest_plugins = ["tests.support.fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

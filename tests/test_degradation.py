@@ -22,7 +22,6 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from accounts.tokens import issue_token
-from tests.support import fixtures
 from tests.support.faults import Answer, Load, PhaseReport, burst, summary
 from tests.support.fixtures import DaphneFactory, ProxyFactory
 from tests.support.servers import current_database_url
@@ -30,9 +29,6 @@ from tests.support.tcp_proxy import TcpProxy
 from workspaces.models import Workspace
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-tcp_proxy_factory = fixtures.tcp_proxy_factory
-daphne_factory = fixtures.daphne_factory
 
 LIST = "/api/workspaces/"
 # Throttles stay on, at a rate these tests stay well within.

@@ -24,7 +24,6 @@ from django.utils import timezone
 from knox.crypto import hash_token
 from knox.models import AuthToken
 
-from tests.support import fixtures
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import (
     REPO_ROOT,
@@ -34,9 +33,6 @@ from tests.support.servers import (
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-tcp_proxy_factory = fixtures.tcp_proxy_factory
-daphne_factory = fixtures.daphne_factory
 
 TOKEN = "/api/auth/token/"
 LOGOUT = "/api/auth/logout/"

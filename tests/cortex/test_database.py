@@ -19,14 +19,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cortex.database import BoundedConnection, ServerNotAnswering, bounded_connection_class
 from errors.db import DbErrorKind, classify
-from tests.support import fixtures
 from tests.support.fixtures import ProxyFactory
 from tests.support.servers import current_database_url
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-tcp_proxy_factory = fixtures.tcp_proxy_factory
 
 BOUND = 1.0  # seconds: the bound of the connections these tests make
 MARGIN = 0.75  # seconds of scheduling slack on a shared two-core machine

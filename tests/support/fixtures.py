@@ -1,6 +1,5 @@
-"""pytest fixtures around `tests.support`: import them into a test module to use them.
-
-    from tests.support.fixtures import daphne_factory, tcp_proxy_factory  # noqa: F401
+"""pytest fixtures around `tests.support`, registered for every test by tests/conftest.py
+(`pytest_plugins`): a test asks for `daphne_factory` or `tcp_proxy_factory` by name.
 
 Servers and proxies started through these are stopped at teardown, servers first; a server's
 output is printed at teardown, so pytest shows it for a failed test.

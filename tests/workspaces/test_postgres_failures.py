@@ -18,16 +18,11 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from accounts.tokens import issue_token
-from tests.support import fixtures
 from tests.support.fixtures import DaphneFactory, ProxyFactory
 from tests.support.servers import DaphneServer, current_database_url
 from workspaces.models import Workspace
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-# The support fixtures, made available to this module's tests.
-tcp_proxy_factory = fixtures.tcp_proxy_factory
-daphne_factory = fixtures.daphne_factory
 
 LIST = "/api/workspaces/"
 HEALTHZ = "/healthz"

@@ -20,7 +20,6 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 
 from accounts.tokens import issue_token
-from tests.support import fixtures
 from tests.support.fixtures import DaphneFactory, ProxyFactory
 from tests.support.servers import DaphneServer, current_database_url
 from tests.support.tcp_proxy import TcpProxy
@@ -33,9 +32,6 @@ from tests.workspaces.test_postgres_failures import (
 )
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-tcp_proxy_factory = fixtures.tcp_proxy_factory
-daphne_factory = fixtures.daphne_factory
 
 LIST = "/api/workspaces/"
 EVENTS = "/api/events/"

@@ -31,7 +31,6 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from accounts.tokens import issue_token
-from tests.support import fixtures
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import (
     REPO_ROOT,
@@ -41,10 +40,6 @@ from tests.support.servers import (
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-# The support fixtures, made available to this module's tests.
-tcp_proxy_factory = fixtures.tcp_proxy_factory
-daphne_factory = fixtures.daphne_factory
 
 EVENTS = "/api/events/"
 LIST = "/api/workspaces/"
