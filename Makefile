@@ -42,6 +42,7 @@ test: $(DEV_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy errors cortex accounts eventstream workspaces tests bench
 
 bench: $(DEV_STAMP)
