@@ -1,8 +1,9 @@
 """ASGI entry point: `daphne cortex.asgi:application`.
 
-`/api/events/` is the Channels consumer that streams workspace events (behind the errors app's
-ASGI correlation-id middleware; it reads the token or session itself, so it needs no Channels
-auth middleware per stream); everything else is Django.
+`/api/events/` is the Channels consumer that streams workspace events (the eventstream app, behind
+the errors app's ASGI correlation-id middleware; it authenticates the token or session itself
+with DRF's authentication classes, so it needs no Channels auth middleware per stream);
+everything else is Django.
 
 Under daphne, `cortex.server.install()` hardens the server this module is loaded into (bodies
 refused while they arrive, a header deadline, a JSON access log, the open-file limit; see
@@ -31,8 +32,8 @@ from django.urls import path, re_path  # noqa: E402
 
 from errors.asgi import CorrelationIdMiddleware  # noqa: E402
 from errors.limits import ConcurrencyLimitGate  # noqa: E402
+from eventstream.flow import FlowControlMiddleware  # noqa: E402
 from workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
-from workspaces.flow import FlowControlMiddleware  # noqa: E402
 
 # Channels routes ASGI applications where Django's path() expects views, hence the ignores.
 events_app = FlowControlMiddleware(CorrelationIdMiddleware(WorkspaceEventsConsumer.as_asgi()))

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "errors",
     "accounts",
+    "eventstream",
     "workspaces",
 ]
 
@@ -156,7 +157,7 @@ DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and cache ----------------------------------------------------------
-# Each process receives every workspace event of its streams on one channel (workspaces.hub);
+# Each process receives every workspace event of its streams on one channel (eventstream.hub);
 # that channel holds up to this many events while the process is busy fanning one out (a
 # layer drops what does not fit; Channels' default is 100).
 _CHANNEL_CAPACITY = 1000
@@ -207,7 +208,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "cortex.layers.InMemoryChannelLayer",
+            "BACKEND": "eventstream.compat.InMemoryChannelLayer",
             "CONFIG": {"capacity": _CHANNEL_CAPACITY},
         }
     }
@@ -352,8 +353,12 @@ SSE_RETRY_MS = env_int("SSE_RETRY_MS", 3000, minimum=0)
 SSE_QUEUE_SIZE = env_int("SSE_QUEUE_SIZE", 64, minimum=1)
 # Events kept per owner for clients that reconnect with Last-Event-ID.
 SSE_REPLAY_BUFFER_SIZE = env_int("SSE_REPLAY_BUFFER_SIZE", 100, minimum=1)
-# Streams one user may have open in one process; more are refused with 429 (workspaces/hub.py).
+# Streams one user may have open in one process; more are refused with 429 (eventstream/hub.py).
 SSE_MAX_STREAMS_PER_USER = env_int("SSE_MAX_STREAMS_PER_USER", 8, minimum=1)
+# Joining a stream's group and publishing are bounded by REDIS_TIMEOUT and skipped while Redis is
+# known to be down; a stream's answers carry the service's security headers.
+SSE_GUARD = "cortex.redis_guard"
+SSE_RESPONSE_HEADERS = "cortex.security.security_headers"
 
 # --- Webhook of workspace events --------------------------------------------------------------
 # When set, each workspace.created event is POSTed there as JSON from a background thread; a

@@ -21,5 +21,3 @@ class WorkspacesConfig(AppConfig):
             meaning="The caller already has a workspace of that name (names are unique per "
             "owner, ignoring case).",
         )
-        # `stream_lagging` is registered by the exception class that states it.
-        from . import streams  # noqa: F401

@@ -1,11 +1,11 @@
-"""Workspace events, published to the owner's channel-layer group once the write is committed.
+"""Workspace events, published to the owner's event stream once the write is committed.
 
-The SSE streams (`GET /api/events/`) hear of them through that group (see `hub`). Publishing
-happens after commit, so no client ever hears of a workspace that was rolled back; a failure to
-publish is logged and never fails the request, whose write is already durable. Nor may it hold the
-request up: with REDIS_URL each step gives up after REDIS_TIMEOUT, and while Redis is known to be
-down (cortex/redis_guard.py) publishing is skipped at once. Streams open meanwhile are told
-`events_lost` once Redis is back.
+The SSE streams (`GET /api/events/`, the `eventstream` app) hear of them through the owner's
+group of `WORKSPACE_EVENTS`. Publishing happens after commit, so no client ever hears of a
+workspace that was rolled back; a failure to publish is logged and never fails the request, whose
+write is already durable. Nor may it hold the request up: with REDIS_URL each step gives up after
+REDIS_TIMEOUT, and while Redis is known to be down (cortex/redis_guard.py, the SSE_GUARD)
+publishing is skipped at once. Streams open meanwhile are told `events_lost` once Redis is back.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from cortex import redis_guard
 from errors.context import get_correlation_id
+from eventstream.publish import publish as publish_event
+from eventstream.replay import ReplayBuffer
+from eventstream.replay import get_buffer as topic_buffer
+from eventstream.topics import Topic
 
 from . import webhooks
-from .replay import get_buffer
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +30,28 @@ CREATED = "workspace.created"
 UPDATED = "workspace.updated"
 DELETED = "workspace.deleted"
 
+# An owner's workspace events: group and Redis key as they have always been named.
+WORKSPACE_EVENTS = Topic(
+    name="Workspace events",
+    group_prefix="workspaces.owner.",
+    replay_prefix="cortex:workspace-events:",
+    message_type="workspace.event",
+)
+
 
 def owner_group(owner_id: int) -> str:
     """The channel-layer group of one owner's workspace events."""
-    return f"workspaces.owner.{owner_id}"
+    return WORKSPACE_EVENTS.group(owner_id)
 
 
 def group_message(owner_id: int, event_id: str, event: dict[str, Any]) -> dict[str, Any]:
-    """The channel-layer message that carries `event` to the owner's streams (see `hub`)."""
-    return {"type": "workspace.event", "owner": owner_id, "id": event_id, "event": event}
+    """The channel-layer message that carries `event` to the owner's streams."""
+    return WORKSPACE_EVENTS.message(owner_id, event_id, event)
+
+
+def get_buffer() -> ReplayBuffer:
+    """The replay buffer of workspace events."""
+    return topic_buffer(WORKSPACE_EVENTS)
 
 
 def publish_on_commit(event_type: str, *, owner_id: int, workspace: dict[str, Any]) -> None:
@@ -54,18 +68,14 @@ def publish_on_commit(event_type: str, *, owner_id: int, workspace: dict[str, An
 
 
 def publish(owner_id: int, event: dict[str, Any]) -> None:
-    """Keep `event` for replay and send it to the owner's group now; failures are logged.
+    """Keep `event` for replay and send it to the owner's streams now; failures are logged.
 
     A `workspace.created` event also goes to WORKSPACE_WEBHOOK_URL, when set, in the background.
     """
     if event["type"] == CREATED:
         webhooks.notify_workspace_created(event)  # never raises; returns at once
     try:
-        event_id = redis_guard.call(lambda: get_buffer().append(owner_id, event))
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        async_to_sync(_group_send)(layer, owner_id, event_id, event)
+        publish_event(WORKSPACE_EVENTS, owner_id, event)
     except redis_guard.RedisUnavailable:
         # The outage itself is logged once (WARNING) by the breaker; this says what it cost.
         logger.info(
@@ -75,8 +85,3 @@ def publish(owner_id: int, event: dict[str, Any]) -> None:
         )
     except Exception:
         logger.exception("Could not publish %s", event["type"], extra={"event_type": event["type"]})
-
-
-async def _group_send(layer: Any, owner_id: int, event_id: str, event: dict[str, Any]) -> None:
-    message = group_message(owner_id, event_id, event)
-    await redis_guard.bounded(layer.group_send(owner_group(owner_id), message))

@@ -152,18 +152,6 @@ class _Delivery:
         )
 
 
-def send_workspace_created(event: dict[str, Any], config: WebhookConfig | None = None) -> bool:
-    """POST `event` to the webhook now, retrying as configured; True once it was accepted (2xx).
-
-    A final failure is logged and counted here, never raised. Runs in the calling thread: use
-    `notify_workspace_created` to send in the background.
-    """
-    config = config or WebhookConfig.from_settings()
-    if config is None:
-        return False
-    return _deliver(_Delivery.of(event), config)
-
-
 def _headers(delivery: _Delivery) -> dict[str, str]:
     return {
         "Content-Type": "application/json",

@@ -1,6 +1,6 @@
 """One open event stream: the chunks bound for one client, written in order, bounded in memory.
 
-A `Stream` is what the process's hub (`workspaces.hub`) knows of a client: it writes each chunk
+A `Stream` is what the process's hub (`hub`) knows of a client: it writes each chunk
 through the response's ASGI `send` at once while the client keeps up. When the client stops
 reading, Twisted pauses the stream (it is the response's push producer, see `flow`); chunks
 then wait in a queue of at most `limit`, written out in order once the client reads again. A
@@ -66,7 +66,7 @@ class TooManyStreams(RateLimitException):
 
 
 class Stream:
-    """The writing side of one `GET /api/events/` response (see the module docstring)."""
+    """The writing side of one event-stream response (see the module docstring)."""
 
     __slots__ = (
         "owner",

@@ -6,15 +6,17 @@ does know: it pauses a request's registered push producer when the socket's buff
 resumes it once the buffer drains. `attach(producer)` registers a producer for the response
 behind the server's `send` when the server is daphne (FlowControlMiddleware keeps that `send`
 for the application); with any other server, or without the middleware, the producer is never
-paused, and the stream's bounded queue is then the only limit.
+paused, and the stream's bounded queue is then the only limit. How the Twisted request is found
+behind daphne's `send` is not something daphne promises: see `compat`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from contextvars import ContextVar
 from typing import Any, Protocol
+
+from .compat import daphne_request, producer_slot_free
 
 _server_send: ContextVar[Any] = ContextVar("server_send")
 
@@ -29,22 +31,13 @@ class Producer(Protocol):
     def stopProducing(self) -> None: ...  # noqa: N802
 
 
-def _daphne_request(send: Any) -> Any:
-    # daphne hands each application `partial(server.handle_reply, request)`.
-    if isinstance(send, functools.partial) and send.args:
-        request = send.args[0]
-        if hasattr(request, "registerProducer") and hasattr(request, "channel"):
-            return request
-    return None
-
-
 def attach(producer: Producer) -> Any:
     """Register `producer` for the response of this connection (FlowControlMiddleware).
 
     Returns a handle for `detach`, or None when the server offers no flow control.
     """
-    request = _daphne_request(_server_send.get(None))
-    if request is None or getattr(request.channel, "_requestProducer", None) is not None:
+    request = daphne_request(_server_send.get(None))
+    if request is None or not producer_slot_free(request):
         return None
     request.registerProducer(producer, True)
     return request

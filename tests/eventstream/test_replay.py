@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from workspaces.replay import MemoryReplayBuffer, RedisReplayBuffer, ReplayBuffer, parse_id
+from eventstream.replay import MemoryReplayBuffer, RedisReplayBuffer, ReplayBuffer, parse_id
 
 pytestmark = pytest.mark.parametrize(
     "buffer", ["memory", pytest.param("redis", marks=pytest.mark.redis)], indirect=True

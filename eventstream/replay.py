@@ -1,8 +1,8 @@
-"""A bounded buffer of each owner's recent workspace events, for `Last-Event-ID` replay.
+"""A bounded buffer of each owner's recent events, for `Last-Event-ID` replay.
 
 Each event gets an id when it is published, "<milliseconds>-<sequence>" like a Redis stream id,
 so ids order the same way in both backends. With REDIS_URL the buffer is a capped Redis stream
-per owner, shared by every process; without it, a deque per owner in this process.
+per owner and topic, shared by every process; without it, a deque per owner in this process.
 
 `Last-Event-ID` comes from the client and may be anything: garbage, negative or huge numbers,
 digits of other scripts. A value that is not an id of ours in form, or one newer than the
@@ -18,11 +18,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol
 
 import orjson
-from django.conf import settings
+
+from .conf import stream_settings
+from .topics import Topic
 
 EventId = tuple[int, int]
 
@@ -110,12 +111,15 @@ class MemoryReplayBuffer:
 class RedisReplayBuffer:
     """A capped Redis stream per owner, shared by every process of the service."""
 
-    def __init__(self, url: str, size: int, timeout: float = 1.0) -> None:
+    def __init__(
+        self, url: str, size: int, timeout: float = 1.0, prefix: str = "eventstream:events:"
+    ) -> None:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
         self.size = size
+        self.prefix = prefix
         # Bounded like every use of Redis on a request path (REDIS_TIMEOUT): publishing runs in
         # the request that made the change. Retried once, at once, on a dropped connection only.
         self.client = redis.Redis.from_url(
@@ -126,7 +130,7 @@ class RedisReplayBuffer:
         )
 
     def _key(self, owner_id: int) -> str:
-        return f"cortex:workspace-events:{owner_id}"
+        return f"{self.prefix}{owner_id}"
 
     def append(self, owner_id: int, event: dict[str, Any]) -> str:
         event_id = self.client.xadd(
@@ -158,17 +162,26 @@ class RedisReplayBuffer:
         return Replay(events, complete)
 
 
-@lru_cache(maxsize=1)
-def _buffer(redis_url: str | None, size: int, timeout: float) -> ReplayBuffer:
-    if redis_url:
-        return RedisReplayBuffer(redis_url, size, timeout)
-    return MemoryReplayBuffer(size)
+_buffers: dict[str, tuple[tuple[Any, ...], ReplayBuffer]] = {}
+_buffers_lock = threading.Lock()
 
 
-def get_buffer() -> ReplayBuffer:
-    """The replay buffer of this process, as settings configure it."""
-    return _buffer(
-        getattr(settings, "REDIS_URL", None),
-        settings.SSE_REPLAY_BUFFER_SIZE,
-        getattr(settings, "REDIS_TIMEOUT", 1.0),
+def get_buffer(topic: Topic) -> ReplayBuffer:
+    """The replay buffer of `topic` in this process, as settings configure it now."""
+    config = (
+        stream_settings.redis_url,
+        stream_settings.replay_buffer_size,
+        stream_settings.redis_timeout,
     )
+    with _buffers_lock:
+        held = _buffers.get(topic.replay_prefix)
+        if held is not None and held[0] == config:
+            return held[1]
+        redis_url, size, timeout = config
+        buffer: ReplayBuffer = (
+            RedisReplayBuffer(redis_url, size, timeout, topic.replay_prefix)
+            if redis_url
+            else MemoryReplayBuffer(size)
+        )
+        _buffers[topic.replay_prefix] = (config, buffer)
+        return buffer

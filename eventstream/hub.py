@@ -1,11 +1,12 @@
-"""The process's fan-out of workspace events to its open streams.
+"""The process's fan-out of each topic's events to its open streams.
 
 One consumer per stream listening on the channel layer costs, per event and per stream, a
 channel-layer message, a task wake-up and its own formatting of the same event; per stream, a
 channel, a group membership and the tasks that wait on them. With thousands of streams that
-was most of the server's memory and CPU. Instead, each process (each event loop) has one `Hub`:
+was most of the server's memory and CPU. Instead, each process (each event loop) has one `Hub`
+per topic (`topics.Topic`):
 
-- it listens on one channel of its own, a member of `workspaces.owner.<id>` for each owner with
+- it listens on one channel of its own, a member of the topic's group of each owner with
   at least one stream open here: joined when that owner's first stream opens, left when the
   last one closes (so a process with no stream of an owner gets none of its events);
 - each event is formatted once and written to every local stream of its owner, in order
@@ -36,12 +37,12 @@ import weakref
 from typing import Any
 
 import orjson
-from django.conf import settings
 
 from . import sse
-from .events import owner_group
+from .conf import stream_settings
 from .replay import parse_id
 from .streams import Stream, TooManyStreams
+from .topics import Topic
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,11 @@ YIELD_EVERY = 250
 
 
 class Hub:
-    """Fans the owner's events out to the open streams of this event loop (module docstring)."""
+    """Fans the topic's events out to the open streams of this event loop (module docstring)."""
 
-    def __init__(self, layer: Any) -> None:
+    def __init__(self, layer: Any, topic: Topic) -> None:
         self.layer = layer
+        self.topic = topic
         self.streams: dict[int, set[Stream]] = {}
         self.joined: set[int] = set()
         self._membership: dict[int, asyncio.Task[None]] = {}
@@ -90,11 +92,11 @@ class Hub:
         then dropped at once, and the owner's membership is settled in the background.
         """
         owner = stream.owner
-        limit = settings.SSE_MAX_STREAMS_PER_USER
+        limit = stream_settings.max_streams_per_user
         # Counted and added with no await in between: two streams opening at once cannot both
         # take the last slot.
         if sum(not s.closed for s in self.streams.get(owner, ())) >= limit:
-            raise TooManyStreams(limit, retry_after=settings.SSE_HEARTBEAT_SECONDS)
+            raise TooManyStreams(limit, retry_after=stream_settings.heartbeat_seconds)
         self.streams.setdefault(owner, set()).add(stream)
         try:
             if self._channel is None:
@@ -124,7 +126,7 @@ class Hub:
         try:
             await asyncio.shield(self._sync(owner))
         except Exception:
-            logger.exception("Could not leave %s", owner_group(owner))
+            logger.exception("Could not leave %s", self.topic.group(owner))
         finally:
             self._stop_if_idle()
 
@@ -154,7 +156,7 @@ class Hub:
     async def _reconcile(self, owner: int) -> None:
         try:
             channel = await self.channel_name()
-            group = owner_group(owner)
+            group = self.topic.group(owner)
             while (owner in self.streams) != (owner in self.joined):
                 if owner in self.streams:
                     await self.layer.group_add(group, channel)
@@ -175,7 +177,7 @@ class Hub:
         channel = await self.channel_name()
         for owner in list(self.joined):
             if owner in self.joined:
-                await self.layer.group_add(owner_group(owner), channel)
+                await self.layer.group_add(self.topic.group(owner), channel)
 
     # --- the tasks --------------------------------------------------------------------------
 
@@ -204,13 +206,13 @@ class Hub:
                 if failing:
                     await self._renew()
                     failing = False
-                    logger.warning("Workspace events are received again")
+                    logger.warning("%s are received again", self.topic.name)
                     await self._tell_of_gap()
                 message = await self.layer.receive(channel)
             except Exception:
                 _reraise_cancellation()
                 if not failing:
-                    logger.exception("Workspace events cannot be received; retrying")
+                    logger.exception("%s cannot be received; retrying", self.topic.name)
                 failing = True
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
@@ -265,7 +267,7 @@ class Hub:
     async def _tick(self) -> None:
         renewed = time.monotonic()
         while True:
-            interval = settings.SSE_HEARTBEAT_SECONDS
+            interval = stream_settings.heartbeat_seconds
             await asyncio.sleep(interval / 4)
             now = time.monotonic()
             quiet = [
@@ -320,22 +322,24 @@ def _write_failed(stream: Stream) -> None:
 
 
 def event_chunk(event_id: str, event: dict[str, Any]) -> bytes:
-    """One workspace event in SSE form."""
+    """One event in SSE form: its `type` names it."""
     return sse.event(orjson.dumps(event).decode(), name=event["type"], event_id=event_id)
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Topic, Hub]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def get_hub() -> Hub:
-    """The hub of the running event loop (one per daphne process)."""
+def get_hub(topic: Topic) -> Hub:
+    """The hub of `topic` in the running event loop (one per daphne process)."""
     from channels.layers import get_channel_layer
 
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
+    hubs = _hubs.setdefault(asyncio.get_running_loop(), {})
+    hub = hubs.get(topic)
     if hub is None:
         layer = get_channel_layer()
         if layer is None:
-            raise RuntimeError("Workspace events need a channel layer (CHANNEL_LAYERS)")
-        hub = _hubs[loop] = Hub(layer)
+            raise RuntimeError(f"{topic.name} need a channel layer (CHANNEL_LAYERS)")
+        hub = hubs[topic] = Hub(layer, topic)
     return hub

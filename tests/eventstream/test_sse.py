@@ -1,6 +1,6 @@
 """The text/event-stream encoding."""
 
-from workspaces import sse
+from eventstream import sse
 
 
 def test_an_event_with_id_name_and_data() -> None:

@@ -24,14 +24,20 @@ from knox.models import AuthToken
 from accounts.tokens import issue_token
 from errors.asgi import CorrelationIdMiddleware
 from errors.limits import current_limit
+from eventstream import hub as hubs
+from eventstream import streams
 from tests.conftest import JsonLog
 from tests.support.servers import free_port
 from tests.support.tcp_proxy import TcpProxy
-from workspaces import events, streams
+from workspaces import events
 from workspaces.consumers import WorkspaceEventsConsumer
-from workspaces.hub import get_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def get_hub() -> hubs.Hub:
+    """The hub of workspace events in the running event loop."""
+    return hubs.get_hub(events.WORKSPACE_EVENTS)
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +53,7 @@ def _layer_of_the_test(request: pytest.FixtureRequest, settings: Any) -> Iterato
     if request.node.get_closest_marker("redis") is None:
         settings.CHANNEL_LAYERS = {
             "default": {
-                "BACKEND": "cortex.layers.InMemoryChannelLayer",
+                "BACKEND": "eventstream.compat.InMemoryChannelLayer",
                 "CONFIG": {"capacity": 1000},
             }
         }
@@ -673,7 +679,7 @@ def test_streams_hear_events_again_after_the_link_to_redis_comes_back(
         run(scenario)
     finally:
         proxy.close()
-    hub_lines = [r for r in json_log.records() if r["logger"] == "workspaces.hub"]
+    hub_lines = [r for r in json_log.records() if r["logger"] == "eventstream.hub"]
     assert [r["message"] for r in hub_lines] == [
         "Workspace events cannot be received; retrying",
         "Workspace events are received again",

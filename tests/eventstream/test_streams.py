@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from workspaces.streams import Stream
+from eventstream.streams import Stream
 
 
 class Recorder:

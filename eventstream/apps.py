@@ -1,0 +1,14 @@
+"""Live events over Server-Sent Events."""
+
+from django.apps import AppConfig
+
+
+class EventStreamConfig(AppConfig):
+    """Registers the app's error code (`stream_lagging`) with the `errors` catalog."""
+
+    name = "eventstream"
+    verbose_name = "Event streams"
+
+    def ready(self) -> None:
+        # `stream_lagging` is registered by the exception class that states it.
+        from . import streams  # noqa: F401
