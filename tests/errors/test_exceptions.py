@@ -151,27 +151,3 @@ def test_details_are_copied_not_shared() -> None:
     error = exc.NotFoundException(details=shared, resource_type="thing")
     assert shared == {"a": 1}
     assert error.details == {"a": 1, "resource_type": "thing"}
-
-
-def test_catalog_registration_refuses_a_conflicting_entry() -> None:
-    catalog.register(
-        "test_only_code", status=418, category="request", severity="info",
-        message="Teapot", meaning="Used by this test.",
-    )
-    # The same facts again are fine; different facts are a programming error.
-    catalog.register(
-        "test_only_code", status=418, category="request", severity="info",
-        message="Teapot", meaning="Used by this test.",
-    )
-    with pytest.raises(ValueError, match="test_only_code"):
-        catalog.register(
-            "test_only_code", status=400, category="request", severity="info",
-            message="Teapot", meaning="Used by this test.",
-        )
-
-
-def test_every_catalog_code_is_snake_case_with_a_meaning() -> None:
-    for entry in catalog.entries():
-        assert entry.code.replace("_", "").isalnum() and entry.code == entry.code.lower()
-        assert 400 <= entry.status <= 599
-        assert entry.meaning and entry.message

@@ -1,4 +1,4 @@
-"""Prometheus metrics through real requests, and the error-rate alert."""
+"""Prometheus metrics through real requests (the error-rate alert: test_alerting.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 from errors import metrics as metrics_module
-from errors.alerting import ErrorRateMonitor
 from errors.metrics import Metrics
-from tests.conftest import JsonLog
 
 pytestmark = pytest.mark.django_db
 
@@ -67,41 +65,6 @@ def test_monitoring_off_means_no_metrics(settings: Any) -> None:
     settings.ERRORS_ENABLE_MONITORING = False
     client = Client()
     assert client.get("/metrics").status_code == 404
-
-
-def test_one_alert_per_window_when_the_threshold_is_reached(json_log: JsonLog) -> None:
-    monitor = ErrorRateMonitor(window=60)
-    for second in range(5):  # 5 errors within the window, threshold 3: one alert
-        monitor.record("internal_error" if second % 2 else "db_timeout", 3, now=1000 + second)
-    alerts = [r for r in json_log.records() if r["message"] == "error threshold exceeded"]
-    assert len(alerts) == 1
-    (alert,) = alerts
-    assert alert["level"] == "CRITICAL"
-    assert alert["counts_by_code"] == {"db_timeout": 2, "internal_error": 1}
-    assert alert["threshold"] == 3
-
-    # Old errors slide out: two more a minute later are below the threshold again...
-    monitor.record("internal_error", 3, now=1070)
-    monitor.record("internal_error", 3, now=1071)
-    assert len([r for r in json_log.records() if r["message"] == "error threshold exceeded"]) == 1
-    # ...and a third makes a new window's alert.
-    monitor.record("internal_error", 3, now=1072)
-    assert len([r for r in json_log.records() if r["message"] == "error threshold exceeded"]) == 2
-
-
-def test_server_errors_of_real_requests_raise_the_alert(settings: Any, json_log: JsonLog) -> None:
-    from errors import alerting
-
-    settings.ERRORS_ALERT_THRESHOLD = 4
-    alerting.monitor = ErrorRateMonitor()
-    client = Client(raise_request_exception=False)
-    for _ in range(3):
-        client.get("/t/drf/raise/drf_not_found")  # client errors do not count
-    for _ in range(6):
-        client.get("/t/drf/raise/internal", headers={"X-Correlation-ID": "alerting"})
-    alerts = [r for r in json_log.records() if r["message"] == "error threshold exceeded"]
-    assert len(alerts) == 1
-    assert alerts[0]["counts_by_code"] == {"internal_error": 4}
 
 
 def collectors(m: Metrics) -> list[MetricWrapperBase]:
