@@ -119,15 +119,7 @@ def run_outage(
     load: Load, start: Callable[[], None], stop: Callable[[], None], seconds: float
 ) -> float | None:
     """Healthy for a second, then the fault for `seconds`, then wait for a write to succeed."""
-    with load.running():
-        time.sleep(1.0)
-        load.mark("fault")
-        start()
-        time.sleep(seconds)
-        stop()
-        load.mark("recovery")
-        recovered = load.wait_for_success(timeout=20.0)
-        time.sleep(0.5)
+    recovered = load.outage(start, stop, seconds)
     for phase in load.phases():
         print(summary(phase))
     print(f"first acknowledged write {recovered} s after the link returned")

@@ -1,18 +1,12 @@
 """Concurrent load against a running service while its database or Redis fails, and what it saw.
 
     load = Load(server.url, token, clients=6)
-    with load.running():
-        time.sleep(1)             # healthy
-        proxy.cut()               # or proxy.hang()
-        load.mark("fault")
-        time.sleep(4)
-        proxy.restore()           # or proxy.resume()
-        load.mark("restored")
-        load.wait_for_success(timeout=15)
-    report = load.report()
+    recovered = load.outage(proxy.cut, proxy.restore, seconds=4)   # or proxy.hang, proxy.resume
+    for phase in load.phases():                                    # before, fault, recovery
+        print(summary(phase))
 
 Each client loops over a list request and a create of a workspace with a fresh name, and every
-answer is kept with when it was sent and how long it took. `report()` sums them up by phase (the
+answer is kept with when it was sent and how long it took. `phases()` sums them up by phase (the
 marks split the run), and `lost_writes()` compares the acknowledged creates (201) with what the
 database holds afterwards. The fault-injection tests (tests/test_degradation.py) assert the
 contract on these; `bench/degradation.py` prints them.
@@ -27,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +138,29 @@ class Load:
                 return min(a.sent + a.seconds for a in done) - since
             time.sleep(0.05)
         return None
+
+    def outage(
+        self,
+        start: Callable[[], None],
+        stop: Callable[[], None],
+        seconds: float,
+        *,
+        recovery_timeout: float = 20.0,
+        after: float = 0.5,
+    ) -> float | None:
+        """Run the load: healthy for a second, then the fault (`start()`, the mark "fault") for
+        `seconds`, then `stop()` (the mark "recovery") and wait at most `recovery_timeout` for a
+        write to succeed, the load going on `after` seconds more; `wait_for_success()`'s seconds."""
+        with self.running():
+            time.sleep(1.0)
+            self.mark("fault")
+            start()
+            time.sleep(seconds)
+            stop()
+            self.mark("recovery")
+            recovered = self.wait_for_success(timeout=recovery_timeout)
+            time.sleep(after)
+        return recovered
 
     def _run(self) -> None:
         asyncio.run(self._clients())
