@@ -1,10 +1,5 @@
-"""What the benchmarks share: the service in daphne, its database, child processes, figures.
-
-The server is the tests' `DaphneServer` (tests/support/servers.py): the real service on a free
-port of 127.0.0.1, the repository root as working directory, its output in files. A benchmark's
-own client runs as a child process (`python -m bench.<name>_client`, its CPU apart from the
-server's and the parent's), driven by JSON lines: one command on its stdin, one reply on stdout.
-"""
+"""What the benchmarks share: the tests' `DaphneServer` (tests/support/servers.py), a database,
+child processes driven by JSON lines (a command on stdin, a reply on stdout), figures."""
 
 from __future__ import annotations
 
@@ -61,7 +56,6 @@ def cpu_seconds(pid: int) -> float:
 
 
 def rss_kb(pid: int) -> int:
-    """VmRSS of process `pid` in kB."""
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
@@ -113,8 +107,17 @@ def migrated_token(
 
 
 def server_output(server: DaphneServer) -> list[str]:
-    """Everything the server wrote so far."""
     return server.stdout_lines() + server.stderr_lines()
+
+
+def last_output(server: DaphneServer) -> str:
+    """The end of the server's output, for a problem's message."""
+    return "last server output:\n" + "\n".join(server_output(server)[-30:])
+
+
+def fmt(value: float | None, spec: str = "") -> str:
+    """`value` formatted with `spec`, n/a when it is None or NaN."""
+    return "n/a" if value is None or value != value else format(value, spec)
 
 
 class Child:
@@ -153,15 +156,8 @@ class Child:
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> Child:
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-def send(message: Mapping[str, Any]) -> None:
-    """A child's reply to its parent."""
+def send(message: Mapping[str, Any]) -> None:  # a child's reply to its parent
     print(json.dumps(message), flush=True)
 
 

@@ -1,36 +1,12 @@
-"""Load test of the workspaces API over real HTTP: do error answers cost more than successes?
-
-    python -m bench.load [--seconds S] [--warmup W] [--connections C] [--max-requests M]
-                         [--scenarios a,b] [--database-url URL [--create-postgres]]
-                         [--redis-url URL] [--daphne-access-log]
-
-One daphne process serves the service with bench/stacks/service.py's settings (cortex's, plus
-`GET /bench/bare/`, a DRF view without authentication, permission or throttle: the baseline),
-DEBUG off, LOG_LEVEL=INFO as in production (each handled error writes its JSON line, part of what
-an error costs), throttles out of the way, daphne's access log off (`-v 0`), and a fresh SQLite
-file unless `--database-url` (with `--create-postgres`, a maintenance URL next to which a
-database of the run's own is created and dropped). The client (bench/load_client.py, a process
-of its own) keeps C connections busy with one scenario at a time, after a short warm-up:
-
-  bare       GET  /bench/bare/                         200
-  get        GET  /api/workspaces/<fixture id>/         200
-  not_found  GET  /api/workspaces/<random uuid4>/       404 not_found
-  list       GET  /api/workspaces/?limit=20            200 (the few before `create` ran)
-  create     POST /api/workspaces/ with a unique name   201
-  duplicate  POST /api/workspaces/ with the fixture's   409 workspace_name_conflict
-  invalid    POST /api/workspaces/ {"name": ""}         400 validation_error
-  mix        a weighted mix of the above (load_client.MIX_WEIGHTS)
-
-Latency is from writing a request to having read its answer; on a saturated server it is mostly
-queueing, so the server's CPU time per request (/proc, all threads) is the most direct measure of
-what an answer costs. The client's CPU share shows a client-bound run. Every answer's status,
-body marker and X-Correlation-ID are checked; the exit status is 1 only when one was unexpected
-(or a 5xx, a broken connection) or the server failed. Nothing timed is asserted.
-"""
+"""Do error answers cost more than successes? The workspaces API over real HTTP on one daphne
+process (bench/stacks/service.py: cortex plus a bare DRF view, the baseline); the server's CPU
+time per request is the most direct measure of what an answer costs. Exit status 1: an unexpected
+answer or a failed server."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -44,6 +20,7 @@ from bench.harness import (
     DaphneServer,
     database,
     finish,
+    last_output,
     migrated_token,
     ratio,
     server_output,
@@ -55,16 +32,32 @@ TARGET = 1.2
 SETTINGS = "bench.stacks.service"
 
 
-def print_sanity(message: dict[str, Any]) -> None:
+def print_sanity(message: dict[str, Any]) -> list[dict[str, Any]]:
     print(f"sanity pass (fixture workspace {message['fixture']}):")
     for entry in message["sanity"]:
         mark = "ok " if entry["ok"] else "BAD"
         print(f"  {mark} {entry['scenario']:<10} {entry['status']}  {entry['body'][:150]}")
     print("measuring:", flush=True)
+    return list(message["sanity"])
 
 
-def print_report(header: list[str], summaries: list[dict[str, Any]]) -> None:
-    print("\n" + "\n".join(header))
+def print_report(
+    args: argparse.Namespace, url: str, output_lines: int, summaries: list[dict[str, Any]]
+) -> None:
+    shown_url = re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
+    access_log = "on" if args.daphne_access_log else "off (-v 0)"
+    database = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    redis = f"REDIS_URL={args.redis_url}" if args.redis_url else "no Redis"
+    print(
+        f"\nbench.load: one daphne process, {args.connections} keep-alive connections from a "
+        f"separate client process, {args.seconds:g} s per scenario after {args.warmup:g} s "
+        f"warm-up; {os.cpu_count()} CPUs\nserver: ENVIRONMENT=test DEBUG=0 LOG_LEVEL=INFO (each "
+        "handled error logs one JSON line; the per-request line is off), daphne access log "
+        f"{access_log} ({output_lines} lines of server output), throttles 100000000/minute, "
+        f"{database} ({shown_url}), {redis}\nclient: {summaries[-1]['opened']} connections "
+        f"opened in all for {args.connections} (more means the server closed keep-alive "
+        "connections)"
+    )
     columns = (
         f"{'scenario':<10}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
         f"{'max ms':>9}{'srv CPU ms/req':>16}{'client CPU':>12}{'unexpected':>12}"
@@ -115,26 +108,24 @@ def main() -> int:
     parser.add_argument("--redis-url", help="REDIS_URL for the server (default: none)")
     parser.add_argument("--daphne-access-log", action="store_true", help="keep daphne's access log")
     args = parser.parse_args()
-    scenarios = args.scenarios.split(",")
-    if not set(scenarios) <= set(SCENARIOS):
-        parser.error(f"unknown scenarios {sorted(set(scenarios) - set(SCENARIOS))}")
+    if unknown := set(scenarios := args.scenarios.split(",")) - set(SCENARIOS):
+        parser.error(f"unknown scenarios {sorted(unknown)}")
     summaries: list[dict[str, Any]] = []
     problems: list[str] = []
-    sanity: dict[str, Any] = {"sanity": []}
+    sanity: list[dict[str, Any]] = []
     with database(args.database_url, create=args.create_postgres) as url:
         env = {**SERVICE_ENV, "DATABASE_URL": url, "LOG_LEVEL": "INFO"}
-        if args.redis_url:
-            env["REDIS_URL"] = args.redis_url
+        env.update({"REDIS_URL": args.redis_url} if args.redis_url else {})
         started = time.monotonic()
         token = migrated_token(env, settings=SETTINGS)
         daphne_args = [] if args.daphne_access_log else ["-v", "0"]
         with DaphneServer(env, SETTINGS, daphne_args=daphne_args, start_timeout=30) as server:
             print(f"migrate, token and daphne start took {time.monotonic() - started:.1f} s")
-            config = {**vars(args), "scenarios": scenarios, "port": server.port, "token": token}
-            config["server_pid"] = server.pid
-            with Child("bench.load_client", json.dumps(config)) as client:
+            config = dict(vars(args), scenarios=scenarios, token=token)
+            config.update(port=server.port, server_pid=server.pid)
+            with contextlib.closing(Child("bench.load_client", json.dumps(config))) as client:
                 try:
-                    print_sanity(sanity := client.reply())
+                    sanity = print_sanity(client.reply())
                     for _name in scenarios:
                         summaries.append(s := client.reply())
                         print(
@@ -147,29 +138,11 @@ def main() -> int:
                     problems.append(str(exc))
             if not server.running:
                 problems.append(f"daphne exited with {server.stop()} during the run")
-            output = server_output(server)
-    if problems:
-        problems.append("last server output:\n" + "\n".join(output[-30:]))
-    shown_url = re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
-    header = [
-        f"bench.load: one daphne process, {args.connections} keep-alive connections from a "
-        f"separate client process, {args.seconds:g} s per scenario after {args.warmup:g} s "
-        f"warm-up; {os.cpu_count()} CPUs",
-        "server: ENVIRONMENT=test DEBUG=0 LOG_LEVEL=INFO (each handled error logs one JSON "
-        "line; the per-request line is off), daphne access log "
-        + ("on" if args.daphne_access_log else "off (-v 0)")
-        + f" ({len(output)} lines of server output), throttles 100000000/minute, "
-        + ("PostgreSQL" if url.startswith("postgres") else "SQLite")
-        + f" ({shown_url}), "
-        + (f"REDIS_URL={args.redis_url}" if args.redis_url else "no Redis"),
-    ]
+            output_lines = len(server_output(server))
+            problems += [last_output(server)] if problems else []
     if summaries:
-        header.append(
-            f"client: {summaries[-1]['opened']} connections opened in all for "
-            f"{args.connections} (more means the server closed keep-alive connections)"
-        )
-        print_report(header, summaries)
-    for entry in sanity["sanity"]:
+        print_report(args, url, output_lines, summaries)
+    for entry in sanity:
         if not entry["ok"]:
             problems.append(
                 f"sanity pass {entry['scenario']}: status {entry['status']}, {entry['body'][:200]}"

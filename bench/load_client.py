@@ -1,12 +1,5 @@
-"""bench/load's client, in a process of its own so its CPU is not the server's:
-`python -m bench.load_client CONFIG` (JSON: port, token, server_pid, connections, seconds,
-warmup, max_requests, scenarios).
-
-asyncio with keep-alive HTTP/1.1 connections to 127.0.0.1, minimal requests written by hand and
-read back by their Content-Length (a general client would cost more CPU than the server's
-answers it measures). It creates a fixture workspace, sends every scenario once and replies with
-what came back (the sanity pass), then runs the scenarios in turn, replying with each summary.
-"""
+"""bench/load's client, in a process of its own: minimal requests written by hand on keep-alive
+connections (a general client would cost more CPU than the answers it measures)."""
 
 from __future__ import annotations
 
@@ -118,7 +111,8 @@ def verdict(planned: Planned, status: int, head: bytes, body: bytes) -> str | No
 
 
 class Tally:
-    def __init__(self) -> None:
+    def __init__(self, budget: int) -> None:
+        self.budget = budget  # requests left in this phase, on all connections
         self.latencies: list[float] = []
         self.statuses: Counter[int] = Counter()
         self.broken, self.mismatches = 0, 0
@@ -131,16 +125,12 @@ class Tally:
 
 
 async def drive(
-    connection: Connection,
-    plan: Callable[[], Planned],
-    deadline: float,
-    budget: list[int],
-    tally: Tally,
+    connection: Connection, plan: Callable[[], Planned], end: float, tally: Tally
 ) -> None:
-    """Send requests on one connection until `deadline` or until the shared budget is spent."""
+    """Send requests on one connection until `end` or until the phase's budget is spent."""
     clock = time.perf_counter
-    while budget[0] > 0 and clock() < deadline:
-        budget[0] -= 1
+    while tally.budget > 0 and clock() < end:
+        tally.budget -= 1
         planned = plan()
         started = clock()
         try:
@@ -162,11 +152,11 @@ async def scenario(
     """Warm up, then measure one scenario on every connection; its summary."""
     clock = time.perf_counter
     async with asyncio.timeout(config["warmup"] + config["seconds"] + GRACE):
-        for seconds, tally in ((config["warmup"], Tally()), (config["seconds"], Tally())):
-            budget = [config["max_requests"]]
+        for seconds in (config["warmup"], config["seconds"]):
+            tally = Tally(config["max_requests"])
             server_before, client_before = cpu_seconds(config["server_pid"]), time.process_time()
             started = clock()
-            await asyncio.gather(*(drive(c, plan, started + seconds, budget, tally) for c in conns))
+            await asyncio.gather(*(drive(c, plan, started + seconds, tally) for c in conns))
             elapsed = clock() - started
     server_cpu = cpu_seconds(config["server_pid"]) - server_before
     client_cpu = time.process_time() - client_before
@@ -179,7 +169,7 @@ async def scenario(
         "mismatches": tally.mismatches, "broken": tally.broken, "samples": tally.samples,
         "server_5xx": sum(v for k, v in tally.statuses.items() if k >= 500),
         "server_cpu_ms": server_cpu * 1000 / count if count else None,
-        "client_cpu": client_cpu / elapsed, "budget_hit": budget[0] <= 0,
+        "client_cpu": client_cpu / elapsed, "budget_hit": tally.budget <= 0,
         "opened": sum(c.opened for c in conns),  # more than C: keep-alive connections closed
     }  # fmt: skip
 

@@ -1,16 +1,6 @@
-"""Throughput of errors.logging.JsonFormatter against python-json-logger's formatters.
-
-    python -m bench.logfmt [--records N] [--exc-records M] [--rounds R] [--show]
-
-Every formatter formats the same pre-built LogRecords: a) 4 extras (str, int, float, nested dict)
-and the correlation id CorrelationIdFilter sets; b) the same with exc_info of a real, caught
-exception (N/10 records per round by default: a traceback costs some 30 times the rest).
-python-json-logger is asked for the same fields by our names, in UTC. Both cache the formatted
-traceback in `record.exc_text`, reset before every call, so b) measures formatting an exception,
-not a cache hit (errors.JsonFormatter also reuses each frame's text by code location, which helps
-most here: every record raises from the same place). Rounds are interleaved in a rotating order;
-the best round per formatter is reported. Nothing is asserted.
-"""
+"""Throughput of errors.logging.JsonFormatter against python-json-logger's formatters on the same
+records, without (a) and with (b) an exception, whose cached text is reset before every call; best
+of interleaved rounds."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""One stack of bench/overhead in a process of its own: `python -m bench.overhead_worker STACK`.
-
-It configures Django with the stack's settings, builds a WSGIHandler, sends every path through it
-once and checks the answer (status, body shape, headers; Django's system checks first), warms up,
-replies `{"log_lines": …}`, then answers `{"op": "measure", "path", "seconds"}` with
-`{"rate": requests/s}`. A request is a call of the handler with a copy of a prebuilt environ: the
-signals, every middleware, URL resolution, the view, the exception handler, rendering and logging
-run; only the socket and WSGI server's work is left out.
-"""
+"""One stack of bench/overhead in a process of its own: each request is a call of a WSGIHandler with
+a copy of a prebuilt environ (everything Django does, but no socket or WSGI server)."""
 
 from __future__ import annotations
 

@@ -1,40 +1,20 @@
-"""SSE fan-out benchmark: N concurrent `GET /api/events/` streams held open on one daphne process.
-
-    python -m bench.sse [--streams N] [--events E] [--spacing S] [--events-budget S] [--batch B]
-                        [--open-timeout S] [--event-timeout S] [--redis-url URL]
-                        [--only memory|redis]
-
-The target: 5,000 streams in one process, at most 20 kB of server memory each, one event reaching
-all 5,000 within 1 s at p99, on the in-memory channel layer and on channels_redis (with `--redis-
-url`; `--only redis` alone uses redis://127.0.0.1:6379/0). Each layer gets a fresh server: SQLite,
-LOG_LEVEL=WARNING, daphne -v 0 with a listen backlog of 4096 (Twisted's 50 drops a batch of
-connections), no heartbeat within the run. The bench user's id is a random large one, so its group
-and replay stream are this run's alone on a shared Redis. The streams are held by
-bench/sse_client.py, a process of its own, all of one user (one hub membership for all).
-
-Per layer: a warm-up (every code path once, 20 streams and an event); RSS_0 once VmRSS settles;
-N streams opened; RSS_N, so kB/stream = (RSS_N - RSS_0) / N; then up to E events, `--spacing`
-apart (none after `--events-budget` s): a POST of a workspace, t0 just before it, and per stream
-the arrival of the event naming it; all-N is the last arrival - t0, each arrival - t0 a delivery.
-A stream without it after `--event-timeout` s is a miss. Then the streams close; once daphne has
-had its application close timeout and quietened, RSS after close, and with Redis the members
-left in the group (should be 0). The exit status is 1 when the server failed, streams could not
-be opened or were closed by the server, deliveries were missed or members left; nothing timed is
-asserted.
-"""
+"""SSE fan-out (README, "Live events"): N streams of one user held open on one daphne process by
+bench/sse_client.py, per channel layer on a fresh server: RSS_0, N streams opened, RSS_N; then up
+to E events, each a POST timed to its arrival on every stream; then RSS after close and the members
+left in the Redis group. Exit status 1: the server or a stream failed, or a delivery was missed."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
-import math
 import os
 import random
 import resource
 import sqlite3
 import time
 import uuid
+from argparse import Namespace
 from collections import Counter
 from typing import Any
 
@@ -49,12 +29,14 @@ from bench.harness import (
     cpu_seconds,
     database,
     finish,
+    fmt,
+    last_output,
     manage,
     migrated_token,
     percentile,
     rss_kb,
     server_output,
-)  # fmt: skip
+)
 
 TARGET_STREAMS, TARGET_KB, TARGET_P99 = 5000, 20.0, 1.0
 WARMUP_STREAMS, FD_MARGIN, HEARTBEAT, CLOSE_TIMEOUT = 20, 1024, 600, 5
@@ -67,7 +49,7 @@ def settled_rss(pid: int, limit: float = 15.0) -> int:
     while time.monotonic() < deadline:
         time.sleep(0.5)
         samples.append(rss_kb(pid))
-        if len(samples) >= 4 and max(samples[-4:]) - min(samples[-4:]) <= max(samples[-4:]) * 0.005:
+        if len(last := samples[-4:]) == 4 and max(last) - min(last) <= max(last) * 0.005:
             break
     return samples[-1]
 
@@ -85,25 +67,20 @@ def wait_quiet(pid: int, at_least: float, limit: float = 60.0) -> None:
 
 def summarize(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
-    top = ordered[-1] if ordered else math.nan
+    top = ordered[-1] if ordered else float("nan")
     return {"p50": percentile(ordered, 0.5), "p99": percentile(ordered, 0.99), "max": top}
 
 
-def log_kinds(lines: list[str]) -> list[tuple[str, int]]:
-    """The most frequent kinds of server output line: a JSON record's level, message and
-    exception, or the text."""
-    kinds: Counter[str] = Counter()
-    for line in lines:
-        try:
-            record = json.loads(line)
-            exception = record.get("exception") or {}
-            kind = f"{record.get('level')} {record.get('message', '')[:120]!r}"
-            if exception:
-                kind += f" ({exception.get('type')}: {str(exception.get('message'))[:80]})"
-        except (ValueError, AttributeError):
-            kind = line[:160]
-        kinds[kind] += 1
-    return kinds.most_common(4)
+def log_kind(line: str) -> str:
+    """A server output line's kind: a JSON record's level, message and exception, or the text."""
+    try:
+        record = json.loads(line)
+        kind = f"{record.get('level')} {record.get('message', '')[:120]!r}"
+        if exception := record.get("exception") or {}:
+            kind += f" ({exception.get('type')}: {str(exception.get('message'))[:80]})"
+        return kind
+    except (ValueError, AttributeError):
+        return line[:160]
 
 
 def prepare(env: dict[str, str], path: str) -> tuple[str, int]:
@@ -119,57 +96,53 @@ def prepare(env: dict[str, str], path: str) -> tuple[str, int]:
     return token, int(row[0])
 
 
-def run_layer(layer: str, redis_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
+def run_layer(layer: str, redis_url: str | None, args: Namespace) -> dict[str, Any]:
     """Measure one channel layer on a fresh server; "problem" says why when it failed."""
-    result: dict[str, Any] = {"layer": layer, "streams": args.streams, "problem": None}
-    run = uuid.uuid4().hex[:8]
+    run = uuid.uuid4().hex[:8]  # in the names of the workspaces that make the events
+    result: dict[str, Any] = {"layer": layer, "streams": args.streams, "problem": None, "run": run}
     store = redis.Redis.from_url(redis_url, socket_timeout=5) if redis_url else None
     print(f"\n[{layer}] starting: {args.streams} streams, {args.events} events", flush=True)
     with database(None) as url:
-        env = {
-            **SERVICE_ENV, "DATABASE_URL": url, "LOG_LEVEL": "WARNING",
-            "SSE_HEARTBEAT_SECONDS": str(HEARTBEAT),
-            "SSE_MAX_STREAMS_PER_USER": str(args.streams + WARMUP_STREAMS),  # all are one user's
-            **({"REDIS_URL": redis_url} if redis_url else {}),
-        }  # fmt: skip
+        env = {**SERVICE_ENV, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+        env.update({"REDIS_URL": redis_url} if redis_url else {})
+        env["SSE_HEARTBEAT_SECONDS"] = str(HEARTBEAT)
+        env["SSE_MAX_STREAMS_PER_USER"] = str(args.streams + WARMUP_STREAMS)  # all one user's
         token, user_id = prepare(env, url.removeprefix("sqlite:///"))
+        keys = (f"asgi:group:workspaces.owner.{user_id}", f"cortex:workspace-events:{user_id}")
         daphne_args = ["-v", "0", "--application-close-timeout", str(CLOSE_TIMEOUT)]
         server = DaphneServer(env, daphne_args=daphne_args, backlog=4096, start_timeout=30).start()
-        headers = {"Authorization": f"Token {token}"}
-        api = httpx.Client(base_url=server.url, headers=headers, timeout=30)
+        api = httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Token {token}"}, timeout=30
+        )
         config = {"port": server.port, "token": token, "run": run}
         client = Child("bench.sse_client", json.dumps(config))
         try:
-            measure(server, api, client, run, args, result)
+            measure(server, api, client, args, result)
             if store is not None:
-                result["group_left"] = int(store.zcard(f"asgi:group:workspaces.owner.{user_id}"))
+                result["group_left"] = int(store.zcard(keys[0]))
             if not server.running:
                 raise BenchFailed(f"daphne exited with {server.stop()} during the run")
             if (status := api.get("/healthz").status_code) != 200:
                 raise BenchFailed(f"/healthz answered {status} after the streams closed")
         except (BenchFailed, httpx.HTTPError, OSError) as exc:
-            tail = "\n".join(server_output(server)[-30:])
-            result["problem"] = f"{exc}\nlast server output:\n{tail}"
+            result["problem"] = f"{exc}\n{last_output(server)}"
         finally:
             api.close()
             client.close()
             output = server_output(server)
             server.cleanup()
-            result.update(server_log_lines=len(output), server_log_kinds=log_kinds(output))
+            kinds = Counter(map(log_kind, output)).most_common(4)
+            result.update(server_log_lines=len(output), server_log_kinds=kinds)
             if store is not None:
-                group = f"asgi:group:workspaces.owner.{user_id}"
-                store.delete(group, f"cortex:workspace-events:{user_id}")
+                store.delete(*keys)
     return result
 
 
 def measure(
-    server: DaphneServer,
-    api: httpx.Client,
-    client: Child,
-    run: str,
-    args: argparse.Namespace,
-    result: dict[str, Any],
+    server: DaphneServer, api: httpx.Client, client: Child, args: Namespace, result: dict[str, Any]
 ) -> None:
+    run = result["run"]
+
     def create(name: str) -> None:
         if (response := api.post("/api/workspaces/", json={"name": name})).status_code != 201:
             status, text = response.status_code, response.text[:300]
@@ -181,7 +154,7 @@ def measure(
         post = time.monotonic() - t0
         return {"t0": t0, "post": post, **client.call("wait", key=key, timeout=args.event_timeout)}
 
-    def open_streams(count: int, batch: int) -> dict[str, Any]:
+    def open_streams(count: int, batch: int) -> float:
         opened = client.call("open", count=count, batch=batch, timeout=args.open_timeout)
         if opened["failed"] or opened["open"] != count:
             failures = "; ".join(f"{n} x {text}" for text, n in opened["failures"])
@@ -189,7 +162,7 @@ def measure(
                 f"streams could not be opened: {opened['open']} of {count} open, "
                 f"{opened['failed']} failed ({failures})"
             )
-        return opened
+        return float(opened["seconds"])
 
     # Warm-up: every code path once, so that RSS_0 is not missing imports and thread pools.
     api.get("/healthz")
@@ -200,73 +173,58 @@ def measure(
         raise BenchFailed(f"warm-up event missed by {missing} streams")
     client.call("close")
     time.sleep(1.0)
+    layer, n = result["layer"], args.streams
     result["rss0"] = rss0 = settled_rss(server.pid)
-    layer = result["layer"]
-    print(f"[{layer}] RSS_0 {rss0 / 1024:.1f} MB; opening {args.streams} streams", flush=True)
-    result["open_seconds"] = open_streams(args.streams, args.batch)["seconds"]
+    print(f"[{layer}] RSS_0 {rss0 / 1024:.1f} MB; opening {n} streams", flush=True)
+    result["open_seconds"] = seconds = open_streams(n, args.batch)
     result["rssN"] = rss_n = settled_rss(server.pid)
-    opened = f"{args.streams} streams open in {result['open_seconds']:.1f} s"
-    print(f"[{layer}] {opened}; RSS_N {rss_n / 1024:.1f} MB", flush=True)
+    print(f"[{layer}] {n} streams open in {seconds:.1f} s; RSS_N {rss_n / 1024:.1f} MB", flush=True)
 
     cpu_before, client_before = cpu_seconds(server.pid), cpu_seconds(client.process.pid)
     started = time.monotonic()
-    all_n: list[float] = []
-    deliveries: list[float] = []
-    posts: list[float] = []
-    had: dict[int, int] = {}
-    missing_streams: set[int] = set()
-    misses = events_with_misses = 0
+    events: dict[int, dict[str, Any]] = {}
     for key in range(1, args.events + 1):
-        if had and time.monotonic() - started > args.events_budget:
+        if events and time.monotonic() - started > args.events_budget:
             break
-        outcome = event(key)
-        latencies = [t - outcome["t0"] for t in outcome["arrivals"]]
-        deliveries += latencies
-        posts.append(outcome["post"])
-        misses += outcome["missing"]
-        events_with_misses += bool(outcome["missing"])
-        missing_streams.update(outcome["missing_streams"])
-        had[key] = len(latencies)
-        if latencies:  # with misses: the time to reach every stream that got it at all
-            all_n.append(max(latencies))
+        events[key] = outcome = event(key)
+        outcome["latencies"] = [t - outcome["t0"] for t in outcome["arrivals"]]
         time.sleep(args.spacing)
     elapsed = time.monotonic() - started
+    outcomes = events.values()
     result.update(
-        rss_events=rss_kb(server.pid), all_n=summarize(all_n), delivery=summarize(deliveries),
-        post=summarize(posts), misses=misses, missing_streams=len(missing_streams),
-        events_with_misses=events_with_misses, events=len(had),
-        server_cpu_per_event=(cpu_seconds(server.pid) - cpu_before) / len(had),
+        rss_events=rss_kb(server.pid),
+        # With misses, all-N is the time to reach every stream that got the event at all.
+        all_n=summarize([max(o["latencies"]) for o in outcomes if o["latencies"]]),
+        delivery=summarize([latency for o in outcomes for latency in o["latencies"]]),
+        post=summarize([o["post"] for o in outcomes]),
+        misses=sum(o["missing"] for o in outcomes),
+        missing_streams=len({stream for o in outcomes for stream in o["missing_streams"]}),
+        events_with_misses=sum(bool(o["missing"]) for o in outcomes),
+        events=len(events),
+        server_cpu_per_event=(cpu_seconds(server.pid) - cpu_before) / len(events),
         client_cpu=(cpu_seconds(client.process.pid) - client_before) / elapsed,
-    )  # fmt: skip
+    )
     closed = client.call("close")
-    for name in ("server_closed", "server_closed_samples", "duplicates"):
-        result[name] = closed[name]
-    final = closed["final_counts"]
-    result["late"] = sum(final.get(str(key), 0) - count for key, count in had.items())
+    final = closed.pop("final_counts")  # server_closed, server_closed_samples and duplicates
+    result.update(closed)
+    result["late"] = sum(final.get(str(key), 0) - len(o["arrivals"]) for key, o in events.items())
     wait_quiet(server.pid, at_least=CLOSE_TIMEOUT + 2)  # closed streams' consumers finish by then
     result["rss_closed"] = settled_rss(server.pid)
 
 
-def fmt(value: float | None, spec: str) -> str:
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return "n/a" if missing else format(value, spec)
-
-
-def print_report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+def print_report(results: list[dict[str, Any]], args: Namespace) -> list[str]:
+    """Print the report; the problems of the run."""
     print(
         f"\nbench.sse: one daphne process, {args.streams} SSE streams of one user held by a client "
         f"process; up to {args.events} events {args.spacing:g} s apart (no new one after "
-        f"{args.events_budget:g} s of events); {os.cpu_count()} CPUs"
-    )
-    print(
-        "server: ENVIRONMENT=test DEBUG=0 LOG_LEVEL=WARNING, daphne -v 0, SQLite, "
-        f"SSE_HEARTBEAT_SECONDS={HEARTBEAT}"
+        f"{args.events_budget:g} s of events); {os.cpu_count()} CPUs\nserver: ENVIRONMENT=test "
+        f"DEBUG=0 LOG_LEVEL=WARNING, daphne -v 0, SQLite, SSE_HEARTBEAT_SECONDS={HEARTBEAT}"
     )
     columns = (
         f"{'layer':<8}{'N':>6}{'events':>7}{'open s':>8}{'RSS_0 MB':>10}{'RSS_N MB':>10}"
-        f"{'kB/stream':>11}"
-        f"{'+events':>9}{'closed':>8}{'all-N p50':>11}{'p99':>7}{'deliv p50':>11}{'p99':>7}"
-        f"{'POST p50':>10}{'srv CPU/ev':>12}{'client CPU':>12}{'misses':>8}"
+        f"{'kB/stream':>11}{'+events':>9}{'closed':>8}{'all-N p50':>11}{'p99':>7}"
+        f"{'deliv p50':>11}{'p99':>7}{'POST p50':>10}{'srv CPU/ev':>12}{'client CPU':>12}"
+        f"{'misses':>8}"
     )
     print(columns + "\n" + "-" * len(columns))
     for r in results:
@@ -333,13 +291,23 @@ def print_report(results: list[dict[str, Any]], args: argparse.Namespace) -> Non
         per = (r["rssN"] - r["rss0"]) / n
         met = n >= TARGET_STREAMS and per <= TARGET_KB and p99 <= TARGET_P99 and not r["misses"]
         verdict = "target met" if met else "target MISSED"
-        if n < TARGET_STREAMS:
-            verdict = f"fewer streams than the target's {TARGET_STREAMS}"
-        print(
-            f"{r['layer']}: {n} streams, {per:.1f} kB/stream (target <= {TARGET_KB:g}), "
-            f"all-{n} p99 "
-            f"{fmt(p99, '.2f')} s (target <= {TARGET_P99:g} s), {r['misses']} missed: {verdict}"
+        verdict = (
+            f"fewer streams than the target's {TARGET_STREAMS}" if n < TARGET_STREAMS else verdict
         )
+        print(
+            f"{r['layer']}: {n} streams, {per:.1f} kB/stream (target <= {TARGET_KB:g}), all-{n} "
+            f"p99 {fmt(p99, '.2f')} s (target <= {TARGET_P99:g} s), {r['misses']} missed: {verdict}"
+        )
+    problems = []
+    for r in results:
+        layer = r["layer"]
+        problems += [f"{layer}: {r['problem']}"] if r["problem"] else []
+        problems += [f"{layer}: {r['misses']} deliveries missed"] if r.get("misses") else []
+        if r.get("server_closed"):
+            problems.append(f"{layer}: the server closed {r['server_closed']} streams")
+        if r.get("group_left"):
+            problems.append(f"{layer}: {r['group_left']} closed streams are still in the group")
+    return problems
 
 
 def main() -> int:
@@ -356,8 +324,7 @@ def main() -> int:
     args = parser.parse_args()
     # One file per stream and then some; daphne and the client inherit the limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = args.streams + FD_MARGIN
-    if soft < wanted:
+    if soft < (wanted := args.streams + FD_MARGIN):
         with contextlib.suppress(ValueError, OSError):
             limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
@@ -368,17 +335,7 @@ def main() -> int:
     layers: list[tuple[str, str | None]] = [("memory", None)] if args.only != "redis" else []
     layers += [("redis", redis_url)] if redis_url and args.only != "memory" else []
     results = [run_layer(layer, url, args) for layer, url in layers]
-    print_report(results, args)
-    problems = []
-    for r in results:
-        layer = r["layer"]
-        problems += [f"{layer}: {r['problem']}"] if r["problem"] else []
-        problems += [f"{layer}: {r['misses']} deliveries missed"] if r.get("misses") else []
-        if r.get("server_closed"):
-            problems.append(f"{layer}: the server closed {r['server_closed']} streams")
-        if r.get("group_left"):
-            problems.append(f"{layer}: {r['group_left']} closed streams are still in the group")
-    return finish(problems)
+    return finish(print_report(results, args))
 
 
 if __name__ == "__main__":

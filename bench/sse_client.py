@@ -1,16 +1,5 @@
-"""bench/sse's client, in a process of its own: `python -m bench.sse_client CONFIG` (JSON: port,
-token, run). It holds the streams with asyncio protocols on raw sockets (5,000 of them: a general
-HTTP client would cost more CPU than the deliveries it times) and answers the parent's commands:
-
-  {"op": "open", "count", "batch", "timeout"}  open streams, `batch` at a time; a stream counts
-                                               once its `connection_established` event arrived
-  {"op": "wait", "key", "timeout"}             until every live stream had event `key` (the
-                                               workspace named sse-<run>-<key>); arrival times
-  {"op": "close"}                              close them all; what the server closed itself
-
-Arrivals are stamped with time.monotonic() first thing in data_received (CLOCK_MONOTONIC, which
-Linux shares between processes, so the parent's t0 compares).
-"""
+"""bench/sse's client, in a process of its own: the streams as asyncio protocols on raw sockets,
+arrivals stamped with time.monotonic() (CLOCK_MONOTONIC, shared between processes)."""
 
 from __future__ import annotations
 
@@ -19,6 +8,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.harness import commands, send
@@ -141,12 +131,11 @@ class Client:
             "seconds": time.monotonic() - started,
         }
 
-    def live(self) -> int:
-        return sum(not s.lost for s in self.streams)
-
     async def wait(self, key: int, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.counts[key] < self.live():
+        while time.monotonic() < deadline and self.counts[key] < sum(
+            not s.lost for s in self.streams
+        ):
             await asyncio.sleep(0.002)
         arrivals = [s.seen[key] for s in self.streams if key in s.seen]
         # Which streams (by opening order) lacked it: the same few every time means their server
@@ -172,12 +161,10 @@ class Client:
 
 async def main() -> None:
     client = Client(json.loads(sys.argv[1]))
+    ops: dict[str, Callable[..., Awaitable[dict[str, Any]]]]
+    ops = {"open": client.open, "wait": client.wait, "close": client.close}
     async for command in commands():
-        op = command.pop("op")
-        if op == "open":
-            send(await client.open(**command))
-        else:
-            send(await (client.wait(**command) if op == "wait" else client.close()))
+        send(await ops[command.pop("op")](**command))
     await client.close()
 
 

@@ -1,5 +1,4 @@
-"""Django projects the benchmarks serve: bench/overhead's stacks (`settings`, `urls`) and the
-service with one bare DRF view beside its API (`service`, bench/load's baseline)."""
+"""Django projects the benchmarks serve: bench/overhead's stacks and bench/load's service."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+# A root URLconf's error views are its own: cortex's.
+from cortex.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from cortex.urls import urlpatterns as cortex_urlpatterns
 
 
@@ -25,9 +27,3 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *cortex_urlpatterns,
     path("bench/bare/", BareView.as_view()),
 ]
-
-# A root URLconf's error views are its own: the same as cortex.urls.
-handler400 = "errors.views.bad_request"
-handler403 = "errors.views.permission_denied"
-handler404 = "errors.views.page_not_found"
-handler500 = "errors.views.server_error"

@@ -1,16 +1,6 @@
-"""Settings of bench/overhead's stacks; the stack is $BENCH_STACK (one per process).
-
-A small DRF project with nothing that could dominate: no authentication, AllowAny, JSON only, an
-in-memory SQLite database no view touches. Every stack logs at INFO to the same `NullSink`.
-
-  bare            plain DRF, its default exception handler, Django's default loggers with a plain
-                  logging.Formatter;
-  errors          this repository's app as its instructions say, Prometheus metrics off;
-  errors+metrics  the same with metrics on (the default);
-  errors+trace    `errors` with ERRORS_TRACE_RESPONSE_HEADER (its requests carry a `traceparent`);
-  alternative     drf-standardized-errors + django-guid (middleware, log filter) +
-                  python-json-logger's OrjsonFormatter with the same fields, in UTC.
-"""
+"""Settings of bench/overhead's stacks, the stack being $BENCH_STACK: `bare` (plain DRF), `errors`
+(metrics off; on in `errors+metrics`, trace headers in `errors+trace`) and `alternative`
+(drf-standardized-errors + django-guid + python-json-logger), all logging to one `NullSink`."""
 
 from __future__ import annotations
 
