@@ -71,8 +71,7 @@ class BoundedConnection(psycopg.Connection[TupleRow]):
             # another query, so the link goes (the pool then discards the connection).
             self.pgconn.finish()
             raise ServerNotAnswering(
-                f"the database server did not answer within {bound:g} s; "
-                "the connection was closed"
+                f"the database server did not answer within {bound:g} s; the connection was closed"
             ) from None
 
 

@@ -20,8 +20,10 @@ DEVELOPMENT = ENVIRONMENT == "development"
 DEBUG = env_bool("DEBUG", DEVELOPMENT)
 INCLUDE_EXCEPTION_DETAILS = env_bool("INCLUDE_EXCEPTION_DETAILS", DEVELOPMENT)
 LOG_LEVEL = env_choice(
-    "LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-    "DEBUG" if DEVELOPMENT else "INFO", upper=True,
+    "LOG_LEVEL",
+    ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    "DEBUG" if DEVELOPMENT else "INFO",
+    upper=True,
 )
 
 _secret_key = env_str("SECRET_KEY")
@@ -259,7 +261,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cortex API",
     "DESCRIPTION": "Workspaces and API tokens. Every error is answered with the JSON envelope "
-    "`{\"error\": {\"code\", \"message\", \"correlation_id\", \"details\"?}}`; the codes are "
+    '`{"error": {"code", "message", "correlation_id", "details"?}}`; the codes are '
     "listed in docs/errors.md.",
     "VERSION": "1.0.0",
     # The schema and the docs are public: they document the API, they do not serve it.
@@ -388,7 +390,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # A create request publishes after commit: with the broker down it gives up quickly (the
 # delivery is logged and counted as failed) instead of holding the answer.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2,
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
 }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # with late acks, a worker holds one task at a time

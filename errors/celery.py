@@ -98,9 +98,7 @@ def _task_name(task: Any) -> str:
     return str(getattr(task, "name", None) or "<unknown>")
 
 
-def on_retry(
-    sender: Any = None, request: Any = None, reason: Any = None, **kwargs: Any
-) -> None:
+def on_retry(sender: Any = None, request: Any = None, reason: Any = None, **kwargs: Any) -> None:
     """`task_retry`: log the failed attempt once, at WARNING, and count it."""
     name = _task_name(sender)
     exc = getattr(reason, "exc", None) or reason

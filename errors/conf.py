@@ -110,59 +110,152 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("ERRORS_INCLUDE_EXCEPTION_DETAILS", False, _is_bool,
-            "add `debug_info` to 5xx bodies, only while `DEBUG` is on too"),
-    Setting("ERRORS_CORRELATION_ID_HEADER", "X-Correlation-ID", _is_header,
-            "header read from requests and set on every response"),
-    Setting("ERRORS_REQUEST_LOG_LEVEL", "DEBUG", _is_level,
-            "level of the one line logged per completed request"),
-    Setting("ERRORS_DB_RETRY_AFTER", 5, _positive_int,
-            "seconds in `Retry-After` when the database is unreachable"),
-    Setting("ERRORS_PROBLEM_DETAILS", False, _is_bool,
-            "answer every error as `application/problem+json`"),
-    Setting("ERRORS_PROBLEM_TYPE_BASE", "/api/errors/", _is_str,
-            "prefix of problem details' `type` URI (the code is appended); "
-            "`errors.urls` serves those pages"),
-    Setting("ERRORS_JSON_PATH_PREFIXES", (), _path_prefixes,
-            "URL path prefixes whose errors are always JSON, whatever the client's `Accept`"),
-    Setting("ERRORS_ENABLE_MONITORING", True, _is_bool,
-            "Prometheus metrics and error-rate alerting (`errors.urls` serves `/metrics`)"),
-    Setting("ERRORS_ALERT_THRESHOLD", 10, _positive_int,
-            "server errors in a 60 s window that log \"error threshold exceeded\""),
-    Setting("ERRORS_PROPAGATE_CORRELATION_ID", True, _is_bool,
-            "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks"),
-    Setting("ERRORS_INSTRUMENT_HTTP_CLIENTS", True, _is_bool,
-            "patch httpx's and requests' send methods at start-up (they add the header)"),
-    Setting("ERRORS_CORRELATE_COMMANDS", True, _is_bool,
-            "wrap `BaseCommand.execute` at start-up so each management command gets an id"),
-    Setting("ERRORS_FORGET_DEAD_PROCESSES", True, _is_bool,
-            "at start-up, drop live gauges of dead processes from `PROMETHEUS_MULTIPROC_DIR`"),
-    Setting("ERRORS_JSON_MAX_DEPTH", 64, _positive_int,
-            "arrays and objects `errors.parsers.JSONParser` lets a request body nest; "
-            "deeper is 400 `parse_error`"),
-    Setting("ERRORS_METRICS_ALLOWED_NETWORKS", (), _networks,
-            "networks (`\"10.0.0.0/8\"`, `\"127.0.0.1\"`) whose clients (`REMOTE_ADDR`) may read "
-            "`/metrics`, others get 403; empty: every client"),
-    Setting("ERRORS_METRICS_BEARER_TOKEN", None, _bearer_token,
-            "token `/metrics` asks for as `Authorization: Bearer <token>` (401 without it); "
-            "`None`: no token", secret=True),
-    Setting("ERRORS_MAX_CONCURRENT_REQUESTS", None, _optional_positive_int,
-            "requests `errors.limits.ConcurrencyLimitMiddleware` lets run at once (size it to "
-            "the database pool); more wait their turn; `None`: no limit"),
-    Setting("ERRORS_QUEUE_TIMEOUT", 5.0, _positive_number,
-            "seconds a request may wait for its turn before it is answered 503 `service_busy`"),
-    Setting("ERRORS_QUEUE_EXEMPT_PATHS", ("/healthz", "/metrics"), _path_prefixes,
-            "URL path prefixes that never wait in the queue (probes and metrics)"),
-    Setting("ERRORS_BUSY_RETRY_AFTER", 1, _positive_int,
-            "seconds in `Retry-After` of a 503 `service_busy`"),
-    Setting("ERRORS_REDIS_RETRY_AFTER", 5, _positive_int,
-            "seconds in `Retry-After` when Redis is needed and unreachable"),
-    Setting("ERRORS_TRACE_RESPONSE_HEADER", False, _is_bool,
-            "send `traceresponse` (the request's trace id and span id) on responses to requests "
-            "that belong to a trace"),
-    Setting("ERRORS_CORRELATE_CELERY", True, _is_bool,
-            "with Celery loaded at start-up, connect `errors.celery`: tasks carry the correlation "
-            "id and `traceparent`, failures are logged once"),
+    Setting(
+        "ERRORS_INCLUDE_EXCEPTION_DETAILS",
+        False,
+        _is_bool,
+        "add `debug_info` to 5xx bodies, only while `DEBUG` is on too",
+    ),
+    Setting(
+        "ERRORS_CORRELATION_ID_HEADER",
+        "X-Correlation-ID",
+        _is_header,
+        "header read from requests and set on every response",
+    ),
+    Setting(
+        "ERRORS_REQUEST_LOG_LEVEL",
+        "DEBUG",
+        _is_level,
+        "level of the one line logged per completed request",
+    ),
+    Setting(
+        "ERRORS_DB_RETRY_AFTER",
+        5,
+        _positive_int,
+        "seconds in `Retry-After` when the database is unreachable",
+    ),
+    Setting(
+        "ERRORS_PROBLEM_DETAILS",
+        False,
+        _is_bool,
+        "answer every error as `application/problem+json`",
+    ),
+    Setting(
+        "ERRORS_PROBLEM_TYPE_BASE",
+        "/api/errors/",
+        _is_str,
+        "prefix of problem details' `type` URI (the code is appended); "
+        "`errors.urls` serves those pages",
+    ),
+    Setting(
+        "ERRORS_JSON_PATH_PREFIXES",
+        (),
+        _path_prefixes,
+        "URL path prefixes whose errors are always JSON, whatever the client's `Accept`",
+    ),
+    Setting(
+        "ERRORS_ENABLE_MONITORING",
+        True,
+        _is_bool,
+        "Prometheus metrics and error-rate alerting (`errors.urls` serves `/metrics`)",
+    ),
+    Setting(
+        "ERRORS_ALERT_THRESHOLD",
+        10,
+        _positive_int,
+        'server errors in a 60 s window that log "error threshold exceeded"',
+    ),
+    Setting(
+        "ERRORS_PROPAGATE_CORRELATION_ID",
+        True,
+        _is_bool,
+        "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks",
+    ),
+    Setting(
+        "ERRORS_INSTRUMENT_HTTP_CLIENTS",
+        True,
+        _is_bool,
+        "patch httpx's and requests' send methods at start-up (they add the header)",
+    ),
+    Setting(
+        "ERRORS_CORRELATE_COMMANDS",
+        True,
+        _is_bool,
+        "wrap `BaseCommand.execute` at start-up so each management command gets an id",
+    ),
+    Setting(
+        "ERRORS_FORGET_DEAD_PROCESSES",
+        True,
+        _is_bool,
+        "at start-up, drop live gauges of dead processes from `PROMETHEUS_MULTIPROC_DIR`",
+    ),
+    Setting(
+        "ERRORS_JSON_MAX_DEPTH",
+        64,
+        _positive_int,
+        "arrays and objects `errors.parsers.JSONParser` lets a request body nest; "
+        "deeper is 400 `parse_error`",
+    ),
+    Setting(
+        "ERRORS_METRICS_ALLOWED_NETWORKS",
+        (),
+        _networks,
+        'networks (`"10.0.0.0/8"`, `"127.0.0.1"`) whose clients (`REMOTE_ADDR`) may read '
+        "`/metrics`, others get 403; empty: every client",
+    ),
+    Setting(
+        "ERRORS_METRICS_BEARER_TOKEN",
+        None,
+        _bearer_token,
+        "token `/metrics` asks for as `Authorization: Bearer <token>` (401 without it); "
+        "`None`: no token",
+        secret=True,
+    ),
+    Setting(
+        "ERRORS_MAX_CONCURRENT_REQUESTS",
+        None,
+        _optional_positive_int,
+        "requests `errors.limits.ConcurrencyLimitMiddleware` lets run at once (size it to "
+        "the database pool); more wait their turn; `None`: no limit",
+    ),
+    Setting(
+        "ERRORS_QUEUE_TIMEOUT",
+        5.0,
+        _positive_number,
+        "seconds a request may wait for its turn before it is answered 503 `service_busy`",
+    ),
+    Setting(
+        "ERRORS_QUEUE_EXEMPT_PATHS",
+        ("/healthz", "/metrics"),
+        _path_prefixes,
+        "URL path prefixes that never wait in the queue (probes and metrics)",
+    ),
+    Setting(
+        "ERRORS_BUSY_RETRY_AFTER",
+        1,
+        _positive_int,
+        "seconds in `Retry-After` of a 503 `service_busy`",
+    ),
+    Setting(
+        "ERRORS_REDIS_RETRY_AFTER",
+        5,
+        _positive_int,
+        "seconds in `Retry-After` when Redis is needed and unreachable",
+    ),
+    Setting(
+        "ERRORS_TRACE_RESPONSE_HEADER",
+        False,
+        _is_bool,
+        "send `traceresponse` (the request's trace id and span id) on responses to requests "
+        "that belong to a trace",
+    ),
+    Setting(
+        "ERRORS_CORRELATE_CELERY",
+        True,
+        _is_bool,
+        "with Celery loaded at start-up, connect `errors.celery`: tasks carry the correlation "
+        "id and `traceparent`, failures are logged once",
+    ),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}

@@ -29,8 +29,7 @@ internal_logger = logging.getLogger("errors.internal")
 
 # The body sent when building the real one failed: no code of ours runs to make it.
 _FALLBACK_BODY = (
-    '{"error":{"code":"internal_error","message":"Internal server error",'
-    '"correlation_id":"%s"}}'
+    '{"error":{"code":"internal_error","message":"Internal server error","correlation_id":"%s"}}'
 )
 
 

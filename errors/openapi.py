@@ -45,8 +45,14 @@ ENVELOPE_COMPONENT = "ErrorEnvelope"
 EXAMPLE_CORRELATION_ID = "6f1c2b9e-8d0a-4a53-9c1e-2b7f4d8e5a10"
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-ALWAYS = ("method_not_allowed", "not_acceptable", "internal_error", "database_error",
-          "db_connection_error", "db_timeout")
+ALWAYS = (
+    "method_not_allowed",
+    "not_acceptable",
+    "internal_error",
+    "database_error",
+    "db_connection_error",
+    "db_timeout",
+)
 _AUTH_ONLY_PERMISSIONS = (
     permissions.AllowAny,
     permissions.IsAuthenticated,
@@ -153,8 +159,12 @@ class ErrorResponsesAutoSchema(AutoSchema):
         view, method = self.view, self.method
         wanted: list[str] = []
         if has_body:
-            wanted += ["validation_error", "parse_error", "payload_too_large",
-                       "unsupported_media_type"]
+            wanted += [
+                "validation_error",
+                "parse_error",
+                "payload_too_large",
+                "unsupported_media_type",
+            ]
         elif has_query:
             wanted.append("validation_error")
 
@@ -166,10 +176,9 @@ class ErrorResponsesAutoSchema(AutoSchema):
             # Invalid credentials are refused even where permissions would let anyone in (DRF
             # answers them, and missing ones, with 403 when no authenticator names a scheme).
             wanted.append("authentication_error")
-        if (
-            any(not isinstance(p, _AUTH_ONLY_PERMISSIONS) for p in perms)
-            or (_one_of(authenticators, (SessionAuthentication,))
-                and method not in permissions.SAFE_METHODS)
+        if any(not isinstance(p, _AUTH_ONLY_PERMISSIONS) for p in perms) or (
+            _one_of(authenticators, (SessionAuthentication,))
+            and method not in permissions.SAFE_METHODS
         ):
             wanted.append("authorization_error")
         if has_path_params:
@@ -180,8 +189,13 @@ class ErrorResponsesAutoSchema(AutoSchema):
         if errors_settings.max_concurrent_requests is not None:
             wanted.append("service_busy")  # errors.limits may answer any request
 
-        owners: list[Any] = [view, *authenticators, *perms, *view.get_throttles(),
-                             *view.get_parsers()]
+        owners: list[Any] = [
+            view,
+            *authenticators,
+            *perms,
+            *view.get_throttles(),
+            *view.get_parsers(),
+        ]
         for owner in owners:
             wanted += declared_codes(owner, method)
 
@@ -189,8 +203,10 @@ class ErrorResponsesAutoSchema(AutoSchema):
         for code in wanted:
             entry = catalog.get(code)
             if entry is None:
-                warn(f"error code {code!r} declared for {method} {self.path} is not in the "
-                     f"errors catalog; register it with errors.catalog.register()")
+                warn(
+                    f"error code {code!r} declared for {method} {self.path} is not in the "
+                    f"errors catalog; register it with errors.catalog.register()"
+                )
                 continue
             status = auth_status if code == "authentication_error" else entry.status
             if code not in by_status.setdefault(status, []):
@@ -227,8 +243,7 @@ class ErrorResponsesAutoSchema(AutoSchema):
         return {
             "description": "\n".join(lines),
             "headers": self._error_headers(status, codes),
-            "content": {"application/json": {"schema": self._envelope_ref(),
-                                             "examples": examples}},
+            "content": {"application/json": {"schema": self._envelope_ref(), "examples": examples}},
             ERROR_CODES_EXTENSION: list(codes),
         }
 
@@ -241,15 +256,18 @@ class ErrorResponsesAutoSchema(AutoSchema):
         }
         if status == 401:
             headers["WWW-Authenticate"] = {
-                "description": "The authentication scheme to use.", "schema": {"type": "string"}
+                "description": "The authentication scheme to use.",
+                "schema": {"type": "string"},
             }
         if status == 405:
             headers["Allow"] = {
-                "description": "The methods this URL accepts.", "schema": {"type": "string"}
+                "description": "The methods this URL accepts.",
+                "schema": {"type": "string"},
             }
         if status in (429, 503):
             headers["Retry-After"] = {
-                "description": "Seconds to wait before retrying.", "schema": {"type": "integer"}
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer"},
             }
         return headers
 

@@ -265,7 +265,7 @@ def start_thread(
 def run_in_context(func: Callable[P, R]) -> Callable[P, R]:
     """Bind `func` to a copy of the current context; for executors and other thread pools.
 
-        loop.run_in_executor(None, run_in_context(work))   # `work` sees the request's id
+    loop.run_in_executor(None, run_in_context(work))   # `work` sees the request's id
     """
     context = contextvars.copy_context()
 

@@ -202,11 +202,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         }
         manage_env = server_environment(env)
         manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=manage_env, check=True,
-                       timeout=120)
+        subprocess.run(
+            [*manage, "migrate", "-v", "0"], cwd=ROOT, env=manage_env, check=True, timeout=120
+        )
         output = subprocess.run(
             [*manage, "demo_user", "--username", "fuzz"],
-            cwd=ROOT, env=manage_env, check=True, timeout=60, capture_output=True, text=True,
+            cwd=ROOT,
+            env=manage_env,
+            check=True,
+            timeout=60,
+            capture_output=True,
+            text=True,
         ).stdout
         token = output.split("API token: ", 1)[1].split()[0]
         with DaphneServer(env=env) as daphne:

@@ -35,9 +35,7 @@ class Workspace(models.Model):
             # The database is the truth for uniqueness: two concurrent creates of one name
             # cannot both pass it, whatever the service checked before.
             models.UniqueConstraint(Lower("name"), "owner", name=NAME_UNIQUE_CONSTRAINT),
-            models.CheckConstraint(
-                condition=~models.Q(name=""), name="workspace_name_not_blank"
-            ),
+            models.CheckConstraint(condition=~models.Q(name=""), name="workspace_name_not_blank"),
         ]
 
     def __str__(self) -> str:

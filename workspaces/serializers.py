@@ -83,8 +83,11 @@ class MetadataFieldSchema(OpenApiSerializerFieldExtension):
                 "anyOf": [
                     {"type": "string"},
                     {"type": "boolean"},
-                    {"type": "number", "minimum": storable.min_number,
-                     "maximum": storable.max_number},
+                    {
+                        "type": "number",
+                        "minimum": storable.min_number,
+                        "maximum": storable.max_number,
+                    },
                     {"type": "array", "items": ref},
                     {"type": "object", "additionalProperties": ref},
                 ],

@@ -58,7 +58,10 @@ class WorkspaceListView(APIView):
         responses={201: WorkspaceOutput},
         parameters=[
             OpenApiParameter(
-                "Location", str, OpenApiParameter.HEADER, response=[201],
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[201],
                 description="The new workspace's URL.",
             )
         ],

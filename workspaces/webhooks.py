@@ -125,8 +125,10 @@ def _retryable(exc: ExternalServiceException) -> bool:
     if reason in (CONNECTION_ERROR, TIMEOUT):
         return True
     status = getattr(exc, "upstream_status", None)
-    return reason == BAD_STATUS and status is not None and (
-        status >= 500 or status in _RETRIED_STATUSES
+    return (
+        reason == BAD_STATUS
+        and status is not None
+        and (status >= 500 or status in _RETRIED_STATUSES)
     )
 
 

@@ -102,4 +102,3 @@ def exception_type_name(exc_type: type[BaseException]) -> str:
     if module in (None, "builtins", "__main__"):
         return exc_type.__qualname__
     return f"{module}.{exc_type.__qualname__}"
-

@@ -71,4 +71,3 @@ def format_exception_text(exc_info: Any) -> str:
             linked.stack.__class__ = _CachingStackSummary
     text = "".join(te.format())
     return text[:-1] if text.endswith("\n") else text
-

@@ -93,6 +93,7 @@ def error_code(response: httpx.Response) -> str:
 
 # --- client identity for the per-address throttle --------------------------------------------
 
+
 def test_a_new_x_forwarded_for_each_time_does_not_escape_the_throttle(
     daphne_factory: DaphneFactory,
 ) -> None:
@@ -119,6 +120,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_throttled(
 
 
 # --- the per-account bound -------------------------------------------------------------------
+
 
 def test_an_account_under_attack_stays_open_to_its_owner(daphne_factory: DaphneFactory) -> None:
     make_user("alice", "alice-password")
@@ -165,6 +167,7 @@ def test_every_process_shares_the_failure_counts(daphne_factory: DaphneFactory) 
 
 # --- the token's life ------------------------------------------------------------------------
 
+
 def test_the_life_of_a_token(daphne_factory: DaphneFactory) -> None:
     alice = make_user("alice", "alice-password")
     server = service(daphne_factory, TOKEN_LIMIT_PER_USER="3")
@@ -184,7 +187,10 @@ def test_the_life_of_a_token(daphne_factory: DaphneFactory) -> None:
     # At most three per user: the oldest goes.
     third, fourth = (token_from(login(server, "alice-password")) for _ in range(2))
     assert [get_list(server, t).status_code for t in (first, second, third, fourth)] == [
-        401, 200, 200, 200,
+        401,
+        200,
+        200,
+        200,
     ]
 
     # Logout revokes the calling token only.
@@ -221,7 +227,12 @@ def test_the_demo_user_command_prints_a_token_that_the_server_accepts(
     environment = server_environment({"DATABASE_URL": current_database_url()})
     printed = subprocess.run(
         [sys.executable, "manage.py", "demo_user"],
-        cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=60, check=True,
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     token = printed.split("API token: ", 1)[1].split()[0]
     server = service(daphne_factory)

@@ -90,8 +90,9 @@ def test_a_new_x_forwarded_for_each_time_is_still_one_client(alice: User, settin
         "DEFAULT_THROTTLE_RATES": {"login": "5/minute", "user": "100/minute"},
     }
     statuses = [
-        login(APIClient(REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"),
-              "wrong").status_code
+        login(
+            APIClient(REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}"), "wrong"
+        ).status_code
         for n in range(8)
     ]
     assert statuses == [401] * 5 + [429] * 3

@@ -44,6 +44,7 @@ as_seen_here = override_settings(
 
 # --- the setting -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("value", "count", "networks"),
     [
@@ -86,6 +87,7 @@ def test_a_bad_setting_is_refused_naming_it(value: Any, says: str) -> None:
 
 
 # --- the client address ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("setting", "peer", "forwarded_for", "client"),
@@ -182,14 +184,22 @@ def async_get(peer: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("setting", "peer", "expected"),
     [
-        ("127.0.0.1", "127.0.0.1", {"remote_addr": "198.51.100.1", "secure": True,
-                                    "headers": ALL_FORWARDED}),
-        ("1", "203.0.113.9", {"remote_addr": "198.51.100.1", "secure": True,
-                              "headers": ALL_FORWARDED}),
-        ("127.0.0.1", "203.0.113.9", {"remote_addr": "203.0.113.9", "secure": False,
-                                      "headers": NONE_FORWARDED}),
-        ("", "127.0.0.1", {"remote_addr": "127.0.0.1", "secure": False,
-                           "headers": NONE_FORWARDED}),
+        (
+            "127.0.0.1",
+            "127.0.0.1",
+            {"remote_addr": "198.51.100.1", "secure": True, "headers": ALL_FORWARDED},
+        ),
+        (
+            "1",
+            "203.0.113.9",
+            {"remote_addr": "198.51.100.1", "secure": True, "headers": ALL_FORWARDED},
+        ),
+        (
+            "127.0.0.1",
+            "203.0.113.9",
+            {"remote_addr": "203.0.113.9", "secure": False, "headers": NONE_FORWARDED},
+        ),
+        ("", "127.0.0.1", {"remote_addr": "127.0.0.1", "secure": False, "headers": NONE_FORWARDED}),
     ],
     ids=["trusted-peer", "count", "untrusted-peer", "no-proxies"],
 )
@@ -216,6 +226,7 @@ def test_an_untrusted_peer_cannot_pass_for_https_to_the_ssl_redirect(db: Any) ->
 
 # --- start-up --------------------------------------------------------------------------------
 
+
 def start(**env: str) -> subprocess.CompletedProcess[str]:
     """Load the service's settings in a fresh process, as `manage.py` would."""
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
@@ -225,7 +236,11 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
         "print(settings.TRUSTED_PROXIES, settings.SECURE_PROXY_SSL_HEADER)"
     )
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 

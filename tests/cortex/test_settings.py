@@ -13,18 +13,18 @@ ROOT = Path(__file__).resolve().parents[2]
 PG = "postgres://cortex@127.0.0.1:5432/cortex"  # settings only: nothing connects to it
 
 
-def start(
-    code: str = "print(settings.DEBUG)", **env: str
-) -> subprocess.CompletedProcess[str]:
+def start(code: str = "print(settings.DEBUG)", **env: str) -> subprocess.CompletedProcess[str]:
     """Load the service's settings in a fresh process, as `manage.py` would, and run `code`."""
     inherited = {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENVIRONMENT", "DEBUG", "LOG_LEVEL"}
-    clean = {
-        k: v for k, v in os.environ.items() if k not in inherited and not k.startswith("DB_")
-    }
+    clean = {k: v for k, v in os.environ.items() if k not in inherited and not k.startswith("DB_")}
     clean.update(DJANGO_SETTINGS_MODULE="cortex.settings", **env)
     code = "import django; django.setup(); from django.conf import settings; " + code
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 

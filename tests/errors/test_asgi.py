@@ -64,9 +64,7 @@ def test_the_id_does_not_leak_out_of_the_connection() -> None:
 def test_error_response_is_the_envelope_and_logged_once(json_log: JsonLog) -> None:
     exc = NotAuthenticated()
     exc.auth_header = "Token"  # type: ignore[attr-defined]
-    status, headers, body = error_response(
-        exc, {"method": "GET", "path": "/api/events/"}, "err-1"
-    )
+    status, headers, body = error_response(exc, {"method": "GET", "path": "/api/events/"}, "err-1")
     assert status == 401
     assert (b"www-authenticate", b"Token") in headers
     assert (b"content-type", b"application/json") in headers

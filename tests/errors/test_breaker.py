@@ -97,11 +97,18 @@ def test_an_outage_is_logged_once_when_it_begins_and_once_when_it_ends(
         clock.now += 2.5
         breaker.succeeded()
         breaker.succeeded()
-    assert lines(json_log) == [
-        ("WARNING", "Redis cannot be reached (TimeoutError); doing without it, trying again "
-                    "every 2.0 s"),
-        ("INFO", "Redis answers again after 12.5 s; using it again"),
-    ] * 2
+    assert (
+        lines(json_log)
+        == [
+            (
+                "WARNING",
+                "Redis cannot be reached (TimeoutError); doing without it, trying again "
+                "every 2.0 s",
+            ),
+            ("INFO", "Redis answers again after 12.5 s; using it again"),
+        ]
+        * 2
+    )
 
 
 def test_of_many_threads_past_the_cooloff_exactly_one_probes(

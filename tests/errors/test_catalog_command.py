@@ -22,8 +22,13 @@ DOCS = REPO_ROOT / "docs" / "errors.md"
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-        check=False, env=env,
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
 
 

@@ -128,8 +128,10 @@ def test_retries_are_warnings_and_the_final_failure_one_error(
     retries_before = counter("task_retries_total", task="errors_tests.flaky")
     flaky.delay()
     lines = wait_for(
-        lambda: [r for r in lines_of(json_log, "errors.tasks") if r["level"] == "ERROR"]
-        and lines_of(json_log, "errors.tasks"),
+        lambda: (
+            [r for r in lines_of(json_log, "errors.tasks") if r["level"] == "ERROR"]
+            and lines_of(json_log, "errors.tasks")
+        ),
         10,
         "the final failure",
     )

@@ -182,7 +182,11 @@ def test_each_sqlstate_and_sqlite_result_name_has_its_code(
 
 # Everything the database knows about the failed write that a client must never see.
 SCHEMA_NAMES = (
-    "testapp_measurement", "testapp_measurement_quantity_gte_0", "label", "quantity", "extra",
+    "testapp_measurement",
+    "testapp_measurement_quantity_gte_0",
+    "label",
+    "quantity",
+    "extra",
 )
 
 
@@ -211,7 +215,9 @@ def assert_client_data_error(exc: AppException, code: str) -> None:
     [
         ({"label": "minus", "quantity": -1}, "23514", "SQLITE_CONSTRAINT_CHECK", "check_violation"),
         (
-            {"label": None, "quantity": 1}, "23502", "SQLITE_CONSTRAINT_NOTNULL",
+            {"label": None, "quantity": 1},
+            "23502",
+            "SQLITE_CONSTRAINT_NOTNULL",
             "not_null_violation",
         ),
     ],

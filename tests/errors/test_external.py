@@ -36,6 +36,8 @@ from tests.support.servers import free_port
 from tests.support.upstream import SECRET, UpstreamServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
 @pytest.fixture
 def closed_url() -> str:
     """A URL on a port of 127.0.0.1 that nothing listens on: connections are refused."""

@@ -77,9 +77,7 @@ def test_requests_within_the_wait_queue_and_all_succeed(one_at_a_time: Any) -> N
 
 @pytest.mark.django_db(transaction=True)  # /healthz reads the database from Django's threads
 def test_exempt_paths_never_wait(one_at_a_time: Any) -> None:
-    holding, health, metrics = run_async(
-        aclient(), ASYNC_HOLD.format(0.8), "/healthz", "/metrics"
-    )
+    holding, health, metrics = run_async(aclient(), ASYNC_HOLD.format(0.8), "/healthz", "/metrics")
     assert (holding.status_code, health.status_code, metrics.status_code) == (200, 200, 200)
 
 

@@ -775,15 +775,25 @@ def test_config_rejects_unknown_values(kwargs: dict[str, Any], bad: str) -> None
             "/healthz?token=[REDACTED]&password=[REDACTED]",
         ),
         ("/p?page=2&api_key=k1&sort=name", "/p?page=2&api_key=[REDACTED]&sort=name"),
-        ("/p?apiKey=k1&key=k2&sig=s&signature=s2", "/p?apiKey=[REDACTED]&key=[REDACTED]"
-         "&sig=[REDACTED]&signature=[REDACTED]"),
-        ("/p?ticket=t&passwd=p&pwd=p&secret=s&client_secret=s", "/p?ticket=[REDACTED]"
-         "&passwd=[REDACTED]&pwd=[REDACTED]&secret=[REDACTED]&client_secret=[REDACTED]"),
-        ("/p?access_token=a&refresh_token=r&sessionid=s&csrftoken=c", "/p?access_token=[REDACTED]"
-         "&refresh_token=[REDACTED]&sessionid=[REDACTED]&csrftoken=[REDACTED]"),
+        (
+            "/p?apiKey=k1&key=k2&sig=s&signature=s2",
+            "/p?apiKey=[REDACTED]&key=[REDACTED]&sig=[REDACTED]&signature=[REDACTED]",
+        ),
+        (
+            "/p?ticket=t&passwd=p&pwd=p&secret=s&client_secret=s",
+            "/p?ticket=[REDACTED]"
+            "&passwd=[REDACTED]&pwd=[REDACTED]&secret=[REDACTED]&client_secret=[REDACTED]",
+        ),
+        (
+            "/p?access_token=a&refresh_token=r&sessionid=s&csrftoken=c",
+            "/p?access_token=[REDACTED]"
+            "&refresh_token=[REDACTED]&sessionid=[REDACTED]&csrftoken=[REDACTED]",
+        ),
         ("/cb?code=oauth-code&state=xyz", "/cb?code=[REDACTED]&state=xyz"),
-        ("/p?auth=a&Authorization=b&jwt=c&otp=1", "/p?auth=[REDACTED]&Authorization=[REDACTED]"
-         "&jwt=[REDACTED]&otp=[REDACTED]"),
+        (
+            "/p?auth=a&Authorization=b&jwt=c&otp=1",
+            "/p?auth=[REDACTED]&Authorization=[REDACTED]&jwt=[REDACTED]&otp=[REDACTED]",
+        ),
         # Signed URLs (S3), any case, ";" as a separator, percent-encoded names.
         (
             "https://b.s3.amazonaws.com/o?X-Amz-Credential=c&X-Amz-Signature=s&X-Amz-Expires=60",

@@ -40,7 +40,10 @@ def test_two_processes_are_counted_together_and_a_dead_one_still_counts(tmp_path
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v", "0"],
-        cwd=ROOT, env=server_environment(env), check=True, timeout=120,
+        cwd=ROOT,
+        env=server_environment(env),
+        check=True,
+        timeout=120,
     )
     with DaphneServer(env=env) as first, DaphneServer(env=env) as second:
         baseline = requests_total(httpx.get(f"{first.url}/metrics").text, "healthz", "200")
@@ -67,11 +70,14 @@ def test_live_gauges_of_dead_processes_are_dropped(tmp_path: Path, monkeypatch: 
     # A worker that had two streams open when it died, without a chance to clean up.
     subprocess.run(
         [
-            sys.executable, "-c",
+            sys.executable,
+            "-c",
             "from prometheus_client import Gauge\n"
             "Gauge('sse_open_streams', 'x', multiprocess_mode='livesum').inc(2)\n",
         ],
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}, check=True, timeout=60,
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)},
+        check=True,
+        timeout=60,
     )
     assert [p.name for p in directory.iterdir() if p.name.startswith("gauge_livesum")]
 

@@ -23,10 +23,13 @@ from errors.normalize import flatten_errors, for_status, normalize
 
 # exception, status, code, Retry-After
 ROWS: list[tuple[Callable[[], BaseException], int, str, str | None]] = [
-    (lambda: redis_exc.ConnectionError("Error 111 connecting to 127.0.0.1:6379."), 503,
-     "redis_unavailable", "7"),
-    (lambda: redis_exc.TimeoutError("Timeout reading from socket"), 503, "redis_unavailable",
-     "7"),
+    (
+        lambda: redis_exc.ConnectionError("Error 111 connecting to 127.0.0.1:6379."),
+        503,
+        "redis_unavailable",
+        "7",
+    ),
+    (lambda: redis_exc.TimeoutError("Timeout reading from socket"), 503, "redis_unavailable", "7"),
     (lambda: redis_exc.BusyLoadingError("Redis is loading"), 503, "redis_unavailable", "7"),
     (lambda: redis_exc.ResponseError("WRONGTYPE"), 500, "internal_error", None),
     (lambda: TimeoutError("timed out"), 500, "internal_error", None),
@@ -37,8 +40,14 @@ ROWS: list[tuple[Callable[[], BaseException], int, str, str | None]] = [
 @pytest.mark.parametrize(
     ("make", "status", "code", "retry_after"),
     ROWS,
-    ids=["redis-connection", "redis-timeout", "redis-loading", "redis-response", "timeout",
-         "refused"],
+    ids=[
+        "redis-connection",
+        "redis-timeout",
+        "redis-loading",
+        "redis-response",
+        "timeout",
+        "refused",
+    ],
 )
 def test_each_row(
     make: Callable[[], BaseException],
@@ -120,39 +129,55 @@ def test_flatten_errors_takes_drf_error_details() -> None:
 # --- normalize: each kind of exception to status and code -------------------------------------
 
 NORMALIZE_ROWS: list[tuple[str, Callable[[], BaseException], int, str]] = [
-    ("app: not found", lambda: NotFoundException(resource_type="w", resource_id=1), 404,
-     "not_found"),
-    ("app: domain code", lambda: ConflictException("Taken", code="name_taken"), 409,
-     "name_taken"),
+    (
+        "app: not found",
+        lambda: NotFoundException(resource_type="w", resource_id=1),
+        404,
+        "not_found",
+    ),
+    ("app: domain code", lambda: ConflictException("Taken", code="name_taken"), 409, "name_taken"),
     ("app: rate limit", lambda: RateLimitException(retry_after=3), 429, "rate_limit_exceeded"),
     ("drf: validation", lambda: drf_exc.ValidationError({"a": ["b"]}), 400, "validation_error"),
     ("drf: parse", lambda: drf_exc.ParseError(), 400, "parse_error"),
-    ("drf: authentication failed", lambda: drf_exc.AuthenticationFailed(), 401,
-     "authentication_error"),
+    (
+        "drf: authentication failed",
+        lambda: drf_exc.AuthenticationFailed(),
+        401,
+        "authentication_error",
+    ),
     ("drf: not authenticated", lambda: drf_exc.NotAuthenticated(), 401, "authentication_error"),
     ("drf: permission denied", lambda: drf_exc.PermissionDenied(), 403, "authorization_error"),
     ("drf: not found", lambda: drf_exc.NotFound(), 404, "not_found"),
-    ("drf: method not allowed", lambda: drf_exc.MethodNotAllowed("PUT"), 405,
-     "method_not_allowed"),
+    ("drf: method not allowed", lambda: drf_exc.MethodNotAllowed("PUT"), 405, "method_not_allowed"),
     ("drf: not acceptable", lambda: drf_exc.NotAcceptable(), 406, "not_acceptable"),
-    ("drf: unsupported media type", lambda: drf_exc.UnsupportedMediaType("text/plain"), 415,
-     "unsupported_media_type"),
+    (
+        "drf: unsupported media type",
+        lambda: drf_exc.UnsupportedMediaType("text/plain"),
+        415,
+        "unsupported_media_type",
+    ),
     ("drf: throttled", lambda: drf_exc.Throttled(wait=2.5), 429, "rate_limit_exceeded"),
     ("drf: other", lambda: drf_exc.APIException(), 500, "error"),
     ("django: validation", lambda: django_exc.ValidationError("Bad."), 400, "validation_error"),
     ("django: 404", lambda: Http404(), 404, "not_found"),
     ("django: unmatched URL", lambda: Resolver404({"tried": []}), 404, "not_found"),
-    ("django: permission denied", lambda: django_exc.PermissionDenied(), 403,
-     "authorization_error"),
-    ("django: body too large", lambda: django_exc.RequestDataTooBig(), 413,
-     "payload_too_large"),
+    (
+        "django: permission denied",
+        lambda: django_exc.PermissionDenied(),
+        403,
+        "authorization_error",
+    ),
+    ("django: body too large", lambda: django_exc.RequestDataTooBig(), 413, "payload_too_large"),
     ("django: suspicious", lambda: django_exc.SuspiciousOperation(), 400, "bad_request"),
     ("django: bad request", lambda: django_exc.BadRequest(), 400, "bad_request"),
     # With no SQLSTATE or driver error to classify (tests/errors/test_db.py has those).
-    ("database: unclassified integrity error", lambda: IntegrityError("x"), 500,
-     "database_error"),
-    ("database: unclassified operational error", lambda: OperationalError("x"), 500,
-     "database_error"),
+    ("database: unclassified integrity error", lambda: IntegrityError("x"), 500, "database_error"),
+    (
+        "database: unclassified operational error",
+        lambda: OperationalError("x"),
+        500,
+        "database_error",
+    ),
     ("anything else", lambda: ValueError("secret"), 500, "internal_error"),
 ]
 
@@ -181,6 +206,7 @@ def test_a_developer_message_reaches_the_client_but_a_resolver404_does_not() -> 
 
 
 # --- for_status: error responses someone else built ------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("status", "code"),

@@ -133,7 +133,8 @@ def test_the_token_endpoint_is_public_but_throttled(schema: dict[str, Any]) -> N
     assert example_codes(responses["401"]) == {"authentication_error", "token_expired"}
     assert example_codes(responses["429"]) == {"rate_limit_exceeded"}
     assert set(operation["requestBody"]["content"]) == {
-        "application/json", "application/x-www-form-urlencoded"
+        "application/json",
+        "application/x-www-form-urlencoded",
     }
     token = schema["components"]["schemas"]["TokenOutput"]
     assert token["properties"]["token"]["type"] == "string"

@@ -55,6 +55,7 @@ def post(body: str, content_type: str = "application/json") -> Any:
 
 # --- what a client sees ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -66,8 +67,7 @@ def post(body: str, content_type: str = "application/json") -> Any:
         ("[-Infinity]", "JSON parse error - -Infinity is not a JSON value"),
         ("[" + "9" * 5000 + "]", "JSON parse error - a number has too many digits"),
     ],
-    ids=["65-levels", "30000-levels", "300-objects", "nan", "infinity", "-infinity",
-         "5000-digits"],
+    ids=["65-levels", "30000-levels", "300-objects", "nan", "infinity", "-infinity", "5000-digits"],
 )
 def test_hostile_documents_are_400_parse_error(body: str, message: str) -> None:
     response = post(body)
@@ -112,7 +112,8 @@ def test_a_charset_that_is_no_text_encoding_is_400() -> None:
     assert response.status_code == 400
     error = json.loads(response.content)["error"]
     assert (error["code"], error["message"]) == (
-        "parse_error", "Unsupported charset in the Content-Type header."
+        "parse_error",
+        "Unsupported charset in the Content-Type header.",
     )
 
 
@@ -122,6 +123,7 @@ def test_bytes_that_are_not_the_declared_charset_are_400() -> None:
 
 
 # --- what it keeps ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("body", "expected"),
@@ -145,6 +147,7 @@ def test_the_declared_charset_is_used() -> None:
 
 
 # --- json_depth ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "depth"),

@@ -39,7 +39,9 @@ def test_not_found_as_problem_details() -> None:
 
 def test_field_errors_become_errors() -> None:
     response = Client().post(
-        "/t/drf/validate", data={}, content_type="application/json",
+        "/t/drf/validate",
+        data={},
+        content_type="application/json",
         headers={"Accept": f"{PROBLEM}, application/json;q=0.5"},
     )
     assert response.status_code == 400

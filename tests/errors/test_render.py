@@ -44,9 +44,7 @@ def test_debug_info_with_debug_and_exception_details(view: str) -> None:
 
 def test_debug_info_for_an_exception_raised_in_middleware() -> None:
     with override_settings(DEBUG=True, ERRORS_INCLUDE_EXCEPTION_DETAILS=True):
-        response = Client(raise_request_exception=False).get(
-            "/healthz", headers={"X-Explode": "1"}
-        )
+        response = Client(raise_request_exception=False).get("/healthz", headers={"X-Explode": "1"})
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     debug_info = json.loads(response.content)["error"]["debug_info"]

@@ -31,10 +31,14 @@ NUMBER = f"Ensure this number is between {INT64_MIN} and {INT64_MAX}."
     ("value", "errors"),
     [
         ({"color": "\x00"}, {"document.color": [NUL]}),
-        ({"color": "a\ud800b"},
-         {"document.color": ["Surrogate characters are not allowed: U+D800."]}),
-        ({"tags": ["ok", "\udfff"]},
-         {"document.tags.1": ["Surrogate characters are not allowed: U+DFFF."]}),
+        (
+            {"color": "a\ud800b"},
+            {"document.color": ["Surrogate characters are not allowed: U+D800."]},
+        ),
+        (
+            {"tags": ["ok", "\udfff"]},
+            {"document.tags.1": ["Surrogate characters are not allowed: U+DFFF."]},
+        ),
         ({"a": {"b": [{"c": "\x00"}]}}, {"document.a.b.0.c": [NUL]}),
         # A bad key is reported where it is, without the key (a response cannot carry it).
         ({"a": {"k\x00": 1}}, {"document.a": [f"In a key: {NUL}"]}),
@@ -45,8 +49,19 @@ NUMBER = f"Ensure this number is between {INT64_MIN} and {INT64_MAX}."
         ({"n": 1e19}, {"document.n": [NUMBER]}),
         ({"a": 1, "b": "\x00", "c": [2**64]}, {"document.b": [NUL], "document.c.0": [NUMBER]}),
     ],
-    ids=["nul-value", "surrogate-value", "in-a-list", "deep", "nul-key", "surrogate-key-at-top",
-         "bare-string", "int-too-big", "int-too-small", "float-too-big", "several"],
+    ids=[
+        "nul-value",
+        "surrogate-value",
+        "in-a-list",
+        "deep",
+        "nul-key",
+        "surrogate-key-at-top",
+        "bare-string",
+        "int-too-big",
+        "int-too-small",
+        "float-too-big",
+        "several",
+    ],
 )
 def test_unstorable_values_are_reported_at_their_path(
     value: Any, errors: dict[str, list[str]]

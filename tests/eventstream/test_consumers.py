@@ -61,6 +61,7 @@ def _layer_of_the_test(request: pytest.FixtureRequest, settings: Any) -> Iterato
     yield
     channel_layers.backends.clear()
 
+
 consumers: weakref.WeakSet[WorkspaceEventsConsumer] = weakref.WeakSet()
 
 

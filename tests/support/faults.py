@@ -56,9 +56,7 @@ class PhaseReport:
 
     def by_outcome(self) -> Counter[str]:
         """`"201"`, `"503 db_connection_error"`, … and how many answers had it."""
-        return Counter(
-            f"{a.status} {a.code}" if a.code else str(a.status) for a in self.answers
-        )
+        return Counter(f"{a.status} {a.code}" if a.code else str(a.status) for a in self.answers)
 
     def server_errors(self) -> list[Answer]:
         """Answers that break the contract: a 500, or no answer at all."""
@@ -187,8 +185,15 @@ class Load:
                 else:
                     response = await client.get(LIST)
             except httpx.HTTPError as exc:
-                answer = Answer("write" if write else "read", sent, time.monotonic() - started,
-                                0, type(exc).__name__, None, name)
+                answer = Answer(
+                    "write" if write else "read",
+                    sent,
+                    time.monotonic() - started,
+                    0,
+                    type(exc).__name__,
+                    None,
+                    name,
+                )
             else:
                 answer = Answer(
                     "write" if write else "read",
@@ -268,7 +273,11 @@ async def _burst(base_url: str, requests: list[tuple[str, dict[str, str]]]) -> l
             except httpx.HTTPError as exc:
                 return Answer("read", sent, time.monotonic() - began, 0, type(exc).__name__, None)
             return Answer(
-                "read", sent, time.monotonic() - began, response.status_code, _code(response),
+                "read",
+                sent,
+                time.monotonic() - began,
+                response.status_code,
+                _code(response),
                 response.headers.get("Retry-After"),
             )
 

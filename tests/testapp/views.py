@@ -155,6 +155,7 @@ def log_unserializable(request: HttpRequest) -> JsonResponse:
 
 # --- Database rows ---------------------------------------------------------------------------
 
+
 @api_view(["POST"])
 @permission_classes([AllowAny])
 def db_unique(request: Request) -> Response:

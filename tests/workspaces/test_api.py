@@ -37,6 +37,7 @@ def create(api: APIClient, name: str = "Alpha", **fields: Any) -> dict[str, Any]
 
 # --- success paths ---------------------------------------------------------------------------
 
+
 def test_create_returns_201_location_and_the_workspace(api: APIClient, user: User) -> None:
     response = api.post(
         LIST,
@@ -112,6 +113,7 @@ def test_delete(api: APIClient) -> None:
 
 # --- validation ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("payload", "field_errors"),
     [
@@ -133,8 +135,16 @@ def test_delete(api: APIClient) -> None:
             {"metadata": ["Must be at most 16 kB once serialized."]},
         ),
     ],
-    ids=["missing-name", "blank-name", "long-name", "list-name", "long-description",
-         "list-metadata", "string-metadata", "big-metadata"],
+    ids=[
+        "missing-name",
+        "blank-name",
+        "long-name",
+        "list-name",
+        "long-description",
+        "list-metadata",
+        "string-metadata",
+        "big-metadata",
+    ],
 )
 def test_validation_errors_name_the_field(
     api: APIClient, payload: dict[str, Any], field_errors: dict[str, list[str]]
@@ -178,6 +188,7 @@ def test_unsupported_media_type(api: APIClient) -> None:
 
 # --- authentication --------------------------------------------------------------------------
 
+
 def test_missing_token_is_401_with_www_authenticate() -> None:
     response = APIClient().get(LIST)
     assert response.status_code == 401
@@ -210,10 +221,9 @@ def test_expired_token_is_401_token_expired(api: APIClient, user: User, settings
 
 # --- ownership, not found, methods, conflicts --------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["get", "patch", "put", "delete"])
-def test_another_owners_workspace_is_404(
-    api: APIClient, other_api: APIClient, method: str
-) -> None:
+def test_another_owners_workspace_is_404(api: APIClient, other_api: APIClient, method: str) -> None:
     theirs = create(other_api, "Theirs")
     response = getattr(api, method)(detail(theirs["id"]), {"name": "Mine now"}, format="json")
     assert response.status_code == 404
@@ -273,6 +283,7 @@ def test_the_same_name_for_two_owners_is_fine(api: APIClient, other_api: APIClie
 
 # --- rate limits -----------------------------------------------------------------------------
 
+
 def test_api_rate_limit_is_429_with_retry_after(api: APIClient, settings: Any) -> None:
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -313,8 +324,11 @@ INVALID_BODIES = [
 ]
 
 
-@pytest.mark.parametrize(("body", "content_type"), INVALID_BODIES,
-                         ids=["wrong-type", "blank", "malformed", "deep", "nul", "media-type"])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    INVALID_BODIES,
+    ids=["wrong-type", "blank", "malformed", "deep", "nul", "media-type"],
+)
 @pytest.mark.parametrize("method", ["put", "patch"])
 @pytest.mark.parametrize("whose", ["missing", "another-owners"])
 def test_updating_a_workspace_one_cannot_see_is_404_whatever_the_body(
@@ -325,7 +339,8 @@ def test_updating_a_workspace_one_cannot_see_is_404_whatever_the_body(
     assert response.status_code == 404
     assert error(response)["code"] == "not_found"
     assert error(response)["details"] == {
-        "resource_type": "workspace", "resource_id": str(workspace_id)
+        "resource_type": "workspace",
+        "resource_id": str(workspace_id),
     }
 
 
@@ -337,6 +352,7 @@ def test_an_invalid_body_for_ones_own_workspace_is_still_400(api: APIClient) -> 
 
 
 # --- URLs without their trailing slash are served, not redirected ------------------------------
+
 
 def test_create_without_the_trailing_slash(api: APIClient, user: User) -> None:
     response = api.post("/api/workspaces", {"name": "No slash"}, format="json")

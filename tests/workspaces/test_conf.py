@@ -12,7 +12,12 @@ from workspaces.conf import workspaces_settings
 @pytest.mark.parametrize(
     ("name", "value", "prop", "expected"),
     [
-        ("WORKSPACE_WEBHOOK_URL", "https://hooks.example/x", "webhook_url", "https://hooks.example/x"),
+        (
+            "WORKSPACE_WEBHOOK_URL",
+            "https://hooks.example/x",
+            "webhook_url",
+            "https://hooks.example/x",
+        ),
         ("WORKSPACE_WEBHOOK_URL", "", "webhook_url", None),
         ("WORKSPACE_WEBHOOK_URL", None, "webhook_url", None),
         ("WORKSPACE_WEBHOOK_TIMEOUT_MS", 1500, "webhook_timeout", 1.5),

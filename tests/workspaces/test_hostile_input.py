@@ -85,6 +85,7 @@ def workspace(api: APIClient) -> dict[str, Any]:
 
 # --- any nesting depth -----------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("depth", [64, 300, 10_000])
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
@@ -147,19 +148,35 @@ UNSTORABLE_STRINGS = [
     ('"name": "ok", "description": "\\ud800x"', {"description": [SURROGATE]}),
     ('"name": "ok", "metadata": {"color": "\\u0000"}', {"metadata.color": [NUL]}),
     ('"name": "ok", "metadata": {"color": "\\ud800"}', {"metadata.color": [SURROGATE]}),
-    ('"name": "ok", "metadata": {"tags": ["fine", "\\udfff"]}',
-     {"metadata.tags.1": ["Surrogate characters are not allowed: U+DFFF."]}),
+    (
+        '"name": "ok", "metadata": {"tags": ["fine", "\\udfff"]}',
+        {"metadata.tags.1": ["Surrogate characters are not allowed: U+DFFF."]},
+    ),
     ('"name": "ok", "metadata": {"a": {"b": [{"c": "\\u0000"}]}}', {"metadata.a.b.0.c": [NUL]}),
     ('"name": "ok", "metadata": {"\\u0000": 1}', {"metadata": [f"In a key: {NUL}"]}),
-    ('"name": "ok", "metadata": {"a": {"k\\ud800": 1}}',
-     {"metadata.a": [f"In a key: {SURROGATE}"]}),
+    (
+        '"name": "ok", "metadata": {"a": {"k\\ud800": 1}}',
+        {"metadata.a": [f"In a key: {SURROGATE}"]},
+    ),
     # The high half of a pair without its low half.
-    ('"name": "ok", "metadata": {"e": "\\ud83d x"}',
-     {"metadata.e": ["Surrogate characters are not allowed: U+D83D."]}),
+    (
+        '"name": "ok", "metadata": {"e": "\\ud83d x"}',
+        {"metadata.e": ["Surrogate characters are not allowed: U+D83D."]},
+    ),
 ]
-IDS = ["nul-name", "surrogate-name", "nul-description", "surrogate-description",
-       "nul-value", "surrogate-value", "surrogate-in-list", "nul-deep", "nul-key",
-       "surrogate-key-deep", "half-pair"]
+IDS = [
+    "nul-name",
+    "surrogate-name",
+    "nul-description",
+    "surrogate-description",
+    "nul-value",
+    "surrogate-value",
+    "surrogate-in-list",
+    "nul-deep",
+    "nul-key",
+    "surrogate-key-deep",
+    "half-pair",
+]
 
 
 @pytest.mark.django_db
@@ -202,6 +219,7 @@ def test_a_paired_surrogate_escape_is_one_character_and_is_stored(api: APIClient
 
 # --- numbers ---------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("metadata", "field_errors"),
@@ -235,8 +253,14 @@ def test_a_number_with_thousands_of_digits_is_400_parse_error(api: APIClient) ->
 @pytest.mark.django_db
 def test_numbers_at_the_limits_are_stored_and_read_back_equal(api: APIClient) -> None:
     metadata = {
-        "max": INT64_MAX, "min": INT64_MIN, "negative_zero": -0.0, "tiny": 1e-300,
-        "big_float": 9.2e18, "fraction": 0.1, "exponent": 1.5e-7, "true": True,
+        "max": INT64_MAX,
+        "min": INT64_MIN,
+        "negative_zero": -0.0,
+        "tiny": 1e-300,
+        "big_float": 9.2e18,
+        "fraction": 0.1,
+        "exponent": 1.5e-7,
+        "true": True,
     }
     response = api.post(LIST, {"name": "Limits", "metadata": metadata}, format="json")
     assert response.status_code == 201, response.content
@@ -413,11 +437,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'db.sqlite3'}"}
     manage_env = server_environment(env)
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=REPO_ROOT, env=manage_env, check=True,
-                   timeout=120)
+    subprocess.run(
+        [*manage, "migrate", "-v", "0"], cwd=REPO_ROOT, env=manage_env, check=True, timeout=120
+    )
     output = subprocess.run(
-        [*manage, "demo_user", "--username", "hostile"], cwd=REPO_ROOT, env=manage_env,
-        check=True, timeout=60, capture_output=True, text=True,
+        [*manage, "demo_user", "--username", "hostile"],
+        cwd=REPO_ROOT,
+        env=manage_env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
     ).stdout
     token = output.split("API token: ", 1)[1].split()[0]
     with DaphneServer(env=env) as server:
@@ -452,9 +482,12 @@ def test_weird_header_bytes_through_daphne(
         b"Connection": b"close",
     }
     headers[header] = value
-    request = b"POST /api/workspaces/ HTTP/1.1\r\n" + b"".join(
-        name + b": " + content + b"\r\n" for name, content in headers.items()
-    ) + b"\r\n" + body
+    request = (
+        b"POST /api/workspaces/ HTTP/1.1\r\n"
+        + b"".join(name + b": " + content + b"\r\n" for name, content in headers.items())
+        + b"\r\n"
+        + body
+    )
     got_status, got_headers, got_body = _raw_request(served.url, request)
     assert got_status == status, got_body[:300]
     if code is not None:
@@ -466,8 +499,9 @@ def test_weird_header_bytes_through_daphne(
 
 
 def test_a_slashless_write_through_daphne_keeps_its_body(served: Served) -> None:
-    with httpx.Client(base_url=served.url, timeout=10,
-                      headers={"Authorization": f"Token {served.token}"}) as client:
+    with httpx.Client(
+        base_url=served.url, timeout=10, headers={"Authorization": f"Token {served.token}"}
+    ) as client:
         created = client.post("/api/workspaces", json={"name": "No slash"})
         assert created.status_code == 201, created.text
         assert created.headers["Location"] == f"/api/workspaces/{created.json()['id']}/"
@@ -499,8 +533,19 @@ NUMBERS = st.one_of(
     st.integers(),
     st.sampled_from([INT64_MAX, INT64_MAX + 1, INT64_MIN, INT64_MIN - 1, 2**64, 10**30]),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([Raw("1e400"), Raw("-1e400"), Raw("-0"), Raw("1E+999"), Raw("1e-400"),
-                     Raw("0.1e308"), Raw("-0.0"), Raw("9" * 4000), Raw("9" * 4400)]),
+    st.sampled_from(
+        [
+            Raw("1e400"),
+            Raw("-1e400"),
+            Raw("-0"),
+            Raw("1E+999"),
+            Raw("1e-400"),
+            Raw("0.1e308"),
+            Raw("-0.0"),
+            Raw("9" * 4000),
+            Raw("9" * 4400),
+        ]
+    ),
 )
 SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, TEXT)
 VALUES = st.recursive(
@@ -524,8 +569,10 @@ def encode(value: Any, ascii_only: bool) -> str:
     if isinstance(value, Raw):
         return str(value)
     if isinstance(value, dict):
-        items = (f"{json.dumps(k, ensure_ascii=ascii_only)}:{encode(v, ascii_only)}"
-                 for k, v in value.items())
+        items = (
+            f"{json.dumps(k, ensure_ascii=ascii_only)}:{encode(v, ascii_only)}"
+            for k, v in value.items()
+        )
         return "{" + ",".join(items) + "}"
     if isinstance(value, list):
         return "[" + ",".join(encode(v, ascii_only) for v in value) + "]"
@@ -557,7 +604,10 @@ def bodies(draw: st.DrawFn, fields: dict[str, st.SearchStrategy[Any]]) -> bytes:
 
 STORABLE = st.recursive(
     st.one_of(
-        st.none(), st.booleans(), NICE, st.integers(INT64_MIN, INT64_MAX),
+        st.none(),
+        st.booleans(),
+        NICE,
+        st.integers(INT64_MIN, INT64_MAX),
         st.floats(min_value=-9e18, max_value=9e18),
     ),
     lambda children: st.one_of(
@@ -585,8 +635,13 @@ def envelope_or_body(response: Any) -> dict[str, Any]:
     return dict(body) if isinstance(body, dict) else {}
 
 
-HEALTH = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
-          HealthCheck.large_base_example, HealthCheck.filter_too_much]
+HEALTH = [
+    HealthCheck.function_scoped_fixture,
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.large_base_example,
+    HealthCheck.filter_too_much,
+]
 
 
 @pytest.fixture
@@ -613,10 +668,14 @@ def test_generated_hostile_bodies_never_get_a_5xx_from_the_workspace_endpoints(
     }
     counted: Counter[str] = Counter()
 
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=HEALTH)
-    @given(target=st.sampled_from(sorted(targets)),
-           body=bodies(WORKSPACE_FIELDS))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=HEALTH,
+    )
+    @given(target=st.sampled_from(sorted(targets)), body=bodies(WORKSPACE_FIELDS))
     def check(target: str, body: bytes) -> None:
         method, path = targets[target]
         response = send(api, method, path, body)
@@ -650,12 +709,16 @@ def test_generated_hostile_bodies_never_get_a_5xx_from_the_token_endpoint(
     client = Client()
     counted: Counter[int] = Counter()
 
-    @settings(max_examples=MAX_EXAMPLES // 3, deadline=None, derandomize=True, database=None,
-              suppress_health_check=HEALTH)
+    @settings(
+        max_examples=MAX_EXAMPLES // 3,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=HEALTH,
+    )
     @given(body=bodies(CREDENTIALS))
     def check(body: bytes) -> None:
-        response = client.generic("POST", "/api/auth/token/", body,
-                                  content_type="application/json")
+        response = client.generic("POST", "/api/auth/token/", body, content_type="application/json")
         counted[response.status_code] += 1
         assert response.status_code < 500, response.content[:500]
         envelope_or_body(response)
@@ -666,4 +729,3 @@ def test_generated_hostile_bodies_never_get_a_5xx_from_the_token_endpoint(
     statuses = dict(sorted(counted.items()))
     print(f"\nhostile bodies to the token endpoint: {total} examples, statuses {statuses}")
     assert total >= MAX_EXAMPLES // 6
-

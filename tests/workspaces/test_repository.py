@@ -20,7 +20,9 @@ repo = WorkspaceRepository()
 
 def make(owner: User, name: str, **fields: Any) -> Workspace:
     return repo.create(
-        owner_id=owner.pk, name=name, description=fields.get("description", ""),
+        owner_id=owner.pk,
+        name=name,
+        description=fields.get("description", ""),
         metadata=fields.get("metadata", {}),
     )
 

@@ -994,9 +994,7 @@ def test_past_the_cap_a_user_gets_429_others_still_stream_and_a_closed_stream_fr
     finally:
         first.close()
         second.close()
-    refusals = [
-        r for r in server.log_records() if r.get("error_code") == "rate_limit_exceeded"
-    ]
+    refusals = [r for r in server.log_records() if r.get("error_code") == "rate_limit_exceeded"]
     assert refusals and refusals[0]["correlation_id"] == "cap", refusals
     assert {r["level"] for r in refusals} == {"WARNING"}
     assert_nothing_went_wrong(server)

@@ -21,7 +21,12 @@ def token_for_new_database(database_url: str) -> str:
     subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
     output = subprocess.run(
         [*manage, "demo_user", "--username", "shutdown"],
-        cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
     ).stdout
     return output.split("API token: ", 1)[1].split()[0]
 

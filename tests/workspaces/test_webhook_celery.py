@@ -171,6 +171,4 @@ def test_a_worker_killed_mid_delivery_does_not_lose_it(
     assert first_try.headers["x-correlation-id"] == "celery-survivor"
     assert second_try.headers["x-correlation-id"] == "celery-survivor"
     assert second_try.body == first_try.body
-    assert [(r["message"], r["correlation_id"]) for r in lines] == [
-        (DELIVERED, "celery-survivor")
-    ]
+    assert [(r["message"], r["correlation_id"]) for r in lines] == [(DELIVERED, "celery-survivor")]

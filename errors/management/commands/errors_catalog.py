@@ -117,8 +117,13 @@ class Command(BaseCommand):
             columns.append("endpoints")
         lines = [HEADER, "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
         for r in rows:
-            cells = [f"`{r['code']}`", str(r["status"]), r["category"], r["severity"],
-                     _cell(r["meaning"])]
+            cells = [
+                f"`{r['code']}`",
+                str(r["status"]),
+                r["category"],
+                r["severity"],
+                _cell(r["meaning"]),
+            ]
             if with_endpoints:
                 cells.append("<br>".join(f"`{e}`" for e in r["endpoints"]) or "—")
             lines.append("| " + " | ".join(cells) + " |")
