@@ -12,9 +12,9 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -120,13 +120,23 @@ def fmt(value: float | None, spec: str = "") -> str:
     return "n/a" if value is None or value != value else format(value, spec)
 
 
-class Child:
-    """`python -m MODULE ARGS`, driven by JSON lines; other lines it prints go to stderr."""
+def run(bench: Callable[[], int], child: Callable[[dict[str, Any]], object]) -> NoReturn:
+    """A benchmark's entry point: `python -m bench.NAME` runs `bench`; the same module started by
+    `Child` (`--child CONFIG`) runs `child` with the config."""
+    if sys.argv[1:2] == ["--child"]:
+        child(json.loads(sys.argv[2]))
+        raise SystemExit(0)
+    raise SystemExit(bench())
 
-    def __init__(self, module: str, *args: str) -> None:
+
+class Child:
+    """`python -m MODULE --child CONFIG` (see `run`), driven by JSON lines; other lines it prints
+    go to stderr."""
+
+    def __init__(self, module: str, **config: Any) -> None:
         self.module = module
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
+            [sys.executable, "-m", module, "--child", json.dumps(config)],
             cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
 

@@ -74,7 +74,6 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50_000, help="records per round")
     parser.add_argument("--exc-records", type=int, help="records per round in b (N/10)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--show", action="store_true", help="print one line per formatter")
     args = parser.parse_args()
     exc_records = args.exc_records or max(1, args.records // 10)
     formatters = make_formatters()
@@ -83,13 +82,6 @@ def main() -> None:
         "a) 4 extras": make_records(args.records, with_exc=False),
         "b) 4 extras + exc_info": make_records(exc_records, with_exc=True),
     }
-    if args.show:
-        for scenario, records in scenarios.items():
-            print(f"--- sample lines, {scenario}")
-            for name, formatter in formatters.items():
-                records[0].exc_text = None
-                print(f"{name}: {formatter.format(records[0])}")
-        print()
     results: dict[str, dict[str, float]] = {}
     for scenario, records in scenarios.items():
         best = dict.fromkeys(names, float("inf"))

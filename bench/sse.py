@@ -1,11 +1,12 @@
 """SSE fan-out (README, "Live events"): N streams of one user held open on one daphne process by
-bench/sse_client.py, per channel layer on a fresh server: RSS_0, N streams opened, RSS_N; then up
+a client process, per channel layer on a fresh server: RSS_0, N streams opened, RSS_N; then up
 to E events, each a POST timed to its arrival on every stream; then RSS after close and the members
 left in the Redis group. Exit status 1: the server or a stream failed, or a delivery was missed."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -21,34 +22,20 @@ from typing import Any
 import httpx
 import redis
 
-from bench.harness import (
-    SERVICE_ENV,
-    BenchFailed,
-    Child,
-    DaphneServer,
-    cpu_seconds,
-    database,
-    finish,
-    fmt,
-    last_output,
-    manage,
-    migrated_token,
-    percentile,
-    rss_kb,
-    server_output,
-)
+from bench import harness
+from bench.harness import fmt, percentile
 
 TARGET_STREAMS, TARGET_KB, TARGET_P99 = 5000, 20.0, 1.0
 WARMUP_STREAMS, FD_MARGIN, HEARTBEAT, CLOSE_TIMEOUT = 20, 1024, 600, 5
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+BATCH, OPEN_TIMEOUT = 200, 60.0  # streams opened at a time, seconds for each to be established
 
 
 def settled_rss(pid: int, limit: float = 15.0) -> int:
     """VmRSS once four samples 0.5 s apart differ by at most 0.5% (or after `limit` s)."""
-    samples, deadline = [rss_kb(pid)], time.monotonic() + limit
+    samples, deadline = [harness.rss_kb(pid)], time.monotonic() + limit
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        samples.append(rss_kb(pid))
+        samples.append(harness.rss_kb(pid))
         if len(last := samples[-4:]) == 4 and max(last) - min(last) <= max(last) * 0.005:
             break
     return samples[-1]
@@ -57,10 +44,10 @@ def settled_rss(pid: int, limit: float = 15.0) -> int:
 def wait_quiet(pid: int, at_least: float, limit: float = 60.0) -> None:
     """Wait `at_least` s, then until the server used under 5% of a CPU over a second."""
     time.sleep(at_least)
-    deadline, before = time.monotonic() + limit, cpu_seconds(pid)
+    deadline, before = time.monotonic() + limit, harness.cpu_seconds(pid)
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        if (after := cpu_seconds(pid)) - before < 0.05:
+        if (after := harness.cpu_seconds(pid)) - before < 0.05:
             return
         before = after
 
@@ -85,12 +72,12 @@ def log_kind(line: str) -> str:
 
 def prepare(env: dict[str, str], path: str) -> tuple[str, int]:
     """Migrate; the bench user, created with a random large id; its token and id."""
-    manage(env, "migrate", "--noinput", "-v", "0")
+    harness.manage(env, "migrate", "--noinput", "-v", "0")
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("DELETE FROM sqlite_sequence WHERE name = 'auth_user'")
         first = random.randrange(10**8, 10**9)
         conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('auth_user', ?)", (first,))
-    token = migrated_token(env, migrate=False)
+    token = harness.migrated_token(env, migrate=False)
     with contextlib.closing(sqlite3.connect(path)) as conn:
         row = conn.execute("SELECT id FROM auth_user WHERE username = 'bench'").fetchone()
     return token, int(row[0])
@@ -102,34 +89,35 @@ def run_layer(layer: str, redis_url: str | None, args: Namespace) -> dict[str, A
     result: dict[str, Any] = {"layer": layer, "streams": args.streams, "problem": None, "run": run}
     store = redis.Redis.from_url(redis_url, socket_timeout=5) if redis_url else None
     print(f"\n[{layer}] starting: {args.streams} streams, {args.events} events", flush=True)
-    with database(None) as url:
-        env = {**SERVICE_ENV, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    with harness.database(None) as url:
+        env = {**harness.SERVICE_ENV, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
         env.update({"REDIS_URL": redis_url} if redis_url else {})
         env["SSE_HEARTBEAT_SECONDS"] = str(HEARTBEAT)
         env["SSE_MAX_STREAMS_PER_USER"] = str(args.streams + WARMUP_STREAMS)  # all one user's
         token, user_id = prepare(env, url.removeprefix("sqlite:///"))
         keys = (f"asgi:group:workspaces.owner.{user_id}", f"cortex:workspace-events:{user_id}")
         daphne_args = ["-v", "0", "--application-close-timeout", str(CLOSE_TIMEOUT)]
-        server = DaphneServer(env, daphne_args=daphne_args, backlog=4096, start_timeout=30).start()
+        server = harness.DaphneServer(
+            env, daphne_args=daphne_args, backlog=4096, start_timeout=30
+        ).start()
         api = httpx.Client(
             base_url=server.url, headers={"Authorization": f"Token {token}"}, timeout=30
         )
-        config = {"port": server.port, "token": token, "run": run}
-        client = Child("bench.sse_client", json.dumps(config))
+        client = harness.Child("bench.sse", port=server.port, token=token, run=run)
         try:
             measure(server, api, client, args, result)
             if store is not None:
                 result["group_left"] = int(store.zcard(keys[0]))
             if not server.running:
-                raise BenchFailed(f"daphne exited with {server.stop()} during the run")
+                raise harness.BenchFailed(f"daphne exited with {server.stop()} during the run")
             if (status := api.get("/healthz").status_code) != 200:
-                raise BenchFailed(f"/healthz answered {status} after the streams closed")
-        except (BenchFailed, httpx.HTTPError, OSError) as exc:
-            result["problem"] = f"{exc}\n{last_output(server)}"
+                raise harness.BenchFailed(f"/healthz answered {status} after the streams closed")
+        except (harness.BenchFailed, httpx.HTTPError, OSError) as exc:
+            result["problem"] = f"{exc}\n{harness.last_output(server)}"
         finally:
             api.close()
             client.close()
-            output = server_output(server)
+            output = harness.server_output(server)
             server.cleanup()
             kinds = Counter(map(log_kind, output)).most_common(4)
             result.update(server_log_lines=len(output), server_log_kinds=kinds)
@@ -139,14 +127,18 @@ def run_layer(layer: str, redis_url: str | None, args: Namespace) -> dict[str, A
 
 
 def measure(
-    server: DaphneServer, api: httpx.Client, client: Child, args: Namespace, result: dict[str, Any]
+    server: harness.DaphneServer,
+    api: httpx.Client,
+    client: harness.Child,
+    args: Namespace,
+    result: dict[str, Any],
 ) -> None:
     run = result["run"]
 
     def create(name: str) -> None:
         if (response := api.post("/api/workspaces/", json={"name": name})).status_code != 201:
             status, text = response.status_code, response.text[:300]
-            raise BenchFailed(f"POST /api/workspaces/ answered {status}: {text}")
+            raise harness.BenchFailed(f"POST /api/workspaces/ answered {status}: {text}")
 
     def event(key: int) -> dict[str, Any]:
         t0 = time.monotonic()
@@ -154,11 +146,11 @@ def measure(
         post = time.monotonic() - t0
         return {"t0": t0, "post": post, **client.call("wait", key=key, timeout=args.event_timeout)}
 
-    def open_streams(count: int, batch: int) -> float:
-        opened = client.call("open", count=count, batch=batch, timeout=args.open_timeout)
+    def open_streams(count: int) -> float:
+        opened = client.call("open", count=count)
         if opened["failed"] or opened["open"] != count:
             failures = "; ".join(f"{n} x {text}" for text, n in opened["failures"])
-            raise BenchFailed(
+            raise harness.BenchFailed(
                 f"streams could not be opened: {opened['open']} of {count} open, "
                 f"{opened['failed']} failed ({failures})"
             )
@@ -168,19 +160,20 @@ def measure(
     api.get("/healthz")
     create(f"warmup-{run}")
     api.get("/api/workspaces/?limit=20")
-    open_streams(WARMUP_STREAMS, WARMUP_STREAMS)
+    open_streams(WARMUP_STREAMS)
     if missing := event(0)["missing"]:
-        raise BenchFailed(f"warm-up event missed by {missing} streams")
+        raise harness.BenchFailed(f"warm-up event missed by {missing} streams")
     client.call("close")
     time.sleep(1.0)
     layer, n = result["layer"], args.streams
     result["rss0"] = rss0 = settled_rss(server.pid)
     print(f"[{layer}] RSS_0 {rss0 / 1024:.1f} MB; opening {n} streams", flush=True)
-    result["open_seconds"] = seconds = open_streams(n, args.batch)
+    result["open_seconds"] = seconds = open_streams(n)
     result["rssN"] = rss_n = settled_rss(server.pid)
     print(f"[{layer}] {n} streams open in {seconds:.1f} s; RSS_N {rss_n / 1024:.1f} MB", flush=True)
 
-    cpu_before, client_before = cpu_seconds(server.pid), cpu_seconds(client.process.pid)
+    cpu_before = harness.cpu_seconds(server.pid)
+    client_before = harness.cpu_seconds(client.process.pid)
     started = time.monotonic()
     events: dict[int, dict[str, Any]] = {}
     for key in range(1, args.events + 1):
@@ -192,7 +185,7 @@ def measure(
     elapsed = time.monotonic() - started
     outcomes = events.values()
     result.update(
-        rss_events=rss_kb(server.pid),
+        rss_events=harness.rss_kb(server.pid),
         # With misses, all-N is the time to reach every stream that got the event at all.
         all_n=summarize([max(o["latencies"]) for o in outcomes if o["latencies"]]),
         delivery=summarize([latency for o in outcomes for latency in o["latencies"]]),
@@ -201,8 +194,8 @@ def measure(
         missing_streams=len({stream for o in outcomes for stream in o["missing_streams"]}),
         events_with_misses=sum(bool(o["missing"]) for o in outcomes),
         events=len(events),
-        server_cpu_per_event=(cpu_seconds(server.pid) - cpu_before) / len(events),
-        client_cpu=(cpu_seconds(client.process.pid) - client_before) / elapsed,
+        server_cpu_per_event=(harness.cpu_seconds(server.pid) - cpu_before) / len(events),
+        client_cpu=(harness.cpu_seconds(client.process.pid) - client_before) / elapsed,
     )
     closed = client.call("close")
     final = closed.pop("final_counts")  # server_closed, server_closed_samples and duplicates
@@ -316,11 +309,8 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20, help="events sent to all streams")
     parser.add_argument("--spacing", type=float, default=0.5, help="seconds between events")
     parser.add_argument("--events-budget", type=float, default=60.0, help="seconds of events")
-    parser.add_argument("--batch", type=int, default=200, help="streams opened at a time")
-    parser.add_argument("--open-timeout", type=float, default=60.0, help="seconds per stream")
     parser.add_argument("--event-timeout", type=float, default=30.0, help="seconds to a miss")
     parser.add_argument("--redis-url", help="also measure channels_redis on this Redis")
-    parser.add_argument("--only", choices=("memory", "redis"), help="measure this layer alone")
     args = parser.parse_args()
     # One file per stream and then some; daphne and the client inherit the limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -331,12 +321,163 @@ def main() -> int:
         if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < wanted:
             print(f"sse: {args.streams} streams need {wanted} open files; ulimit -Hn is {hard}")
             return 1
-    redis_url = args.redis_url or (DEFAULT_REDIS_URL if args.only == "redis" else None)
-    layers: list[tuple[str, str | None]] = [("memory", None)] if args.only != "redis" else []
-    layers += [("redis", redis_url)] if redis_url and args.only != "memory" else []
+    layers = [("memory", None)] + ([("redis", args.redis_url)] if args.redis_url else [])
     results = [run_layer(layer, url, args) for layer, url in layers]
-    return finish(print_report(results, args))
+    return harness.finish(print_report(results, args))
+
+
+class OpenFailed(Exception):
+    """A stream was refused, closed or never established."""
+
+
+class Stream(asyncio.Protocol):
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+        self.head, self.tail, self.last = b"", b"", b""
+        self.established: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.seen: dict[int, float] = {}
+        self.duplicates, self.closing, self.lost = 0, False, False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.client.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        self.last = data[-300:]
+        if not self.established.done():
+            self.head += data
+            at = self.head.find(b"event: connection_established")
+            if b"\r\n\r\n" in self.head and not self.head.startswith(b"HTTP/1.1 200 "):
+                self.fail(f"answered {self.head[:400]!r}")
+            elif len(self.head) > 65536 and at < 0:
+                self.fail("no connection_established")
+            if at < 0 or self.head.find(b"\n\n", at) < 0 or self.established.done():
+                return
+            self.established.set_result(None)
+            data, self.head = self.head[at:], b""
+        self.scan(self.tail + data, now)
+
+    def scan(self, buffer: bytes, now: float) -> None:
+        """Stamp each event name in `buffer`; keep a tail that may hold half a marker."""
+        marker, start = self.client.marker, 0
+        while (at := buffer.find(marker, start)) >= 0:
+            end = buffer.find(b'"', at + len(marker))
+            if end < 0:
+                self.tail = buffer[at:]
+                return
+            key = int(buffer[at + len(marker) : end] or -1)
+            if key in self.seen:
+                self.duplicates += 1
+            else:
+                self.seen[key] = now
+                self.client.counts[key] += 1
+            start = end + 1
+        self.tail = buffer[max(start, len(buffer) - len(marker) + 1) :]
+
+    def fail(self, why: str) -> None:
+        self.established.set_exception(OpenFailed(why))
+        self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.established.done():
+            why = f"closed before established: {exc or self.head[:300]!r}"
+            self.established.set_exception(OpenFailed(why))
+        elif not self.closing:
+            self.client.server_closed.append(self.last.decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Client:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.port = int(config["port"])
+        self.request = (
+            f"GET /api/events/ HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Authorization: Token {config['token']}\r\nAccept: text/event-stream\r\n\r\n"
+        ).encode()
+        self.marker = f'"name":"sse-{config["run"]}-'.encode()
+        self.streams: list[Stream] = []
+        self.counts: Counter[int] = Counter()
+        self.server_closed: list[str] = []
+
+    async def open_one(self) -> Stream:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(OPEN_TIMEOUT):
+                connecting = loop.create_connection(lambda: Stream(self), "127.0.0.1", self.port)
+                _, stream = await connecting
+                try:
+                    await stream.established
+                except BaseException:
+                    stream.close()
+                    raise
+        except TimeoutError as exc:
+            raise OpenFailed(f"not established within {OPEN_TIMEOUT:g} s") from exc
+        except OSError as exc:
+            raise OpenFailed(f"connect: {exc}") from exc
+        return stream
+
+    async def open(self, count: int) -> dict[str, Any]:
+        """Open `count` more streams; stop after the first batch with failures."""
+        started, failures, opened = time.monotonic(), Counter[str](), 0
+        while opened < count and not failures:
+            tries = (self.open_one() for _ in range(min(BATCH, count - opened)))
+            for result in await asyncio.gather(*tries, return_exceptions=True):
+                if isinstance(result, Stream):
+                    self.streams.append(result)
+                    opened += 1
+                else:
+                    failures[f"{type(result).__name__}: {result}"[:300]] += 1
+        return {
+            "open": len(self.streams),
+            "failed": sum(failures.values()),
+            "failures": failures.most_common(5),
+            "seconds": time.monotonic() - started,
+        }
+
+    async def wait(self, key: int, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.counts[key] < sum(
+            not s.lost for s in self.streams
+        ):
+            await asyncio.sleep(0.002)
+        arrivals = [s.seen[key] for s in self.streams if key in s.seen]
+        # Which streams (by opening order) lacked it: the same few every time means their server
+        # side stopped, not that events were dropped at random.
+        missing = [i for i, s in enumerate(self.streams) if key not in s.seen]
+        return {"arrivals": arrivals, "missing": len(missing), "missing_streams": missing[:100]}
+
+    async def close(self) -> dict[str, Any]:
+        for stream in self.streams:
+            stream.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(s.lost for s in self.streams):
+            await asyncio.sleep(0.01)
+        result = {
+            "server_closed": len(self.server_closed),
+            "server_closed_samples": self.server_closed[:3],
+            "duplicates": sum(s.duplicates for s in self.streams),
+            "final_counts": dict(self.counts),  # late arrivals included
+        }
+        self.streams, self.server_closed = [], []
+        return result
+
+
+async def client(config: dict[str, Any]) -> None:
+    """The client process: the streams as asyncio protocols on raw sockets, arrivals stamped with
+    time.monotonic() (CLOCK_MONOTONIC, shared between processes)."""
+    streams = Client(config)
+    async for command in harness.commands():
+        harness.send(await getattr(streams, command.pop("op"))(**command))
+    await streams.close()
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    harness.run(main, lambda config: asyncio.run(client(config)))
