@@ -43,6 +43,7 @@ class CircuitBreaker:
         self._log = log
         self._lock = threading.Lock()
         self._open = False
+        self._probing = False
         self._retry_at = 0.0
         self._since = 0.0
 
@@ -63,16 +64,21 @@ class CircuitBreaker:
             if now < self._retry_at:
                 return False
             self._retry_at = now + self.cooloff  # everyone else skips while the probe runs
+            self._probing = True
             return True
 
     def succeeded(self) -> None:
-        """The service answered: the outage, if any, is over."""
+        """The service answered: the outage, if any, is over.
+
+        While the breaker is open only the probe's success closes it: a call that began before
+        the outage and answered just after it began says nothing about the service now.
+        """
         if not self._open:
             return
         with self._lock:
-            if not self._open:
+            if not self._open or not self._probing:
                 return
-            self._open = False
+            self._open = self._probing = False
             seconds = self._clock() - self._since
         self._log.info(
             "%s answers again after %.1f s; using it again",
@@ -86,6 +92,7 @@ class CircuitBreaker:
         with self._lock:
             now = self._clock()
             self._retry_at = now + self.cooloff
+            self._probing = False
             if self._open:
                 return
             self._open = True

@@ -95,6 +95,7 @@ def test_an_outage_is_logged_once_when_it_begins_and_once_when_it_ends(
             assert breaker.allow()
             breaker.failed(TimeoutError())
         clock.now += 2.5
+        assert breaker.allow()  # the probe, whose success ends the outage
         breaker.succeeded()
         breaker.succeeded()
     assert (
@@ -109,6 +110,21 @@ def test_an_outage_is_logged_once_when_it_begins_and_once_when_it_ends(
         ]
         * 2
     )
+
+
+def test_a_call_that_began_before_the_outage_does_not_end_it(
+    breaker: CircuitBreaker, clock: Clock, json_log: JsonLog
+) -> None:
+    assert breaker.allow()  # a call begins while all is well...
+    breaker.failed(ConnectionError())  # ...another fails meanwhile...
+    breaker.succeeded()  # ...and then the first one answers
+    assert breaker.is_open
+    assert not breaker.allow()
+    clock.now += 2.0
+    assert breaker.allow()  # the probe
+    breaker.succeeded()
+    assert not breaker.is_open
+    assert [level for level, _ in lines(json_log)] == ["WARNING", "INFO"]
 
 
 def test_of_many_threads_past_the_cooloff_exactly_one_probes(
