@@ -21,6 +21,7 @@ from accounts.tokens import issue_token
 from cortex import redis_guard
 from errors.breaker import CircuitBreaker
 from tests.conftest import JsonLog
+from tests.support.caches import redis_cache
 from tests.support.servers import free_port
 from tests.support.tcp_proxy import TcpProxy
 
@@ -28,16 +29,6 @@ pytestmark = pytest.mark.django_db
 
 LIST = "/api/workspaces/"
 TIMEOUT = 0.3  # the Redis timeout the tests' caches run with
-
-
-def redis_cache(url: str) -> dict[str, Any]:
-    return {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": TIMEOUT, "socket_timeout": TIMEOUT},
-        }
-    }
 
 
 @pytest.fixture
@@ -58,7 +49,7 @@ def rates(settings: Any) -> None:
 @pytest.fixture
 def refusing_redis(settings: Any) -> None:
     """The cache is a Redis that refuses every connection (nothing listens on its port)."""
-    settings.CACHES = redis_cache(f"redis://127.0.0.1:{free_port()}/0")
+    settings.CACHES = redis_cache(f"redis://127.0.0.1:{free_port()}/0", TIMEOUT)
 
 
 @pytest.fixture
@@ -66,7 +57,7 @@ def proxied_redis(settings: Any, redis_url: str) -> Iterator[TcpProxy]:
     """The cache is the test's Redis, through a proxy the test can cut or hang."""
     target = urlsplit(settings.CACHES["default"]["LOCATION"])
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379).start()
-    settings.CACHES = redis_cache(f"redis://127.0.0.1:{proxy.port}{target.path}")
+    settings.CACHES = redis_cache(f"redis://127.0.0.1:{proxy.port}{target.path}", TIMEOUT)
     try:
         yield proxy
     finally:

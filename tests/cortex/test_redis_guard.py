@@ -26,6 +26,7 @@ from cortex import redis_guard
 from cortex.redis_guard import RedisUnavailable, bounded, call, with_counters
 from errors.breaker import CircuitBreaker
 from tests.conftest import JsonLog
+from tests.support.caches import redis_cache
 from tests.support.fixtures import ProxyFactory
 from tests.support.servers import free_port
 from tests.support.tcp_proxy import TcpProxy
@@ -34,22 +35,12 @@ TIMEOUT = 0.3  # how long a client of these tests waits for Redis
 COOLOFF = 0.2  # the breaker's cool-off in the tests that wait for it to pass
 
 
-def cache_settings(url: str) -> dict[str, Any]:
-    return {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": TIMEOUT, "socket_timeout": TIMEOUT},
-        }
-    }
-
-
 @pytest.fixture
 def proxy(settings: Any, redis_url: str, tcp_proxy_factory: ProxyFactory) -> TcpProxy:
     """The tests' Redis (the cache's database) through a proxy; the cache goes through it."""
     target = urlsplit(settings.CACHES["default"]["LOCATION"])
     proxy = tcp_proxy_factory(target.hostname or "127.0.0.1", target.port or 6379)
-    settings.CACHES = cache_settings(f"redis://127.0.0.1:{proxy.port}{target.path}")
+    settings.CACHES = redis_cache(f"redis://127.0.0.1:{proxy.port}{target.path}", TIMEOUT)
     return proxy
 
 
@@ -149,7 +140,7 @@ def test_a_hanging_redis_costs_one_call_the_timeout_per_cooloff(proxy: TcpProxy)
 
 
 def test_with_counters_falls_back_when_redis_refuses(settings: Any, json_log: JsonLog) -> None:
-    settings.CACHES = cache_settings(f"redis://127.0.0.1:{free_port()}/0")
+    settings.CACHES = redis_cache(f"redis://127.0.0.1:{free_port()}/0", TIMEOUT)
     assert [with_counters(count) for _ in range(2)] == [1, 2]
     assert [level for level, _ in breaker_lines(json_log)] == ["WARNING"]
 
