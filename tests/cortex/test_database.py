@@ -153,19 +153,27 @@ def test_a_wait_with_its_own_timeout_keeps_it_and_the_connection(proxy: TcpProxy
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def test_the_pools_check_of_a_hanging_connection_ends_within_the_bound_and_the_pool_recovers(
-    proxy: TcpProxy,
-) -> None:
-    pool: ConnectionPool[BoundedConnection] = ConnectionPool(
+def checked_pool(
+    proxy: TcpProxy, connection_class: type[BoundedConnection], *, max_size: int
+) -> ConnectionPool[BoundedConnection]:
+    """An open pool through `proxy` that checks each connection before lending it, as Django's
+    does with CONN_HEALTH_CHECKS, waiting up to BOUND for one."""
+    return ConnectionPool(
         current_database_url(port=proxy.port),
-        connection_class=bounded_connection_class(BOUND),
+        connection_class=connection_class,
         kwargs={"autocommit": True, "connect_timeout": 1},
         check=ConnectionPool.check_connection,
         min_size=1,
-        max_size=2,
+        max_size=max_size,
         timeout=BOUND,
         open=True,
     )
+
+
+def test_the_pools_check_of_a_hanging_connection_ends_within_the_bound_and_the_pool_recovers(
+    proxy: TcpProxy,
+) -> None:
+    pool = checked_pool(proxy, bounded_connection_class(BOUND), max_size=2)
     try:
         pool.wait(timeout=5)
         proxy.hang()
@@ -195,16 +203,7 @@ def test_the_pools_check_of_a_hanging_connection_ends_within_the_bound_and_the_p
 
 def test_the_pools_check_has_a_bound_of_its_own(proxy: TcpProxy) -> None:
     """A request must not spend the whole query bound on the check before its first query."""
-    pool: ConnectionPool[BoundedConnection] = ConnectionPool(
-        current_database_url(port=proxy.port),
-        connection_class=bounded_connection_class(5.0, check_timeout=BOUND),
-        kwargs={"autocommit": True, "connect_timeout": 1},
-        check=ConnectionPool.check_connection,
-        min_size=1,
-        max_size=1,
-        timeout=BOUND,
-        open=True,
-    )
+    pool = checked_pool(proxy, bounded_connection_class(5.0, check_timeout=BOUND), max_size=1)
     try:
         pool.wait(timeout=5)
         proxy.hang()
