@@ -43,19 +43,20 @@ class ConcurrencyLimit:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._loop_semaphore: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._current: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._thread_semaphore = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
+        current = self._current  # one read: the loop and its semaphore always go together
+        if current is not None and current[0] is loop:
+            return current[1]
         with self._lock:
-            if self._loop is not loop:
+            if self._current is None or self._current[0] is not loop:
                 # A new loop (a test's, or after a restart): turns of a dead loop are void.
-                self._loop, self._loop_semaphore = loop, asyncio.Semaphore(self.limit)
-            assert self._loop_semaphore is not None
-            return self._loop_semaphore
+                self._current = (loop, asyncio.Semaphore(self.limit))
+            return self._current[1]
 
     async def acquire(self, timeout: float) -> asyncio.Semaphore | None:
         """Wait up to `timeout` seconds for a turn; the semaphore to release, or None."""
