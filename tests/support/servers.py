@@ -3,7 +3,8 @@
     with DaphneServer(env={"DATABASE_URL": current_database_url()}) as server:
         httpx.get(f"{server.url}/healthz")
 
-The server gets a free port on 127.0.0.1, the repository root as working directory and a clean
+The server gets a free port on 127.0.0.1 (or the `port` it is given, e.g. to start a server again
+where its clients expect it), the repository root as working directory and a clean
 environment (the parent's minus DATABASE_URL, REDIS_URL and DJANGO_SETTINGS_MODULE, plus
 `ENVIRONMENT=test`, a SECRET_KEY, the settings module and `env`). Its stdout and stderr go to
 temporary files (a pipe nobody reads could fill up and block the server), readable at any time
@@ -84,6 +85,7 @@ class DaphneServer:
         health_path: str = "/healthz",
         daphne_args: Sequence[str] = (),
         backlog: int | None = None,
+        port: int | None = None,
     ) -> None:
         self.env = server_environment(env, settings_module)
         # Further daphne options (e.g. `-v 0`), and a listen backlog above Twisted's 50, which
@@ -95,6 +97,7 @@ class DaphneServer:
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.health_path = health_path
+        self.requested_port = port
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._logdir: tempfile.TemporaryDirectory[str] | None = None
@@ -163,7 +166,7 @@ class DaphneServer:
         self._logdir = tempfile.TemporaryDirectory(prefix="daphne-test-")
         self._stdout = open(Path(self._logdir.name) / "stdout.log", "w+b")  # noqa: SIM115
         self._stderr = open(Path(self._logdir.name) / "stderr.log", "w+b")  # noqa: SIM115
-        self.port = free_port(self.host)
+        self.port = self.requested_port or free_port(self.host)
         listen = ["-b", self.host, "-p", str(self.port)]
         if self.backlog is not None:
             listen = ["-e", f"tcp:port={self.port}:interface={self.host}:backlog={self.backlog}"]
