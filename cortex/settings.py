@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "accounts",
     "eventstream",
     "workspaces",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -360,6 +361,8 @@ SSE_MAX_STREAMS_PER_USER = env_int("SSE_MAX_STREAMS_PER_USER", 8, minimum=1)
 # Joining a stream's group and publishing are bounded by REDIS_TIMEOUT and skipped while Redis is
 # known to be down; a stream's answers carry the service's security headers.
 SSE_GUARD = "cortex.redis_guard"
+# Seconds a ticket from POST /api/events/tickets/ opens a stream (single use; at most 60).
+SSE_TICKET_TTL_SECONDS = env_int("SSE_TICKET_TTL_SECONDS", 30, minimum=1)
 SSE_RESPONSE_HEADERS = "cortex.security.security_headers"
 
 # --- Webhook of workspace events --------------------------------------------------------------

@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from cortex.views import healthz
+from cortex.views import healthz, static_file
 
 # Swagger UI's files, served by the service itself (not a CDN, which production networks may not
 # reach) under daphne and runserver alike; a proxy in front may serve /static/ instead.
@@ -17,6 +17,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", healthz, name="healthz"),
     path("", include("errors.urls")),
     path("api/auth/", include("accounts.urls")),
+    # POST api/events/tickets/; GET api/events/ itself is the stream, routed in cortex/asgi.py.
+    path("api/events/", include("eventstream.urls")),
     # api/workspaces/… with and without the trailing slash (see workspaces/urls.py).
     path("api/", include("workspaces.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -29,6 +31,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         {"document_root": SIDECAR_DIR},
         name="sidecar-static",
     ),
+    re_path(r"^static/(?P<path>(?:errors|console)/.+)$", static_file, name="static"),
+    path("", include("console.urls")),
 ]
 
 handler400 = "errors.views.bad_request"

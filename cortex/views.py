@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.core.cache import cache
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponseBase, JsonResponse
+from django.views.static import serve
 
 from cortex import redis_guard
 from errors.db import translate
@@ -43,3 +47,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
         raise error from exc
     status = "degraded" if redis == "unavailable" else "ok"
     return JsonResponse({"status": status, "database": "ok", "redis": redis})
+
+
+def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
+    """A file of an app's `static/` folder (the client module, the console's script and style).
+
+    Found the way `collectstatic` would find it, so no build step is needed to run the service;
+    Django's `serve` answers conditional requests and guesses the content type. A proxy in front
+    may serve the output of `collectstatic` under STATIC_URL instead.
+    """
+    found = finders.find(path)
+    if not isinstance(found, str):
+        raise Http404("No such static file")
+    file = Path(found)
+    response = serve(request, file.name, document_root=str(file.parent))
+    response["Cache-Control"] = "no-cache"  # revalidated each time: no stale client after a deploy
+    return response

@@ -19,6 +19,9 @@ from .guard import Guard
 
 Headers = list[tuple[bytes, bytes]]
 
+# A ticket sits in a URL: it must stop working before anything that saw the URL can reuse it.
+MAX_TICKET_TTL_SECONDS = 60
+
 
 @lru_cache(maxsize=16)
 def _resolve(setting: str, path: str) -> Any:
@@ -60,6 +63,16 @@ class EventStreamSettings:
     def max_streams_per_user(self) -> int:
         """SSE_MAX_STREAMS_PER_USER: streams one user may have open in one process."""
         return int(getattr(settings, "SSE_MAX_STREAMS_PER_USER", 8))
+
+    @property
+    def ticket_ttl_seconds(self) -> int:
+        """SSE_TICKET_TTL_SECONDS: how long a stream ticket works after it is issued (1–60)."""
+        seconds = int(getattr(settings, "SSE_TICKET_TTL_SECONDS", 30))
+        if not 1 <= seconds <= MAX_TICKET_TTL_SECONDS:
+            raise ImproperlyConfigured(
+                f"SSE_TICKET_TTL_SECONDS must be from 1 to {MAX_TICKET_TTL_SECONDS}; got {seconds}"
+            )
+        return seconds
 
     @property
     def guard(self) -> Guard:

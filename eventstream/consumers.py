@@ -8,7 +8,10 @@ through a channel of its own: the process's hub (`hub`) listens for all of its s
 writes each event to them (`streams`), with flow control and a bounded queue per stream.
 
 A project routes a subclass that names its `topic`. The caller is authenticated by DRF's
-authentication classes, as a view of the project would be (`authentication_classes`).
+authentication classes, as a view of the project would be (`authentication_classes`), after a
+`?ticket=` (`eventstream.tickets`), which is how a browser's EventSource opens it. The answers carry
+the CORS headers django-cors-headers would give a view (`eventstream.cors`), so a page on an
+allowed origin can open the stream with a ticket and read its refusals.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import import_module
 from typing import Any, ClassVar, cast
+from urllib.parse import parse_qs
 
 import orjson
 from channels.consumer import AsyncConsumer, get_handler_name
@@ -40,7 +44,9 @@ from errors.exceptions import AppException
 from errors.limits import request_slot
 
 from . import flow, sse
+from .authentication import TicketAuthentication
 from .conf import stream_settings
+from .cors import cors_headers
 from .hub import event_chunk, get_hub
 from .replay import get_buffer, parse_id
 from .streams import Stream, StreamLagging, TooManyStreams
@@ -73,14 +79,17 @@ class EventStreamConsumer(AsyncConsumer):
     """Streams the authenticated caller's events of `topic` until the client goes away."""
 
     topic: ClassVar[Topic]  # set by the subclass a project routes
-    # Who the caller is, as an APIView asks: a token header, a session, ...
-    authentication_classes: ClassVar[Sequence[type[BaseAuthentication]]] = cast(
-        Sequence[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES
-    )
+    # Who the caller is: a ticket, else as an APIView asks (a token header, a session, ...).
+    authentication_classes: ClassVar[Sequence[type[BaseAuthentication]]] = [
+        TicketAuthentication,
+        *cast(Sequence[type[BaseAuthentication]], api_settings.DEFAULT_AUTHENTICATION_CLASSES),
+    ]
 
     stream: Stream | None = None
     flow_handle: Any = None  # the flow-control registration, see `flow`
     counted = False  # whether this stream is in the sse_open_streams gauge
+    request: ASGIRequest  # the request as a Django view would see it
+    extra_headers: list[tuple[bytes, bytes]] = []  # on every answer: the project's, CORS
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Handle the connection's messages; whatever ends them (disconnect, shutdown, error)
@@ -116,12 +125,14 @@ class EventStreamConsumer(AsyncConsumer):
         """The request (its body is ignored): refuse it with an envelope, or open the stream."""
         if message.get("more_body") or self.stream is not None:
             return
+        self.request = session_request(self.scope)
+        self.extra_headers = [*stream_settings.response_headers(), *cors_headers(self.request)]
         try:
             if self.scope["method"] not in ALLOWED_METHODS:
                 raise MethodNotAllowed(self.scope["method"])
             user_id = await self.authenticate()
             if self.scope["method"] == "HEAD":
-                await self.send(stream_start())
+                await self.send(self.stream_start())
                 await self.send({"type": "http.response.body", "body": b""})
                 raise StopConsumer()
             stream = await self.subscribe(user_id)
@@ -155,20 +166,22 @@ class EventStreamConsumer(AsyncConsumer):
             return await database_sync_to_async(self.authenticated_user_id)()
 
     def authenticated_user_id(self) -> int:
-        """The caller's id from DRF's authentication classes, answered as an APIView does: the
-        first class's scheme in WWW-Authenticate of a 401."""
+        """The caller's id from the authentication classes, answered as an APIView does: a 401
+        names a scheme in WWW-Authenticate (the first class's that has one; a ticket is no
+        HTTP authentication scheme)."""
         request = Request(
-            session_request(self.scope),
-            authenticators=[auth() for auth in self.authentication_classes],
+            self.request, authenticators=[auth() for auth in self.authentication_classes]
         )
         try:
             user = request.user
             if user is None or not user.is_authenticated:
                 raise NotAuthenticated()
         except (AuthenticationFailed, NotAuthenticated) as exc:
-            authenticators = request.authenticators
-            if authenticators:
-                exc.auth_header = authenticators[0].authenticate_header(request)  # type: ignore[union-attr]
+            for authenticator in request.authenticators or ():
+                scheme = authenticator.authenticate_header(request)  # type: ignore[union-attr]
+                if scheme:
+                    exc.auth_header = scheme  # type: ignore[union-attr]
+                    break
             raise
         return int(user.pk)
 
@@ -177,7 +190,7 @@ class EventStreamConsumer(AsyncConsumer):
         status, headers, body = error_response(exc, self.scope, self.correlation_id)
         if status == 405:
             headers.append((b"allow", b", ".join(m.encode() for m in ALLOWED_METHODS)))
-        headers.extend(stream_settings.response_headers())
+        headers.extend(self.extra_headers)
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})
         raise StopConsumer()
@@ -213,7 +226,7 @@ class EventStreamConsumer(AsyncConsumer):
         read may come twice; the copies are dropped by id.
         """
         self.flow_handle = flow.attach(stream)
-        await self.send(stream_start())
+        await self.send(self.stream_start())
         metrics.stream_opened()
         self.counted = True  # and the response has started
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -222,7 +235,10 @@ class EventStreamConsumer(AsyncConsumer):
             sse.retry(stream_settings.retry_ms)
             + sse.event(orjson.dumps(established).decode(), name="connection_established")
         )
-        last_event_id = header(self.scope, "last-event-id")
+        # ?last_event_id= for clients that cannot set the header (a new EventSource cannot).
+        last_event_id = header(self.scope, "last-event-id") or query_value(
+            self.scope, "last_event_id"
+        )
         if last_event_id:
             await self.replay(stream, last_event_id.strip())
         await stream.release()
@@ -254,6 +270,14 @@ class EventStreamConsumer(AsyncConsumer):
         if replay.events:
             stream.replayed_up_to = parse_id(replay.events[-1][0])
 
+    def stream_start(self) -> dict[str, Any]:
+        """The head of a stream's response: event-stream headers and `extra_headers`."""
+        return {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [*STREAM_HEADERS, *self.extra_headers],
+        }
+
     async def cleanup(self) -> None:
         """Release the transport and leave the hub (and the group with the owner's last
         stream here); safe to call twice."""
@@ -267,13 +291,11 @@ class EventStreamConsumer(AsyncConsumer):
             await get_hub(self.topic).unsubscribe(stream)
 
 
-def stream_start() -> dict[str, Any]:
-    """The head of a stream's response: event-stream headers and the service's security ones."""
-    return {
-        "type": "http.response.start",
-        "status": 200,
-        "headers": [*STREAM_HEADERS, *stream_settings.response_headers()],
-    }
+def query_value(scope: dict[str, Any], name: str) -> str | None:
+    """The first value of query parameter `name`, None without one."""
+    query = scope.get("query_string", b"").decode("latin-1")
+    values = parse_qs(query, keep_blank_values=True, max_num_fields=20).get(name)
+    return values[0] if values else None
 
 
 def session_request(scope: dict[str, Any]) -> ASGIRequest:

@@ -17,7 +17,7 @@ from tests.consumer.build import DISTRIBUTION, Built, session_wheel
 
 pytestmark = pytest.mark.consumer
 
-OTHER_TOP_LEVEL = ("cortex", "workspaces", "tests", "bench", "accounts")
+OTHER_TOP_LEVEL = ("cortex", "workspaces", "tests", "bench", "accounts", "eventstream", "console")
 REQUIRED = {"django", "orjson", "prometheus-client"}
 EXTRAS = {"drf", "openapi", "postgres", "http", "sentry", "otel", "celery"}
 
@@ -47,6 +47,8 @@ def test_wheel_contains_errors_and_nothing_else(built: Built) -> None:
     }
     assert {"errors/__init__.py", "errors/middleware.py", "errors/handler.py"} <= expected
     assert expected <= set(names), f"missing from the wheel: {sorted(expected - set(names))}"
+    # The JavaScript client, for `collectstatic` or the finders of the project that installs it.
+    assert {"errors/static/errors/client.js", "errors/static/errors/client.d.ts"} <= set(names)
 
 
 def test_wheel_requires_django_orjson_and_prometheus_client_with_drf_as_an_extra(

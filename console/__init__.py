@@ -1,0 +1,1 @@
+"""The web console at `/`: a page that shows how the service's errors reach a person."""
