@@ -1,0 +1,152 @@
+// Type declarations of client.js, the `errors` app's API client (an ES module, no dependencies).
+
+export type StreamState = "connecting" | "open" | "closed";
+
+export interface ApiErrorInit {
+  code: string;
+  message: string;
+  /** HTTP status; 0 when there is none (no response came back, or a stream's `error` event). */
+  status?: number;
+  correlationId?: string | null;
+  details?: Record<string, unknown> | null;
+  /** Seconds; defaults to details.retry_after when that is a number. */
+  retryAfter?: number | null;
+  response?: Response | null;
+  cause?: unknown;
+}
+
+/** Every failure of a request: an error the service answered, any other error status, or none. */
+export class ApiError extends Error {
+  constructor(init: ApiErrorInit);
+  readonly name: "ApiError";
+  /**
+   * The envelope's error.code; problem+json's `code` member (else the last path segment of
+   * `type`); "network_error" when no response came back; "http_error" for a body that is no
+   * error of the service (a proxy's HTML 502, an empty 504).
+   */
+  readonly code: string;
+  /** The envelope's error.message; problem+json's `detail` (else `title`); safe to show. */
+  readonly message: string;
+  /** The HTTP status; 0 for network_error and for a stream's `error` event. */
+  readonly status: number;
+  /**
+   * error.correlation_id, else problem+json's `correlation_id`, else the X-Correlation-ID
+   * response header, else the id the request was sent with: always something to quote.
+   */
+  readonly correlationId: string | null;
+  /** error.details, or problem+json's extension members (field errors as `field_errors`); {} if none. */
+  readonly details: Record<string, unknown>;
+  /** Messages by dotted path (`name`, `metadata.color`, `items.0.name`, `non_field_errors`). */
+  readonly fieldErrors: Record<string, string[]>;
+  /** Seconds to wait before retrying: the Retry-After header (seconds or HTTP date), else details.retry_after. */
+  readonly retryAfter: number | null;
+  readonly response: Response | null;
+  /** code === "network_error". */
+  readonly isNetworkError: boolean;
+  /** The ApiError a failed response stands for; never rejects, whatever the body holds. */
+  static from(response: Response, sentCorrelationId?: string | null): Promise<ApiError>;
+}
+
+/** Retries of idempotent requests on 429 and 503. */
+export interface RetryPolicy {
+  /** The most times one call sends its request, the first included (1: no retry). */
+  attempts: number;
+  /** The most seconds one call waits in all; a retry that would wait longer is not made. */
+  maxWaitSeconds: number;
+}
+
+export interface ApiClientOptions {
+  /** Sent as "Authorization: Token <token>". */
+  token?: string | null;
+  /** Called on every 401 before the ApiError is thrown; the client never redirects. */
+  onAuthError?: (error: ApiError) => void;
+  /**
+   * Retries of idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) on 429 and 503 after
+   * Retry-After (1 s when absent), bounded by count and total wait; none by default.
+   */
+  retry?: RetryPolicy | null;
+  /** Sent with every request (a request's own headers win). */
+  headers?: Record<string, string>;
+  /** fetch's credentials mode, "same-origin" by default (the session cookie of the same origin). */
+  credentials?: RequestCredentials;
+  /** globalThis.fetch by default. */
+  fetch?: typeof fetch;
+  /** Makes the X-Correlation-ID each request is sent with; crypto.randomUUID() by default. */
+  correlationId?: () => string;
+}
+
+export interface RequestOptions {
+  /** JSON-encoded, unless FormData, URLSearchParams, Blob, an ArrayBuffer (or a view) or a string. */
+  body?: unknown;
+  /** Added to the URL; null and undefined values are left out. */
+  query?: Record<string, string | number | boolean | null | undefined>;
+  headers?: Record<string, string>;
+  /** Aborting rejects with the signal's reason (not an ApiError), as fetch does. */
+  signal?: AbortSignal;
+  /** This request's retry policy instead of the client's. */
+  retry?: RetryPolicy | null;
+}
+
+/**
+ * JSON over fetch. Each request carries an X-Correlation-ID of its own (a fresh UUID; a retry is
+ * a new request with a new id). Requests resolve to the parsed JSON body (null for 204 or an
+ * empty body, the text of a body that is not JSON) and reject with an ApiError.
+ */
+export class ApiClient {
+  /** @param baseUrl "" (the default) for the page's own origin. */
+  constructor(baseUrl?: string, options?: ApiClientOptions);
+  token: string | null;
+  readonly baseUrl: string;
+  readonly credentials: RequestCredentials;
+  request<T = unknown>(method: string, path: string, options?: RequestOptions): Promise<T>;
+  get<T = unknown>(path: string, options?: RequestOptions): Promise<T>;
+  post<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  put<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  patch<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<T>;
+  delete<T = unknown>(path: string, options?: RequestOptions): Promise<T>;
+}
+
+export interface EventStreamOptions {
+  /** "/api/events/" by default. */
+  streamPath?: string;
+  /** "/api/events/tickets/" by default. */
+  ticketPath?: string;
+  /** true by default; false opens the stream without a ticket (the same-origin session cookie). */
+  useTicket?: boolean;
+  /** The first wait before reconnecting, 3000 by default (the service's `retry:`). */
+  reconnectDelayMs?: number;
+  /** The longest wait (the wait doubles with each failure in a row, with jitter), 30000 by default. */
+  maxReconnectDelayMs?: number;
+  /** globalThis.EventSource by default. */
+  EventSource?: typeof EventSource;
+}
+
+export interface EventsLost {
+  lastEventId: string | null;
+  message: string;
+}
+
+/**
+ * The service's Server-Sent Events over EventSource. Each connection uses a fresh single-use
+ * ticket (POST ticketPath through the client, so a 401 reaches onAuthError). On any EventSource
+ * error the stream closes that EventSource itself, waits and reconnects with a fresh ticket and
+ * last_event_id, so nothing is missed; meanwhile the state is "connecting". A 401 on the ticket
+ * request ends in "closed".
+ */
+export class EventStream {
+  constructor(client: ApiClient, options?: EventStreamOptions);
+  readonly state: StreamState;
+  /** The id of the last event received, where a reconnection resumes. */
+  readonly lastEventId: string | null;
+  /** Connect, unless already connecting or open. */
+  open(): this;
+  /** State "closed"; no reconnection follows. */
+  close(): void;
+  /** Events of `type` (e.g. "workspace.created"), data JSON-parsed; returns an unsubscribe function. */
+  on(type: string, handler: (data: any, event: MessageEvent) => void): () => void;
+  onState(handler: (state: StreamState) => void): () => void;
+  /** The service's `event: error` (its envelope as an ApiError, status 0) and failures to get a ticket. */
+  onError(handler: (error: ApiError) => void): () => void;
+  /** The service's `event: events_lost`: events were missed and cannot be replayed. */
+  onEventsLost(handler: (info: EventsLost) => void): () => void;
+}

@@ -1,0 +1,638 @@
+/**
+ * A client for APIs served with the `errors` app: every failure is one `ApiError`.
+ *
+ * The service answers every error with the JSON envelope
+ * `{"error": {"code", "message", "correlation_id", "details"?}}`, or with RFC 9457 problem details
+ * when the request's Accept lists `application/problem+json`. This module decodes both into the
+ * same `ApiError`, and makes one of anything else too: a proxy's HTML 502 becomes `http_error`,
+ * a request that got no response at all `network_error` (status 0), so callers branch on
+ * `error.code` and never meet a JSON parse error or a bare TypeError from fetch.
+ *
+ * Each request carries an `X-Correlation-ID` of its own, so an error can be quoted to support
+ * even when no response came back: the service adopts the id and logs under it.
+ *
+ * `EventStream` wraps EventSource for the service's Server-Sent Events: it fetches a single-use
+ * ticket before each connection (EventSource cannot send an Authorization header) and, after any
+ * break, reconnects with a fresh ticket and `last_event_id`, so no event is missed.
+ *
+ * A plain ES module without dependencies: it runs in browsers and in Node 20+ (global fetch), with
+ * no build step. Types are in client.d.ts.
+ */
+
+const CORRELATION_HEADER = "X-Correlation-ID";
+// Methods that may be sent twice without doing twice what they do (RFC 9110, 9.2.2).
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
+// Statuses that say "the same request may succeed later".
+const RETRY_STATUSES = new Set([429, 503]);
+// Members RFC 9457 defines, and those the service adds that have a place on ApiError already.
+const PROBLEM_MEMBERS = new Set([
+  "type",
+  "title",
+  "status",
+  "detail",
+  "instance",
+  "code",
+  "correlation_id",
+  "errors",
+  "details",
+  "debug_info",
+]);
+
+/**
+ * An error answered by the service, or the lack of an answer.
+ *
+ * `code` is the catalog's machine code (branch on it), `message` is safe to show, and
+ * `correlationId` is what support needs to find the request in the service's logs.
+ */
+export class ApiError extends Error {
+  /**
+   * @param {object} init
+   * @param {string} init.code
+   * @param {string} init.message
+   * @param {number} [init.status] HTTP status; 0 when no response came back
+   * @param {string | null} [init.correlationId]
+   * @param {Record<string, unknown> | null} [init.details]
+   * @param {number | null} [init.retryAfter] seconds
+   * @param {Response | null} [init.response]
+   * @param {unknown} [init.cause]
+   */
+  constructor({ code, message, status = 0, correlationId = null, details = null, retryAfter = null, response = null, cause }) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "ApiError";
+    this.code = code;
+    this.status = status;
+    this.correlationId = correlationId;
+    this.details = isObject(details) ? details : {};
+    this.fieldErrors = fieldErrorsOf(this.details);
+    this.retryAfter = retryAfter ?? secondsOrNull(this.details.retry_after);
+    this.response = response;
+  }
+
+  /** True when no response came back (the server was unreachable or the connection broke). */
+  get isNetworkError() {
+    return this.code === "network_error";
+  }
+
+  /**
+   * The ApiError a failed response stands for. Never rejects, whatever the body holds.
+   *
+   * @param {Response} response
+   * @param {string | null} [sentCorrelationId] the id the request was sent with
+   * @returns {Promise<ApiError>}
+   */
+  static async from(response, sentCorrelationId = null) {
+    const body = await readJson(response);
+    const headerId = response.headers.get(CORRELATION_HEADER);
+    const fallbackId = headerId || sentCorrelationId || null;
+    const retryAfter = parseRetryAfter(response.headers.get("Retry-After"));
+    const common = { status: response.status, retryAfter, response };
+    if (isObject(body) && isObject(body.error) && typeof body.error.code === "string") {
+      const error = body.error;
+      return new ApiError({
+        ...common,
+        code: error.code,
+        message: textOr(error.message, statusText(response)),
+        correlationId: textOr(error.correlation_id, fallbackId),
+        details: isObject(error.details) ? error.details : {},
+      });
+    }
+    if (isObject(body) && isProblem(response, body)) {
+      return new ApiError({
+        ...common,
+        code: textOr(body.code, codeFromType(body.type)) || "http_error",
+        message: textOr(body.detail, textOr(body.title, statusText(response))),
+        correlationId: textOr(body.correlation_id, fallbackId),
+        details: problemDetails(body),
+      });
+    }
+    // Not an error of the service: a proxy's page, a gateway timeout, an empty body.
+    return new ApiError({ ...common, code: "http_error", message: statusText(response), correlationId: fallbackId });
+  }
+}
+
+/**
+ * @typedef {object} RetryPolicy
+ * @property {number} attempts the most times one call sends its request, the first included
+ * @property {number} maxWaitSeconds the most time one call spends waiting between attempts
+ */
+
+/**
+ * JSON over fetch, with the service's error contract.
+ *
+ * Requests resolve to the parsed JSON body (null for 204 or an empty body; the text for a body
+ * that is not JSON) and reject with an ApiError, except when the caller's AbortSignal aborts
+ * them, which rejects with the signal's reason as fetch does.
+ */
+export class ApiClient {
+  #retry;
+  #headers;
+  #fetch;
+  #newCorrelationId;
+  #onAuthError;
+
+  /**
+   * @param {string} [baseUrl] "" (the default) for the page's own origin
+   * @param {object} [options]
+   * @param {string | null} [options.token] sent as `Authorization: Token <token>`
+   * @param {(error: ApiError) => void} [options.onAuthError] called on every 401, before the ApiError is thrown
+   * @param {RetryPolicy | null} [options.retry] retries of idempotent requests on 429 and 503; none by default
+   * @param {Record<string, string>} [options.headers] sent with every request
+   * @param {RequestCredentials} [options.credentials] fetch's, "same-origin" by default
+   * @param {typeof fetch} [options.fetch]
+   * @param {() => string} [options.correlationId] makes the id each request is sent with
+   */
+  constructor(baseUrl = "", options = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.token = options.token ?? null;
+    this.#retry = options.retry ?? null;
+    this.#headers = { ...options.headers };
+    /** fetch's credentials mode; EventStream opens EventSource `withCredentials` when "include". */
+    this.credentials = options.credentials ?? "same-origin";
+    this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
+    this.#newCorrelationId = options.correlationId ?? (() => crypto.randomUUID());
+    this.#onAuthError = options.onAuthError ?? null;
+  }
+
+  /**
+   * Send one request; retried on 429/503 only for idempotent methods and when a retry policy
+   * says so. Each attempt is a request of its own, with a correlation id of its own.
+   *
+   * @template [T=unknown]
+   * @param {string} method
+   * @param {string} path appended to baseUrl
+   * @param {object} [options]
+   * @param {unknown} [options.body] JSON-encoded unless FormData, URLSearchParams, Blob, ArrayBuffer or a string
+   * @param {Record<string, string | number | boolean | null | undefined>} [options.query] null and undefined values are left out
+   * @param {Record<string, string>} [options.headers]
+   * @param {AbortSignal} [options.signal]
+   * @param {RetryPolicy | null} [options.retry] this request's policy instead of the client's
+   * @returns {Promise<T>}
+   */
+  async request(method, path, options = {}) {
+    method = method.toUpperCase();
+    const policy = options.retry !== undefined ? options.retry : this.#retry;
+    const mayRetry = policy != null && IDEMPOTENT_METHODS.has(method);
+    let waited = 0;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#send(method, path, options);
+      } catch (error) {
+        if (!mayRetry || !(error instanceof ApiError) || !RETRY_STATUSES.has(error.status)) throw error;
+        const wait = error.retryAfter ?? 1;
+        if (attempt >= policy.attempts || waited + wait > policy.maxWaitSeconds) throw error;
+        await sleep(wait * 1000, options.signal);
+        waited += wait;
+      }
+    }
+  }
+
+  /** @template [T=unknown] @param {string} path @param {object} [options] @returns {Promise<T>} */
+  get(path, options) {
+    return this.request("GET", path, options);
+  }
+
+  /** @template [T=unknown] @param {string} path @param {unknown} [body] @param {object} [options] @returns {Promise<T>} */
+  post(path, body, options) {
+    return this.request("POST", path, { ...options, body });
+  }
+
+  /** @template [T=unknown] @param {string} path @param {unknown} [body] @param {object} [options] @returns {Promise<T>} */
+  put(path, body, options) {
+    return this.request("PUT", path, { ...options, body });
+  }
+
+  /** @template [T=unknown] @param {string} path @param {unknown} [body] @param {object} [options] @returns {Promise<T>} */
+  patch(path, body, options) {
+    return this.request("PATCH", path, { ...options, body });
+  }
+
+  /** @template [T=unknown] @param {string} path @param {object} [options] @returns {Promise<T>} */
+  delete(path, options) {
+    return this.request("DELETE", path, options);
+  }
+
+  async #send(method, path, { body, query, headers, signal } = {}) {
+    const sent = new Headers({ Accept: "application/json" });
+    for (const [name, value] of [...Object.entries(this.#headers), ...Object.entries(headers ?? {})]) {
+      sent.set(name, value);
+    }
+    if (!sent.has(CORRELATION_HEADER)) sent.set(CORRELATION_HEADER, this.#newCorrelationId());
+    if (this.token && !sent.has("Authorization")) sent.set("Authorization", `Token ${this.token}`);
+    const correlationId = sent.get(CORRELATION_HEADER);
+    let payload = body;
+    if (body !== undefined && !isRawBody(body)) {
+      payload = JSON.stringify(body);
+      if (!sent.has("Content-Type")) sent.set("Content-Type", "application/json");
+    }
+    let response;
+    try {
+      response = await this.#fetch(buildUrl(this.baseUrl + path, query), {
+        method,
+        headers: sent,
+        body: payload,
+        signal,
+        credentials: this.credentials,
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason;
+      throw new ApiError({ code: "network_error", message: "Server unreachable", correlationId, cause });
+    }
+    if (!response.ok) {
+      const error = await ApiError.from(response, correlationId);
+      if (error.status === 401 && this.#onAuthError) this.#onAuthError(error);
+      throw error;
+    }
+    return readBody(response, correlationId);
+  }
+}
+
+/**
+ * @typedef {"connecting" | "open" | "closed"} StreamState
+ */
+
+/**
+ * The service's event stream over EventSource, with tickets, typed handlers and resume.
+ *
+ * Before each connection a single-use ticket is fetched through the client (so a 401 reaches its
+ * onAuthError). On any EventSource error the stream closes that EventSource itself, since its
+ * ticket is spent, waits (growing, with jitter) and connects again with a fresh ticket and the
+ * last event id it saw, from which the service replays what was missed.
+ */
+export class EventStream {
+  #client;
+  #options;
+  #source = null;
+  #state = "closed";
+  #lastEventId = null;
+  #failures = 0;
+  #timer = null;
+  #generation = 0;
+  #handlers = new Map();
+  #stateHandlers = new Set();
+  #errorHandlers = new Set();
+  #lostHandlers = new Set();
+
+  /**
+   * @param {ApiClient} client
+   * @param {object} [options]
+   * @param {string} [options.streamPath] "/api/events/" by default
+   * @param {string} [options.ticketPath] "/api/events/tickets/" by default
+   * @param {boolean} [options.useTicket] true by default; false relies on the session cookie
+   * @param {number} [options.reconnectDelayMs] the first wait before reconnecting, 3000 by default
+   * @param {number} [options.maxReconnectDelayMs] the longest wait, 30000 by default
+   * @param {typeof EventSource} [options.EventSource] globalThis.EventSource by default
+   */
+  constructor(client, options = {}) {
+    this.#client = client;
+    this.#options = {
+      streamPath: "/api/events/",
+      ticketPath: "/api/events/tickets/",
+      useTicket: true,
+      reconnectDelayMs: 3000,
+      maxReconnectDelayMs: 30000,
+      EventSource: globalThis.EventSource,
+      ...options,
+    };
+  }
+
+  /** @returns {StreamState} */
+  get state() {
+    return this.#state;
+  }
+
+  /** The id of the last event received: where a reconnection resumes. */
+  get lastEventId() {
+    return this.#lastEventId;
+  }
+
+  /** Connect, unless already connecting or open. */
+  open() {
+    if (this.#state === "closed") this.#connect(this.#generation);
+    return this;
+  }
+
+  /** Disconnect for good: no reconnection follows. */
+  close() {
+    this.#generation += 1;
+    clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#source?.close();
+    this.#source = null;
+    this.#failures = 0;
+    this.#setState("closed");
+  }
+
+  /**
+   * Call `handler` with each event of `type` (e.g. "workspace.created"), its data JSON-parsed.
+   *
+   * @param {string} type
+   * @param {(data: any, event: MessageEvent) => void} handler
+   * @returns {() => void} unsubscribes
+   */
+  on(type, handler) {
+    let handlers = this.#handlers.get(type);
+    if (!handlers) {
+      handlers = new Set();
+      this.#handlers.set(type, handlers);
+      this.#listen(this.#source, type);
+    }
+    handlers.add(handler);
+    return () => handlers.delete(handler);
+  }
+
+  /** @param {(state: StreamState) => void} handler @returns {() => void} */
+  onState(handler) {
+    return subscribe(this.#stateHandlers, handler);
+  }
+
+  /**
+   * The service's `error` events (their envelope as an ApiError, status 0: they have no HTTP
+   * status of their own) and failures to get a ticket.
+   *
+   * @param {(error: ApiError) => void} handler
+   * @returns {() => void}
+   */
+  onError(handler) {
+    return subscribe(this.#errorHandlers, handler);
+  }
+
+  /**
+   * The service's `events_lost` events: events were missed and cannot be replayed, so what
+   * the page shows may be stale (reload it).
+   *
+   * @param {(info: {lastEventId: string | null, message: string}) => void} handler
+   * @returns {() => void}
+   */
+  onEventsLost(handler) {
+    return subscribe(this.#lostHandlers, handler);
+  }
+
+  async #connect(generation) {
+    this.#setState("connecting");
+    const query = { last_event_id: this.#lastEventId };
+    if (this.#options.useTicket) {
+      try {
+        query.ticket = await this.#ticket();
+      } catch (error) {
+        if (generation !== this.#generation) return;
+        if (!(error instanceof ApiError)) {
+          this.close(); // a bug, not a failure of the service: retrying would not help
+          throw error;
+        }
+        emit(this.#errorHandlers, error);
+        // Without valid credentials no ticket will come: stop (the client's onAuthError was told).
+        if (error.status === 401) this.close();
+        else this.#reconnectLater(error.retryAfter);
+        return;
+      }
+      if (generation !== this.#generation) return;
+    }
+    const EventSourceClass = this.#options.EventSource;
+    const url = buildUrl(this.#client.baseUrl + this.#options.streamPath, query);
+    const source = new EventSourceClass(url, {
+      withCredentials: this.#client.credentials === "include",
+    });
+    this.#source = source;
+    source.addEventListener("open", () => {
+      this.#failures = 0;
+      this.#setState("open");
+    });
+    source.addEventListener("error", (event) => {
+      if (isMessage(event)) {
+        emit(this.#errorHandlers, streamError(event.data));
+        return;
+      }
+      // The connection failed or ended; EventSource would retry with the spent ticket.
+      source.close();
+      if (this.#source === source) {
+        this.#source = null;
+        this.#reconnectLater(null);
+      }
+    });
+    source.addEventListener("events_lost", (event) => {
+      this.#track(event);
+      const data = parseData(event.data);
+      emit(this.#lostHandlers, {
+        lastEventId: textOr(data?.last_event_id, null),
+        message: textOr(data?.message, "Some events were lost"),
+      });
+    });
+    for (const type of this.#handlers.keys()) this.#listen(source, type);
+  }
+
+  async #ticket() {
+    const body = await this.#client.post(this.#options.ticketPath);
+    if (!isObject(body) || typeof body.ticket !== "string") {
+      throw new ApiError({ code: "http_error", message: "The ticket response holds no ticket", status: 200 });
+    }
+    return body.ticket;
+  }
+
+  #listen(source, type) {
+    if (!source) return;
+    source.addEventListener(type, (event) => {
+      if (!isMessage(event)) return;
+      this.#track(event);
+      const data = parseData(event.data);
+      for (const handler of [...(this.#handlers.get(type) ?? [])]) handler(data, event);
+    });
+  }
+
+  #track(event) {
+    if (event.lastEventId) this.#lastEventId = event.lastEventId;
+  }
+
+  #reconnectLater(retryAfterSeconds) {
+    this.#setState("connecting");
+    const { reconnectDelayMs, maxReconnectDelayMs } = this.#options;
+    const backoff = Math.min(maxReconnectDelayMs, reconnectDelayMs * 2 ** this.#failures);
+    // Full jitter over the upper half, so clients cut off together do not return together.
+    let delay = backoff / 2 + (Math.random() * backoff) / 2;
+    if (retryAfterSeconds) delay = Math.max(delay, retryAfterSeconds * 1000);
+    this.#failures += 1;
+    const generation = this.#generation;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (generation === this.#generation) this.#connect(generation);
+    }, delay);
+  }
+
+  #setState(state) {
+    if (state === this.#state) return;
+    this.#state = state;
+    emit(this.#stateHandlers, state);
+  }
+}
+
+// --- helpers --------------------------------------------------------------------------------
+
+function isObject(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function textOr(value, fallback) {
+  return typeof value === "string" && value !== "" ? value : fallback;
+}
+
+function secondsOrNull(value) {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+function statusText(response) {
+  return `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+}
+
+/** `details.field_errors` as dotted path -> messages; anything malformed is left out. */
+function fieldErrorsOf(details) {
+  const result = {};
+  if (!isObject(details.field_errors)) return result;
+  for (const [path, messages] of Object.entries(details.field_errors)) {
+    if (Array.isArray(messages)) result[path] = messages.map(String);
+    else if (typeof messages === "string") result[path] = [messages];
+  }
+  return result;
+}
+
+/** Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110, 10.2.3). */
+function parseRetryAfter(value) {
+  if (value == null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+function isJsonType(contentType) {
+  return /^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType ?? "");
+}
+
+function isProblem(response, body) {
+  return (
+    /^application\/problem\+json/i.test(response.headers.get("Content-Type") ?? "") ||
+    (typeof body.type === "string" && typeof body.title === "string")
+  );
+}
+
+/** The last path segment of a problem `type` URI, which the service makes the code. */
+function codeFromType(type) {
+  if (typeof type !== "string" || type === "about:blank") return null;
+  const segment = type.replace(/[?#].*$/, "").replace(/\/+$/, "").split("/").pop();
+  return segment || null;
+}
+
+/** A problem's details as the envelope has them: `details`, extension members, field errors. */
+function problemDetails(body) {
+  const details = {};
+  for (const [name, value] of Object.entries(body)) {
+    if (!PROBLEM_MEMBERS.has(name)) details[name] = value;
+  }
+  Object.assign(details, isObject(body.details) ? body.details : {});
+  if (isObject(body.errors)) details.field_errors = body.errors;
+  return details;
+}
+
+/** The body parsed as JSON, or undefined when it is not JSON (or cannot be read). */
+async function readJson(response) {
+  if (!isJsonType(response.headers.get("Content-Type"))) {
+    await response.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  try {
+    return JSON.parse(await response.text());
+  } catch {
+    return undefined;
+  }
+}
+
+/** A success's body: JSON parsed, text as text, nothing as null. */
+async function readBody(response, correlationId) {
+  let text;
+  try {
+    text = await response.text();
+  } catch (cause) {
+    throw new ApiError({ code: "network_error", message: "Server unreachable", correlationId, cause, response });
+  }
+  if (text === "") return null;
+  if (!isJsonType(response.headers.get("Content-Type"))) return text;
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ApiError({
+      code: "http_error",
+      message: "The response is not valid JSON",
+      status: response.status,
+      correlationId: response.headers.get(CORRELATION_HEADER) || correlationId,
+      cause,
+      response,
+    });
+  }
+}
+
+function isRawBody(body) {
+  return (
+    typeof body === "string" ||
+    (typeof FormData !== "undefined" && body instanceof FormData) ||
+    body instanceof URLSearchParams ||
+    (typeof Blob !== "undefined" && body instanceof Blob) ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body)
+  );
+}
+
+function buildUrl(url, query) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query ?? {})) {
+    if (value !== null && value !== undefined) params.append(name, String(value));
+  }
+  const search = params.toString();
+  return search ? `${url}${url.includes("?") ? "&" : "?"}${search}` : url;
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function subscribe(handlers, handler) {
+  handlers.add(handler);
+  return () => handlers.delete(handler);
+}
+
+function emit(handlers, value) {
+  for (const handler of [...handlers]) handler(value);
+}
+
+/** A server-sent event, as opposed to EventSource's own `error` Event (which has no data). */
+function isMessage(event) {
+  return typeof event.data === "string";
+}
+
+function parseData(data) {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
+  }
+}
+
+/** An `event: error` of the stream: its data is the error envelope. */
+function streamError(data) {
+  const body = parseData(data);
+  const error = isObject(body) && isObject(body.error) ? body.error : {};
+  return new ApiError({
+    code: textOr(error.code, "stream_error"),
+    message: textOr(error.message, "The event stream failed"),
+    correlationId: textOr(error.correlation_id, null),
+    details: isObject(error.details) ? error.details : {},
+  });
+}
