@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -25,7 +26,8 @@ from accounts.tokens import issue_token
 from errors.asgi import CorrelationIdMiddleware
 from errors.limits import current_limit
 from eventstream import hub as hubs
-from eventstream import streams
+from eventstream import streams, tickets
+from eventstream.models import StreamTicket
 from tests.conftest import JsonLog
 from tests.support.servers import free_port
 from tests.support.tcp_proxy import TcpProxy
@@ -76,14 +78,14 @@ class TrackedConsumer(WorkspaceEventsConsumer):
 APP = CorrelationIdMiddleware(TrackedConsumer.as_asgi())
 
 
-def scope(headers: dict[str, str], method: str = "GET") -> dict[str, Any]:
+def scope(headers: dict[str, str], method: str = "GET", query: str = "") -> dict[str, Any]:
     return {
         "type": "http",
         "http_version": "1.1",
         "method": method,
         "path": "/api/events/",
         "raw_path": b"/api/events/",
-        "query_string": b"",
+        "query_string": query.encode(),
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
         "client": ("127.0.0.1", 40000),
         "server": ("testserver", 80),
@@ -117,9 +119,9 @@ class Stream:
 
 
 async def open_stream(
-    headers: dict[str, str], method: str = "GET"
+    headers: dict[str, str], method: str = "GET", query: str = ""
 ) -> tuple[dict[str, Any], Stream]:
-    communicator = ApplicationCommunicator(APP, scope(headers, method))
+    communicator = ApplicationCommunicator(APP, scope(headers, method, query))
     await communicator.send_input({"type": "http.request", "body": b""})
     start = await communicator.receive_output(3)
     return start, Stream(communicator)
@@ -527,6 +529,154 @@ def test_last_event_id_replays_what_was_missed(alice: User, token: str) -> None:
         assert [json.loads(e["data"])["workspace"]["n"] for e in replayed] == [1, 2]
         await stream.communicator.send_input({"type": "http.disconnect"})
         await stream.communicator.wait(3)
+
+    run(scenario)
+
+
+def test_the_last_event_id_query_parameter_replays_like_the_header(alice: User) -> None:
+    """A new EventSource cannot set Last-Event-ID: `?last_event_id=` does the same, with a
+    ticket (the header wins when both are sent)."""
+    ids = [
+        events.get_buffer().append(alice.pk, {"type": "workspace.updated", "workspace": {"n": n}})
+        for n in range(3)
+    ]
+    ticket = tickets.issue(alice.pk).ticket
+
+    async def scenario() -> None:
+        query = urlencode({"ticket": ticket, "last_event_id": ids[0]})
+        start, stream = await open_stream({}, query=query)
+        assert start["status"] == 200
+        await stream.next_event()
+        established = await stream.next_event()
+        assert json.loads(established["data"])["user_id"] == alice.pk
+        replayed = [await stream.next_event(), await stream.next_event()]
+        assert [e["id"] for e in replayed] == ids[1:]
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+    run(scenario)
+
+
+async def refusal(start: dict[str, Any], stream: Stream) -> dict[str, Any]:
+    """The envelope's `error` of a refused stream, after checking the head of a 401."""
+    assert start["status"] == 401, start
+    assert headers_of(start)["www-authenticate"] == "Token"
+    body = await stream.communicator.receive_output(3)
+    await stream.communicator.wait(3)
+    return dict(json.loads(body["body"])["error"])
+
+
+def test_a_ticket_opens_its_users_stream_once(alice: User) -> None:
+    ticket = tickets.issue(alice.pk).ticket
+
+    async def scenario() -> None:
+        start, stream = await open_stream({}, query=f"ticket={ticket}")
+        assert start["status"] == 200
+        await stream.next_event()
+        established = await stream.next_event()
+        assert established["event"] == "connection_established"
+        assert json.loads(established["data"])["user_id"] == alice.pk
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+        again = await refusal(*await open_stream({}, query=f"ticket={ticket}"))
+        assert again["code"] == "authentication_error"
+        assert again["message"] == "Invalid ticket; it may have been used already."
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("ticket", "message"),
+    [
+        ("", "Invalid ticket."),
+        ("x" * 43, "Invalid ticket; it may have been used already."),  # forged
+        ("not a ticket", "Invalid ticket."),
+        ("é" * 43, "Invalid ticket."),
+    ],
+)
+def test_a_forged_ticket_is_401_in_the_envelope(ticket: str, message: str) -> None:
+    async def scenario() -> None:
+        start, stream = await open_stream(
+            {"X-Correlation-ID": "forged-ticket"}, query=urlencode({"ticket": ticket})
+        )
+        assert await refusal(start, stream) == {
+            "code": "authentication_error",
+            "message": message,
+            "correlation_id": "forged-ticket",
+        }
+
+    run(scenario)
+
+
+def test_an_expired_ticket_is_401(alice: User) -> None:
+    ticket = tickets.issue(alice.pk).ticket
+    StreamTicket.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    async def scenario() -> None:
+        error = await refusal(*await open_stream({}, query=f"ticket={ticket}"))
+        assert error["message"] == "Ticket has expired."
+
+    run(scenario)
+    assert not StreamTicket.objects.exists()  # spent all the same
+
+
+def test_a_ticket_with_another_users_credentials_is_refused(alice: User, token: str) -> None:
+    """Bound to the caller: a ticket of bob's in a request that is alice's opens nothing."""
+    bob = User.objects.create_user("bob", password="pw")
+    bobs_ticket, alices_ticket = tickets.issue(bob.pk).ticket, tickets.issue(alice.pk).ticket
+    alice_token = {"Authorization": f"Token {token}"}
+
+    async def scenario() -> None:
+        error = await refusal(*await open_stream(alice_token, query=f"ticket={bobs_ticket}"))
+        assert error["message"] == "The ticket was issued to another user."
+
+        start, stream = await open_stream(alice_token, query=f"ticket={alices_ticket}")
+        assert start["status"] == 200
+        await stream.next_event()
+        assert json.loads((await stream.next_event())["data"])["user_id"] == alice.pk
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+    run(scenario)
+
+
+def test_a_ticket_of_a_deactivated_user_is_refused(alice: User) -> None:
+    ticket = tickets.issue(alice.pk).ticket
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+
+    async def scenario() -> None:
+        error = await refusal(*await open_stream({}, query=f"ticket={ticket}"))
+        assert error["message"] == "User inactive or deleted."
+
+    run(scenario)
+
+
+def test_an_allowed_origin_gets_cors_headers_on_the_stream_and_on_its_refusals(
+    alice: User, settings: Any
+) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+    settings.CORS_EXPOSE_HEADERS = ["X-Correlation-ID", "Retry-After"]
+    ticket = tickets.issue(alice.pk).ticket
+
+    async def scenario() -> None:
+        origin = {"Origin": "https://app.example"}
+        start, stream = await open_stream(origin, query=f"ticket={ticket}")
+        headers = headers_of(start)
+        assert start["status"] == 200
+        assert headers["access-control-allow-origin"] == "https://app.example"
+        assert headers["access-control-expose-headers"] == "X-Correlation-ID, Retry-After"
+        assert headers["vary"] == "origin"
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+        start, stream = await open_stream(origin, query=f"ticket={ticket}")  # spent
+        assert headers_of(start)["access-control-allow-origin"] == "https://app.example"
+        await refusal(start, stream)
+
+        start, stream = await open_stream({"Origin": "https://elsewhere.example"})
+        assert "access-control-allow-origin" not in headers_of(start)
+        await refusal(start, stream)
 
     run(scenario)
 

@@ -1038,3 +1038,71 @@ def test_a_last_event_id_the_service_never_issued_gets_events_lost_not_a_500(
                 made = create(api, f"after-odd-id-{n}", f"never-issued-{n}")
                 assert_workspace_event(stream.next_event(), CREATED, made, f"never-issued-{n}")
     assert_nothing_went_wrong(server)
+
+
+# --- 5. tickets, for browsers (EventSource cannot send Authorization) -------------------------
+
+
+def test_a_ticket_opens_the_stream_once_and_never_reaches_a_log_line_or_a_metric(
+    daphne_factory: DaphneFactory, service_db: ServiceDatabase
+) -> None:
+    server = daphne_factory(server_env(service_db, LOG_LEVEL="DEBUG"))
+    alice = service_db.alice
+    shown: list[str] = []
+    with api_client(server, alice) as api:
+
+        def ticket() -> str:
+            response = api.post("/api/events/tickets/")
+            assert response.status_code == 201, response.text
+            assert response.headers["Cache-Control"] == "no-store"
+            shown.append(response.json()["ticket"])
+            return shown[-1]
+
+        first = ticket()
+        with open_stream(server, {}, path=f"{EVENTS}?ticket={first}") as stream:
+            workspace = create(api, "by-ticket", "by-ticket")
+            assert_workspace_event(stream.next_event(), CREATED, workspace, "by-ticket")
+
+        with httpx.Client(base_url=server.url, timeout=5.0) as anonymous:
+            reused = anonymous.get(EVENTS, params={"ticket": first})
+            error = error_envelope(reused, 401, "authentication_error")
+            assert error["message"] == "Invalid ticket; it may have been used already."
+            forged = first[:-1] + ("A" if first[-1] != "A" else "B")
+            shown.append(forged)
+            error_envelope(
+                anonymous.get(EVENTS, params={"ticket": forged}), 401, "authentication_error"
+            )
+            # Bob's token with alice's ticket: bound to alice, so refused.
+            bobs = {"Authorization": f"Token {service_db.bob.key}"}
+            mismatched = anonymous.get(EVENTS, params={"ticket": ticket()}, headers=bobs)
+            error = error_envelope(mismatched, 401, "authentication_error")
+            assert error["message"] == "The ticket was issued to another user."
+            metrics = anonymous.get("/metrics")
+            assert metrics.status_code == 200
+
+    output = server.output()
+    assert '"path":"/api/events/?ticket=[REDACTED]"' in output  # the access log, masked
+    leaked = [t for t in shown if t in output or t in metrics.text]
+    assert leaked == [], [line for line in output.splitlines() if any(t in line for t in shown)]
+    assert_nothing_went_wrong(server)
+
+
+def test_a_page_on_an_allowed_origin_reads_the_stream_and_its_refusals(
+    daphne_factory: DaphneFactory, service_db: ServiceDatabase
+) -> None:
+    origin = "http://console.example:8080"
+    server = daphne_factory(server_env(service_db, CORS_ORIGINS=origin))
+    with api_client(server, service_db.alice) as api:
+        issued = api.post("/api/events/tickets/", headers={"Origin": origin})
+        assert issued.headers["Access-Control-Allow-Origin"] == origin
+        ticket = issued.json()["ticket"]
+    cross_origin = {"Origin": origin}
+    with open_stream(server, cross_origin, path=f"{EVENTS}?ticket={ticket}") as stream:
+        assert stream.headers["access-control-allow-origin"] == origin
+        assert "x-correlation-id" in stream.headers["access-control-expose-headers"].lower()
+    with httpx.Client(base_url=server.url, timeout=5.0) as client:
+        refused = client.get(EVENTS, params={"ticket": ticket}, headers=cross_origin)
+        error_envelope(refused, 401, "authentication_error")
+        assert refused.headers["Access-Control-Allow-Origin"] == origin
+        other = client.get(EVENTS, headers={"Origin": "http://elsewhere.example"})
+        assert "Access-Control-Allow-Origin" not in other.headers
