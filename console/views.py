@@ -5,4 +5,5 @@ from django.shortcuts import render
 
 
 def index(request: HttpRequest) -> HttpResponse:
+    """The console: static HTML that loads the console's module script and style sheet."""
     return render(request, "console/index.html")
