@@ -20,4 +20,9 @@ urlpatterns = [
     path("db/unreachable", views.db_unreachable),
     path("db/write-then-conflict", views.write_then_conflict),
     path("db/plain-write-then-conflict", views.plain_write_then_conflict),
+    path("plain/status/<int:status>", views.plain_status),
+    path("db/measurement", views.db_measurement),
+    path("db/too-long", views.db_too_long),
+    path("db/invalid-value", views.db_invalid_value),
+    path("db/error", views.db_error),
 ]

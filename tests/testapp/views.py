@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from errors import exceptions as app_exc
 from errors.context import get_correlation_id
 
-from .models import Child, Parent
+from .models import Child, Measurement, Parent
 
 log = logging.getLogger("tests.testapp")
 
@@ -66,6 +67,7 @@ RAISERS: dict[str, Callable[[], BaseException]] = {
     ),
     "request_data_too_big": lambda: django_exc.RequestDataTooBig("too big"),
     "internal": lambda: RuntimeError(LEAKY_TEXT),
+    "service_unavailable": lambda: app_exc.ServiceUnavailableException(retry_after=7),
 }
 
 
@@ -231,3 +233,64 @@ def write_then_conflict(request: Request) -> Response:
 def plain_write_then_conflict(request: HttpRequest) -> HttpResponse:
     Parent.objects.create(name="plain-half")
     raise app_exc.ConflictException("Second half failed")
+
+
+def plain_status(request: HttpRequest, status: int) -> HttpResponse:
+    """An error page of `status` that the view built itself, as plain text (not JSON)."""
+    return HttpResponse(f"status {status}", status=status, content_type="text/plain")
+
+
+# --- The client's data that the database refuses ------------------------------------------------
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def db_measurement(request: Request) -> Response:
+    """Write the posted fields as a `Measurement` through the ORM, unvalidated: the database
+    alone decides (negative quantity, missing label, and on PostgreSQL too long a label, an
+    integer out of range or a NUL in text or in JSON)."""
+    Measurement.objects.create(**request.data)
+    return Response(status=201)
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def db_too_long(request: Request) -> Response:
+    """A label longer than its column: PostgreSQL refuses it as such; SQLite, which keeps text of
+    any length, refuses it past its length limit, lowered for this write."""
+    if connection.vendor == "postgresql":
+        Measurement.objects.create(label="x" * 9, quantity=1)
+        return Response(status=201)
+    connection.ensure_connection()
+    raw = connection.connection
+    previous = raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 64)
+    try:
+        Measurement.objects.create(label="x" * 100, quantity=1)
+    finally:
+        raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, previous)
+    return Response(status=201)
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def db_invalid_value(request: Request) -> Response:
+    """A value the database cannot read as its column's type."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT %s::integer", ["abc"])
+        else:
+            cursor.execute(
+                "INSERT INTO testapp_measurement (id, label, quantity, extra) "
+                "VALUES (%s, %s, %s, %s)",
+                ["abc", "a", 1, "{}"],
+            )
+    return Response(status=201)
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def db_error(request: Request) -> Response:
+    """A statement the database refuses for a reason that is not the client's."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM testapp_no_such_table")
+    return Response({"reached": True})

@@ -34,11 +34,11 @@ export class ApiError extends Error {
    * response header, else the id the request was sent with: always something to quote.
    */
   readonly correlationId: string | null;
-  /** error.details, or problem+json's extension members (field errors as `field_errors`); {} if none. */
+  /** error.details, or problem+json's extension members (`errors` as field_errors); {} if none. */
   readonly details: Record<string, unknown>;
   /** Messages by dotted path (`name`, `metadata.color`, `items.0.name`, `non_field_errors`). */
   readonly fieldErrors: Record<string, string[]>;
-  /** Seconds to wait before retrying: the Retry-After header (seconds or HTTP date), else details.retry_after. */
+  /** Seconds to wait: the Retry-After header (seconds or HTTP date), else details.retry_after. */
   readonly retryAfter: number | null;
   readonly response: Response | null;
   /** code === "network_error". */
@@ -76,7 +76,7 @@ export interface ApiClientOptions {
 }
 
 export interface RequestOptions {
-  /** JSON-encoded, unless FormData, URLSearchParams, Blob, an ArrayBuffer (or a view) or a string. */
+  /** JSON-encoded, unless FormData, URLSearchParams, Blob, an ArrayBuffer (or view) or a string. */
   body?: unknown;
   /** Added to the URL; null and undefined values are left out. */
   query?: Record<string, string | number | boolean | null | undefined>;
@@ -115,7 +115,7 @@ export interface EventStreamOptions {
   useTicket?: boolean;
   /** The first wait before reconnecting, 3000 by default (the service's `retry:`). */
   reconnectDelayMs?: number;
-  /** The longest wait (the wait doubles with each failure in a row, with jitter), 30000 by default. */
+  /** The longest wait (it doubles with each failure in a row, with jitter), 30000 by default. */
   maxReconnectDelayMs?: number;
   /** globalThis.EventSource by default. */
   EventSource?: typeof EventSource;
@@ -142,10 +142,10 @@ export class EventStream {
   open(): this;
   /** State "closed"; no reconnection follows. */
   close(): void;
-  /** Events of `type` (e.g. "workspace.created"), data JSON-parsed; returns an unsubscribe function. */
+  /** Events of `type` (e.g. "workspace.created"), data JSON-parsed; returns an unsubscriber. */
   on(type: string, handler: (data: any, event: MessageEvent) => void): () => void;
   onState(handler: (state: StreamState) => void): () => void;
-  /** The service's `event: error` (its envelope as an ApiError, status 0) and failures to get a ticket. */
+  /** The service's `event: error` (its envelope as an ApiError, status 0); ticket failures. */
   onError(handler: (error: ApiError) => void): () => void;
   /** The service's `event: events_lost`: events were missed and cannot be replayed. */
   onEventsLost(handler: (info: EventsLost) => void): () => void;

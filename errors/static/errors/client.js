@@ -56,7 +56,16 @@ export class ApiError extends Error {
    * @param {Response | null} [init.response]
    * @param {unknown} [init.cause]
    */
-  constructor({ code, message, status = 0, correlationId = null, details = null, retryAfter = null, response = null, cause }) {
+  constructor({
+    code,
+    message,
+    status = 0,
+    correlationId = null,
+    details = null,
+    retryAfter = null,
+    response = null,
+    cause,
+  }) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = "ApiError";
     this.code = code;
@@ -106,7 +115,12 @@ export class ApiError extends Error {
       });
     }
     // Not an error of the service: a proxy's page, a gateway timeout, an empty body.
-    return new ApiError({ ...common, code: "http_error", message: statusText(response), correlationId: fallbackId });
+    return new ApiError({
+      ...common,
+      code: "http_error",
+      message: statusText(response),
+      correlationId: fallbackId,
+    });
   }
 }
 
@@ -134,8 +148,10 @@ export class ApiClient {
    * @param {string} [baseUrl] "" (the default) for the page's own origin
    * @param {object} [options]
    * @param {string | null} [options.token] sent as `Authorization: Token <token>`
-   * @param {(error: ApiError) => void} [options.onAuthError] called on every 401, before the ApiError is thrown
-   * @param {RetryPolicy | null} [options.retry] retries of idempotent requests on 429 and 503; none by default
+   * @param {(error: ApiError) => void} [options.onAuthError] called on every 401, before the
+   *   ApiError is thrown (the client never redirects)
+   * @param {RetryPolicy | null} [options.retry] retries of idempotent requests on 429 and 503;
+   *   none by default
    * @param {Record<string, string>} [options.headers] sent with every request
    * @param {RequestCredentials} [options.credentials] fetch's, "same-origin" by default
    * @param {typeof fetch} [options.fetch]
@@ -155,15 +171,18 @@ export class ApiClient {
 
   /**
    * Send one request; retried on 429/503 only for idempotent methods and when a retry policy
-   * says so. Each attempt is a request of its own, with a correlation id of its own.
+   * says so, after Retry-After (1 s without one). Each attempt is a request of its own, with a
+   * correlation id of its own.
    *
    * @template [T=unknown]
    * @param {string} method
    * @param {string} path appended to baseUrl
    * @param {object} [options]
-   * @param {unknown} [options.body] JSON-encoded unless FormData, URLSearchParams, Blob, ArrayBuffer or a string
-   * @param {Record<string, string | number | boolean | null | undefined>} [options.query] null and undefined values are left out
-   * @param {Record<string, string>} [options.headers]
+   * @param {unknown} [options.body] JSON-encoded unless FormData, URLSearchParams, Blob,
+   *   an ArrayBuffer (or a view of one) or a string
+   * @param {Record<string, string | number | boolean | null | undefined>} [options.query]
+   *   added to the URL; null and undefined values are left out
+   * @param {Record<string, string>} [options.headers] over the client's, whatever their case
    * @param {AbortSignal} [options.signal]
    * @param {RetryPolicy | null} [options.retry] this request's policy instead of the client's
    * @returns {Promise<T>}
@@ -177,7 +196,8 @@ export class ApiClient {
       try {
         return await this.#send(method, path, options);
       } catch (error) {
-        if (!mayRetry || !(error instanceof ApiError) || !RETRY_STATUSES.has(error.status)) throw error;
+        const retryable = error instanceof ApiError && RETRY_STATUSES.has(error.status);
+        if (!mayRetry || !retryable) throw error;
         const wait = error.retryAfter ?? 1;
         if (attempt >= policy.attempts || waited + wait > policy.maxWaitSeconds) throw error;
         await sleep(wait * 1000, options.signal);
@@ -186,34 +206,62 @@ export class ApiClient {
     }
   }
 
-  /** @template [T=unknown] @param {string} path @param {object} [options] @returns {Promise<T>} */
+  /**
+   * @template [T=unknown]
+   * @param {string} path
+   * @param {object} [options] as for request()
+   * @returns {Promise<T>}
+   */
   get(path, options) {
     return this.request("GET", path, options);
   }
 
-  /** @template [T=unknown] @param {string} path @param {unknown} [body] @param {object} [options] @returns {Promise<T>} */
+  /**
+   * @template [T=unknown]
+   * @param {string} path
+   * @param {unknown} [body]
+   * @param {object} [options] as for request()
+   * @returns {Promise<T>}
+   */
   post(path, body, options) {
     return this.request("POST", path, { ...options, body });
   }
 
-  /** @template [T=unknown] @param {string} path @param {unknown} [body] @param {object} [options] @returns {Promise<T>} */
+  /**
+   * @template [T=unknown]
+   * @param {string} path
+   * @param {unknown} [body]
+   * @param {object} [options] as for request()
+   * @returns {Promise<T>}
+   */
   put(path, body, options) {
     return this.request("PUT", path, { ...options, body });
   }
 
-  /** @template [T=unknown] @param {string} path @param {unknown} [body] @param {object} [options] @returns {Promise<T>} */
+  /**
+   * @template [T=unknown]
+   * @param {string} path
+   * @param {unknown} [body]
+   * @param {object} [options] as for request()
+   * @returns {Promise<T>}
+   */
   patch(path, body, options) {
     return this.request("PATCH", path, { ...options, body });
   }
 
-  /** @template [T=unknown] @param {string} path @param {object} [options] @returns {Promise<T>} */
+  /**
+   * @template [T=unknown]
+   * @param {string} path
+   * @param {object} [options] as for request()
+   * @returns {Promise<T>}
+   */
   delete(path, options) {
     return this.request("DELETE", path, options);
   }
 
   async #send(method, path, { body, query, headers, signal } = {}) {
     const sent = new Headers({ Accept: "application/json" });
-    for (const [name, value] of [...Object.entries(this.#headers), ...Object.entries(headers ?? {})]) {
+    for (const [name, value] of Object.entries({ ...this.#headers, ...headers })) {
       sent.set(name, value);
     }
     if (!sent.has(CORRELATION_HEADER)) sent.set(CORRELATION_HEADER, this.#newCorrelationId());
@@ -235,7 +283,12 @@ export class ApiClient {
       });
     } catch (cause) {
       if (signal?.aborted) throw signal.reason;
-      throw new ApiError({ code: "network_error", message: "Server unreachable", correlationId, cause });
+      throw new ApiError({
+        code: "network_error",
+        message: "Server unreachable",
+        correlationId,
+        cause,
+      });
     }
     if (!response.ok) {
       const error = await ApiError.from(response, correlationId);
@@ -423,7 +476,11 @@ export class EventStream {
   async #ticket() {
     const body = await this.#client.post(this.#options.ticketPath);
     if (!isObject(body) || typeof body.ticket !== "string") {
-      throw new ApiError({ code: "http_error", message: "The ticket response holds no ticket", status: 200 });
+      throw new ApiError({
+        code: "http_error",
+        message: "The ticket response holds no ticket",
+        status: 200,
+      });
     }
     return body.ticket;
   }
@@ -516,7 +573,11 @@ function isProblem(response, body) {
 /** The last path segment of a problem `type` URI, which the service makes the code. */
 function codeFromType(type) {
   if (typeof type !== "string" || type === "about:blank") return null;
-  const segment = type.replace(/[?#].*$/, "").replace(/\/+$/, "").split("/").pop();
+  const segment = type
+    .replace(/[?#].*$/, "")
+    .replace(/\/+$/, "")
+    .split("/")
+    .pop();
   return segment || null;
 }
 
@@ -550,7 +611,13 @@ async function readBody(response, correlationId) {
   try {
     text = await response.text();
   } catch (cause) {
-    throw new ApiError({ code: "network_error", message: "Server unreachable", correlationId, cause, response });
+    throw new ApiError({
+      code: "network_error",
+      message: "Server unreachable",
+      correlationId,
+      cause,
+      response,
+    });
   }
   if (text === "") return null;
   if (!isJsonType(response.headers.get("Content-Type"))) return text;

@@ -1,0 +1,461 @@
+// ApiClient beyond the catalog: successes, what it sends, failures that are not the service's
+// (no response, a proxy's page), retries after Retry-After, onAuthError and correlation ids.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { ApiClient, ApiError } from "../../../errors/static/errors/client.js";
+import { ACCOUNTS, SERVICE_URL, clientFor, closedPort, failure, localServer } from "./support.mjs";
+
+const WORKSPACES = "/api/workspaces/";
+const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe("against the service", () => {
+  const bob = () => clientFor(SERVICE_URL, { token: ACCOUNTS.bob.token });
+
+  test("a workspace's life: JSON bodies in and out, null for the 204", async () => {
+    const api = bob();
+    const created = await api.post(WORKSPACES, {
+      name: `Life ${process.pid}`,
+      metadata: { color: "blue" },
+    });
+    assert.equal(created.name, `Life ${process.pid}`);
+    assert.deepEqual(created.metadata, { color: "blue" });
+    const path = `${WORKSPACES}${created.id}/`;
+    assert.deepEqual(await api.get(path), created);
+    assert.equal((await api.patch(path, { description: "patched" })).description, "patched");
+    const replaced = await api.put(path, { name: `Life ${process.pid} again` });
+    assert.equal(replaced.name, `Life ${process.pid} again`);
+    assert.equal(await api.delete(path), null);
+    assert.equal((await failure(api.get(path))).code, "not_found");
+  });
+
+  test("query parameters: null and undefined are left out", async () => {
+    const api = bob();
+    await api.post(WORKSPACES, { name: `Query ${process.pid} 1` });
+    await api.post(WORKSPACES, { name: `Query ${process.pid} 2` });
+    const page = await api.get(WORKSPACES, {
+      query: { limit: 1, offset: null, unused: undefined },
+    });
+    assert.equal(page.results.length, 1);
+    assert.match(page.next, /[?&]limit=1&offset=1$/);
+    const error = await failure(api.get(WORKSPACES, { query: { limit: 0 } }));
+    assert.equal(error.code, "validation_error");
+    assert.deepEqual(Object.keys(error.fieldErrors), ["limit"]);
+  });
+
+  test("the id the client sends is the request's id: in the answer and the body", async () => {
+    const api = bob();
+    const body = await api.get("/t/drf/ok");
+    assert.equal(body.correlation_id, api.sentIds[0]);
+    const error = await failure(api.get("/t/drf/raise/internal"));
+    assert.equal(error.correlationId, api.sentIds[1]);
+    assert.equal(error.response.headers.get("X-Correlation-ID"), api.sentIds[1]);
+    assert.equal(error.message, "Internal server error");
+  });
+
+  test("by default each request has a fresh UUID of its own", async () => {
+    const api = new ApiClient(SERVICE_URL, { token: ACCOUNTS.bob.token });
+    const first = (await api.get("/t/drf/ok")).correlation_id;
+    const second = (await api.get("/t/drf/ok")).correlation_id;
+    assert.match(first, UUID4);
+    assert.match(second, UUID4);
+    assert.notEqual(first, second);
+  });
+
+  test("a 401 calls onAuthError with the ApiError then thrown; nothing redirects", async () => {
+    const seen = [];
+    const api = new ApiClient(SERVICE_URL, {
+      token: "not-a-token",
+      onAuthError: (error) => seen.push(error),
+    });
+    const error = await failure(api.get(WORKSPACES));
+    assert.equal(error.status, 401);
+    assert.equal(error.code, "authentication_error");
+    assert.equal(error.response.headers.get("WWW-Authenticate"), "Token");
+    assert.deepEqual(seen, [error]);
+    // A token set later is used from then on; other refusals do not call it.
+    api.token = ACCOUNTS.bob.token;
+    assert.equal(typeof (await api.get(WORKSPACES)).count, "number");
+    assert.equal((await failure(api.get("/t/drf/raise/drf_permission_denied"))).status, 403);
+    assert.equal(seen.length, 1);
+  });
+});
+
+describe("failures that are not the service's", () => {
+  test("no server: status 0, network_error, and the id the request was sent with", async () => {
+    const api = clientFor(`http://127.0.0.1:${await closedPort()}`);
+    const error = await failure(api.get(WORKSPACES));
+    assert.equal(error.code, "network_error");
+    assert.equal(error.status, 0);
+    assert.equal(error.message, "Server unreachable");
+    assert.equal(error.isNetworkError, true);
+    assert.equal(error.correlationId, api.sentIds[0]);
+    assert.equal(error.response, null);
+    assert.ok(error.cause instanceof TypeError);
+  });
+
+  test("a connection that breaks before the answer is a network_error too", async () => {
+    const server = await localServer((request) => request.socket.destroy());
+    try {
+      const api = clientFor(server.url);
+      const error = await failure(api.get("/"));
+      assert.equal(error.code, "network_error");
+      assert.equal(error.correlationId, api.sentIds[0]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  const BODIES = [
+    {
+      what: "a proxy's HTML 502",
+      status: 502,
+      type: "text/html",
+      body: "<html><h1>502 Bad Gateway</h1></html>",
+      message: "HTTP 502 Bad Gateway",
+    },
+    {
+      what: "HTML labelled JSON",
+      status: 500,
+      type: "application/json",
+      body: "<html>oops</html>",
+      message: "HTTP 500 Internal Server Error",
+    },
+    {
+      what: "an empty 504",
+      status: 504,
+      type: null,
+      body: "",
+      message: "HTTP 504 Gateway Timeout",
+    },
+    {
+      what: "another service's JSON error",
+      status: 418,
+      type: "application/json",
+      body: '{"detail": "teapot"}',
+      message: "HTTP 418 I'm a Teapot",
+    },
+  ];
+  for (const { what, status, type, body, message } of BODIES) {
+    test(`${what}: http_error with the status and the id that was sent`, async () => {
+      const server = await localServer((request, response) => {
+        response.writeHead(status, type ? { "Content-Type": type } : {});
+        response.end(body);
+      });
+      try {
+        const api = clientFor(server.url);
+        const error = await failure(api.get("/api/workspaces/"));
+        assert.equal(error.code, "http_error");
+        assert.equal(error.status, status);
+        assert.equal(error.message, message);
+        assert.equal(error.correlationId, api.sentIds[0]);
+        assert.deepEqual(error.details, {});
+        assert.deepEqual(error.fieldErrors, {});
+        assert.equal(error.isNetworkError, false);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test("a success whose JSON cannot be read is an http_error, not a SyntaxError", async () => {
+    const server = await localServer((request, response) => {
+      response.writeHead(200, {
+        "Content-Type": "application/json",
+        "X-Correlation-ID": "upstream-id",
+      });
+      response.end("{truncated");
+    });
+    try {
+      const error = await failure(clientFor(server.url).get("/"));
+      assert.equal(error.code, "http_error");
+      assert.equal(error.status, 200);
+      assert.equal(error.correlationId, "upstream-id");
+      assert.ok(error.cause instanceof SyntaxError);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("aborting rejects with the signal's reason, not an ApiError", async () => {
+    const server = await localServer(() => {}); // never answers
+    try {
+      const controller = new AbortController();
+      const pending = clientFor(server.url).get("/", { signal: controller.signal });
+      controller.abort(new Error("the user left"));
+      await assert.rejects(pending, { message: "the user left" });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("what the client sends", () => {
+  async function sent(send) {
+    const server = await localServer((request, response) => {
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.end('{"ok": true}');
+    });
+    try {
+      assert.deepEqual(await send(server.url), { ok: true });
+      return server.requests[0];
+    } finally {
+      await server.close();
+    }
+  }
+
+  test("JSON, the token, Accept and its correlation id", async () => {
+    let api;
+    const request = await sent((url) => {
+      api = clientFor(url, { token: "t0k3n", headers: { "X-Client": "console" } });
+      return api.post("/things/", { a: [1, "b"] }, { headers: { "X-Extra": "1" } });
+    });
+    assert.equal(request.method, "POST");
+    assert.equal(request.url, "/things/");
+    assert.equal(request.body, '{"a":[1,"b"]}');
+    assert.equal(request.headers["content-type"], "application/json");
+    assert.equal(request.headers.accept, "application/json");
+    assert.equal(request.headers.authorization, "Token t0k3n");
+    assert.equal(request.headers["x-correlation-id"], api.sentIds[0]);
+    assert.equal(request.headers["x-client"], "console");
+    assert.equal(request.headers["x-extra"], "1");
+  });
+
+  test("forms and strings as they are", async () => {
+    const form = await sent((url) =>
+      clientFor(url).post("/", new URLSearchParams({ a: "1", b: "x y" })),
+    );
+    assert.equal(form.headers["content-type"], "application/x-www-form-urlencoded;charset=UTF-8");
+    assert.equal(form.body, "a=1&b=x+y");
+    const text = await sent((url) =>
+      clientFor(url).put("/", "plain words", { headers: { "Content-Type": "text/plain" } }),
+    );
+    assert.equal(text.headers["content-type"], "text/plain");
+    assert.equal(text.body, "plain words");
+    const none = await sent((url) => clientFor(url).get("/"));
+    assert.equal(none.headers["content-type"], undefined);
+  });
+
+  test("a request's headers win over the client's, whatever their case", async () => {
+    const request = await sent((url) =>
+      clientFor(url, { headers: { accept: "application/json, application/problem+json" } }).get(
+        "/",
+        {
+          headers: { "x-correlation-id": "mine", ACCEPT: "application/problem+json" },
+        },
+      ),
+    );
+    assert.equal(request.headers.accept, "application/problem+json");
+    assert.equal(request.headers["x-correlation-id"], "mine");
+  });
+});
+
+describe("retries on 429 and 503", () => {
+  /** A server that answers the statuses in `script` in turn, then 200; Retry-After as given. */
+  async function flaky(script, retryAfter = "1") {
+    let answered = 0;
+    return localServer((request, response) => {
+      const status = script[answered++];
+      if (status === undefined) {
+        response.writeHead(200, { "Content-Type": "application/json" });
+        return response.end('{"ok": true}');
+      }
+      response.writeHead(status, { "Content-Type": "application/json", "Retry-After": retryAfter });
+      response.end(
+        JSON.stringify({
+          error: {
+            code: "service_busy",
+            message: "Busy",
+            correlation_id: request.headers["x-correlation-id"],
+          },
+        }),
+      );
+    });
+  }
+
+  test("off by default", async () => {
+    const server = await flaky([503]);
+    try {
+      const error = await failure(clientFor(server.url).get("/"));
+      assert.equal(error.status, 503);
+      assert.equal(error.retryAfter, 1);
+      assert.equal(server.requests.length, 1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("an idempotent request is sent again after Retry-After, with a new id", async () => {
+    const server = await flaky([503]);
+    try {
+      const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
+      assert.deepEqual(await api.get("/"), { ok: true });
+      const [first, second] = server.requests;
+      assert.equal(server.requests.length, 2);
+      assert.ok(second.at - first.at >= 990, `retried after ${second.at - first.at} ms`);
+      assert.deepEqual(
+        server.requests.map((r) => r.headers["x-correlation-id"]),
+        api.sentIds,
+      );
+      assert.notEqual(api.sentIds[0], api.sentIds[1]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const method of ["PUT", "DELETE", "HEAD", "OPTIONS"]) {
+    test(`${method} is retried too`, async () => {
+      const server = await flaky([429], "0");
+      try {
+        await clientFor(server.url, { retry: { attempts: 2, maxWaitSeconds: 1 } }).request(
+          method,
+          "/",
+        );
+        assert.equal(server.requests.length, 2);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  for (const method of ["POST", "PATCH"]) {
+    test(`${method} is never retried`, async () => {
+      const server = await flaky([503], "0");
+      try {
+        const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
+        assert.equal((await failure(api.request(method, "/", { body: {} }))).status, 503);
+        assert.equal(server.requests.length, 1);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test("bounded by the number of attempts", async () => {
+    const server = await flaky([503, 503, 503, 503], "0");
+    try {
+      const error = await failure(
+        clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } }).get("/"),
+      );
+      assert.equal(error.status, 503);
+      assert.equal(server.requests.length, 3);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("bounded by the total wait: a retry that would wait too long is not made", async () => {
+    const server = await flaky([429, 429, 429], "1");
+    try {
+      const started = Date.now();
+      const api = clientFor(server.url, { retry: { attempts: 5, maxWaitSeconds: 1.5 } });
+      const error = await failure(api.get("/"));
+      assert.equal(error.status, 429);
+      assert.equal(server.requests.length, 2); // waited 1 s once; a second second would pass 1.5
+      assert.ok(Date.now() - started < 1900);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a request's own policy wins over the client's", async () => {
+    const server = await flaky([503], "0");
+    try {
+      const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
+      await failure(api.get("/", { retry: null }));
+      assert.equal(server.requests.length, 1);
+      assert.deepEqual(
+        await clientFor(server.url).get("/", { retry: { attempts: 2, maxWaitSeconds: 1 } }),
+        { ok: true },
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("aborting while waiting to retry stops at once", async () => {
+    const server = await flaky([503, 503], "30");
+    try {
+      const controller = new AbortController();
+      const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 60 } });
+      const pending = api.get("/", { signal: controller.signal });
+      setTimeout(() => controller.abort(new Error("stop")), 100);
+      await assert.rejects(pending, { message: "stop" });
+      assert.equal(server.requests.length, 1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("ApiError.from", () => {
+  const respond = (status, body, headers = {}) =>
+    new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers });
+
+  test("problem details without a code: type's last segment; extensions as details", async () => {
+    const error = await ApiError.from(
+      respond(
+        409,
+        {
+          type: "https://example.com/probs/out-of-credit/",
+          title: "Out of credit",
+          status: 409,
+          balance: 30,
+          errors: { amount: "Too much" },
+        },
+        { "Content-Type": "application/problem+json" },
+      ),
+      "sent-id",
+    );
+    assert.equal(error.code, "out-of-credit");
+    assert.equal(error.message, "Out of credit");
+    assert.equal(error.correlationId, "sent-id");
+    assert.deepEqual(error.details, { balance: 30, field_errors: { amount: "Too much" } });
+    assert.deepEqual(error.fieldErrors, { amount: ["Too much"] });
+  });
+
+  test("about:blank problems are http_error", async () => {
+    const error = await ApiError.from(
+      respond(
+        404,
+        { type: "about:blank", title: "Not Found" },
+        { "Content-Type": "application/problem+json" },
+      ),
+    );
+    assert.equal(error.code, "http_error");
+    assert.equal(error.message, "Not Found");
+    assert.equal(error.correlationId, null);
+  });
+
+  test("Retry-After as an HTTP date, and details.retry_after without the header", async () => {
+    const inTwoSeconds = new Date(Date.now() + 2000).toUTCString();
+    const dated = await ApiError.from(respond(503, "", { "Retry-After": inTwoSeconds }));
+    assert.ok(dated.retryAfter >= 1 && dated.retryAfter <= 2, dated.retryAfter);
+    const envelope = {
+      error: {
+        code: "rate_limit_exceeded",
+        message: "Slow down",
+        correlation_id: "c",
+        details: { retry_after: 9 },
+      },
+    };
+    const fromDetails = await ApiError.from(
+      respond(429, envelope, { "Content-Type": "application/json" }),
+    );
+    assert.equal(fromDetails.retryAfter, 9);
+    const junk = await ApiError.from(respond(503, "", { "Retry-After": "soon" }));
+    assert.equal(junk.retryAfter, null);
+  });
+
+  test("the response header's id when the body has none", async () => {
+    const error = await ApiError.from(
+      respond(502, "<html></html>", {
+        "Content-Type": "text/html",
+        "X-Correlation-ID": "from-header",
+      }),
+      "sent",
+    );
+    assert.equal(error.correlationId, "from-header");
+  });
+});
