@@ -161,7 +161,8 @@ export class FormFeedback {
       const slot = this.slot(path);
       if (slot) {
         slot.append(element("p", "field-message", messages.join(" ")));
-        firstInvalid ??= this.markInvalid(path);
+        const field = this.markInvalid(path);
+        firstInvalid ??= field;
       } else {
         extra.push(path === "non_field_errors" ? messages.join(" ") : `${path}: ${messages.join(" ")}`);
       }
@@ -173,7 +174,8 @@ export class FormFeedback {
     const box = errorBox(error, { ...options, extra: [...(options.extra ?? []), ...extra] });
     if (conflictField) {
       this.slot(conflictField).append(box);
-      firstInvalid ??= this.markInvalid(conflictField);
+      const field = this.markInvalid(conflictField);
+      firstInvalid ??= field;
     } else {
       this.alert.append(box);
     }
