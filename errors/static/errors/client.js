@@ -315,6 +315,7 @@ export class EventStream {
   #client;
   #options;
   #source = null;
+  /** @type {StreamState} */
   #state = "closed";
   #lastEventId = null;
   #failures = 0;
@@ -503,7 +504,7 @@ export class EventStream {
     this.#setState("connecting");
     const { reconnectDelayMs, maxReconnectDelayMs } = this.#options;
     const backoff = Math.min(maxReconnectDelayMs, reconnectDelayMs * 2 ** this.#failures);
-    // Full jitter over the upper half, so clients cut off together do not return together.
+    // Half the wait at random, so that clients cut off together do not all return together.
     let delay = backoff / 2 + (Math.random() * backoff) / 2;
     if (retryAfterSeconds) delay = Math.max(delay, retryAfterSeconds * 1000);
     this.#failures += 1;
