@@ -373,6 +373,18 @@ def test_manage_check_reports_no_issues(projects: Ready[Project], variant: str) 
     assert "System check identified no issues" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_javascript_client_is_a_static_file_of_the_installed_app(
+    projects: Ready[Project], variant: str
+) -> None:
+    """`collectstatic` (or a static view) finds the client in the wheel, not in this repository."""
+    result = projects[variant].manage("findstatic", "errors/client.js", "errors/client.d.ts")
+    found = [line.strip() for line in result.stdout.splitlines() if line.startswith(" ")]
+    assert len(found) == 2, result.stdout + result.stderr
+    for path, name in zip(found, ("client.js", "client.d.ts"), strict=True):
+        assert path.endswith(f"site-packages/errors/static/errors/{name}"), found
+
+
 def test_without_drf_errors_handler_names_the_drf_extra(projects: Ready[Project]) -> None:
     seen = projects["plain"].probe(
         "import json\n"

@@ -46,6 +46,7 @@ def test_the_schema_is_valid_openapi_3(schema: dict[str, Any]) -> None:
     assert set(operations(schema)) == {
         "POST /api/auth/logout/",
         "POST /api/auth/token/",
+        "POST /api/events/tickets/",
         "GET /api/workspaces/",
         "POST /api/workspaces/",
         "GET /api/workspaces/{workspace_id}/",
