@@ -33,6 +33,7 @@ import httpx
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
+from django.db import connections
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -52,8 +53,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, which Playwright drives as it is
 ORIGIN_SITE = Path(__file__).parent / "origin"
 PASSWORD = "console-password"
-# Hashed as the server checks passwords (the test settings' fast hasher is unknown to it), once.
-PASSWORD_HASH = PBKDF2PasswordHasher().encode(PASSWORD, "consoletestsalt")
 LOGIN_RATE = 3  # per minute and client address: the fourth attempt is refused
 REPLAY_BUFFER = 5  # events kept per user for a stream that reconnects
 TIMEOUT_MS = 10_000  # for each wait of Playwright's
@@ -183,14 +182,29 @@ class Account:
         return {"Authorization": f"Token {self.key}"}
 
 
+@functools.cache
+def password_hash() -> str:
+    """PASSWORD hashed as the server checks it (it does not know the test settings' fast
+    hasher); once, since the server's hasher is slow on purpose."""
+    return PBKDF2PasswordHasher().encode(PASSWORD, "consoletestsalt")
+
+
 @contextlib.contextmanager
 def orm(django_db_blocker: Any) -> Iterator[None]:
-    """ORM access while Playwright runs (see the module docstring)."""
+    """ORM access while Playwright runs (see the module docstring).
+
+    The connection is closed at the end: Django keeps one per context (asgiref's Local), and
+    under Playwright the test's code runs in a context of its own, whose connection pytest-django
+    would not close; left open, it keeps the test database from being dropped.
+    """
     with (
         django_db_blocker.unblock(),
         mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "1"}),
     ):
-        yield
+        try:
+            yield
+        finally:
+            connections.close_all()
 
 
 def redis_client() -> Any:
@@ -227,7 +241,9 @@ def account(service: Service, django_db_blocker: Any) -> Iterator[Account]:
     service.ensure_running()
     forget_logins()
     with orm(django_db_blocker):
-        user = User.objects.create(username=f"user-{uuid.uuid4().hex[:8]}", password=PASSWORD_HASH)
+        user = User.objects.create(
+            username=f"user-{uuid.uuid4().hex[:8]}", password=password_hash()
+        )
         made = Account(user.username, user.pk, issue_token(user).key)
     forget_events(made.user_id)
     yield made

@@ -78,7 +78,7 @@ export class WorkspacesPanel {
       }
     } else {
       this.upsert(workspace);
-      if (!known) this.total += 1;
+      if (!known && type === "workspace.created") this.total += 1;
     }
     this.renderCount();
   }
@@ -144,9 +144,11 @@ export class WorkspacesPanel {
 
   renderCount() {
     const shown = this.rows.size;
+    // An update of a workspace the list did not hold (made while the stream was away) adds a
+    // row the count did not know of: it is counted again at the next load.
+    const total = Math.max(this.total, shown);
     this.empty.hidden = shown > 0;
-    this.count.textContent =
-      this.total > shown ? `(the first ${shown} of ${this.total})` : `(${shown})`;
+    this.count.textContent = total > shown ? `(the first ${shown} of ${total})` : `(${shown})`;
   }
 
   wire(entry) {
