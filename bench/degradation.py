@@ -11,7 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from bench.harness import DaphneServer, database, migrated_token
+from bench import harness
+from bench.harness import DaphneServer
 from tests.support.faults import Load, PhaseReport, burst, summary
 from tests.support.tcp_proxy import TcpProxy
 
@@ -25,15 +26,13 @@ SCENARIOS = {
     "redis-refuse": "Redis refuses connections, 6 clients",
     "redis-hang": "Redis hangs, 6 clients",
 }
-SERVICE_ENV = {"USER_THROTTLE_RATE": "100000000/minute", "LOG_LEVEL": "WARNING"}
 URL_OF = {"pg": "DATABASE_URL", "redis": "REDIS_URL"}
 
 
 class Bench:
-    def __init__(self, database_url: str, redis_url: str | None, token: str) -> None:
-        self.env = {**SERVICE_ENV, "DATABASE_URL": database_url}
-        self.env.update({"REDIS_URL": redis_url} if redis_url else {})
-        self.token, self.broken = token, list[str]()
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.token, self.broken = harness.migrated_token(self.env), list[str]()
 
     def judge(self, report: PhaseReport, name: str = "", judged: bool = True) -> None:
         print("  " + summary(report))
@@ -96,10 +95,9 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=" ".join(SCENARIOS))
     args = parser.parse_args()
     if not args.database_url.startswith(("postgres://", "postgresql://")):
-        print("degradation: needs --database-url postgres://… (or DATABASE_URL)")
-        return 2
-    with database(args.database_url, create=True) as url:
-        bench = Bench(url, args.redis_url, migrated_token({"DATABASE_URL": url}))
+        parser.error("needs --database-url postgres://… (or DATABASE_URL)")
+    with harness.environment(args.database_url, args.redis_url, "WARNING", create=True) as env:
+        bench = Bench(env)
         for name in args.scenarios.split(","):
             if name.startswith("redis") and not args.redis_url:
                 print(f"== {name} skipped: no --redis-url")
@@ -111,11 +109,7 @@ def main() -> int:
                 bench.bad_tokens()
             else:
                 bench.outage(name, 12.0 if name == "pg-hang" else args.outage)
-    if bench.broken:
-        print("FAILED: the contract was broken:")
-        for line in bench.broken:
-            print("  " + line)
-    return 1 if bench.broken else 0
+    return harness.finish(bench.broken, "FAILED: the contract was broken:")
 
 
 if __name__ == "__main__":

@@ -21,30 +21,22 @@ import psycopg
 
 from tests.support.servers import REPO_ROOT, DaphneServer, server_environment
 
-__all__ = ["REPO_ROOT", "DaphneServer", "BenchFailed", "Child"]
-
-# The service as the benchmarks run it: production's logging and no throttle in the way.
-SERVICE_ENV = {
-    "DEBUG": "0",
-    "LOG_FORMAT": "json",
-    "USER_THROTTLE_RATE": "100000000/minute",
-    "LOGIN_THROTTLE_RATE": "100000000/minute",
-}
+__all__ = ["DaphneServer", "BenchFailed", "Child"]
 
 
 class BenchFailed(Exception):
     """Setting up or running the benchmark failed; the message says what."""
 
 
-def percentile(ordered: list[float], fraction: float) -> float:
-    """The nearest-rank percentile of an ascending list (NaN when empty)."""
-    if not ordered:
-        return math.nan
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+def summary(values: list[float], percents: tuple[int, ...] = (50, 99)) -> dict[str, float]:
+    """The nearest-rank percentiles of `values` ("p50": …) and their "max"; NaN when empty."""
+    ordered = sorted(values) or [math.nan]
+    ranked = {f"p{p}": ordered[math.ceil(p / 100 * len(ordered)) - 1] for p in percents}
+    return ranked | {"max": ordered[-1]}
 
 
-def ratio(numerator: float, denominator: float | None) -> float:
-    """numerator / denominator, NaN when the denominator is 0, None or NaN."""
+def ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, NaN when the denominator is 0 or NaN."""
     return numerator / denominator if denominator and not math.isnan(denominator) else math.nan
 
 
@@ -61,45 +53,47 @@ def rss_kb(pid: int) -> int:
 
 
 @contextmanager
-def database(url: str | None, *, create: bool = False) -> Iterator[str]:
-    """The service's DATABASE_URL: `url` as it is, a fresh SQLite file when None, or with
-    `create` a database of its own next to the maintenance connection `url`, dropped at the end.
-    """
+def environment(
+    url: str | None, redis_url: str | None, log_level: str, create: bool = False
+) -> Iterator[dict[str, str]]:
+    """The service's environment as the benchmarks run it: production's logging, no throttle in
+    the way, REDIS_URL if given; DATABASE_URL is `url` as it is, a fresh SQLite file when None, or
+    with `create` a database of its own next to the maintenance connection `url`, dropped at the
+    end."""
+    env = {"DEBUG": "0", "LOG_FORMAT": "json", "LOG_LEVEL": log_level}
+    env.update(USER_THROTTLE_RATE="100000000/minute", LOGIN_THROTTLE_RATE="100000000/minute")
+    env.update({"REDIS_URL": redis_url} if redis_url else {})
     if url is None:
         with tempfile.TemporaryDirectory(prefix="cortex-bench-") as workdir:
-            yield f"sqlite:///{workdir}/bench.sqlite3"
-        return
-    if not create:
-        yield url
-        return
-    name = f"cortex_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-    finally:
+            yield env | {"DATABASE_URL": f"sqlite:///{workdir}/bench.sqlite3"}
+    elif not create:
+        yield env | {"DATABASE_URL": url}
+    else:
+        name = f"cortex_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+            try:
+                yield env | {"DATABASE_URL": urlunsplit(urlsplit(url)._replace(path=f"/{name}"))}
+            finally:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def manage(env: Mapping[str, str], *args: str, settings: str = "cortex.settings") -> str:
+def manage(env: Mapping[str, str], *args: str) -> str:
     """`manage.py ARGS` in the environment the server gets; returns its stdout."""
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=REPO_ROOT, env=server_environment(env, settings), capture_output=True, text=True,
+        cwd=REPO_ROOT, env=server_environment(env), capture_output=True, text=True,
     )  # fmt: skip
     if result.returncode:
         raise BenchFailed(f"manage.py {' '.join(args)}: {result.stdout[-2000:]}{result.stderr}")
     return result.stdout
 
 
-def migrated_token(
-    env: Mapping[str, str], *, migrate: bool = True, settings: str = "cortex.settings"
-) -> str:
+def migrated_token(env: Mapping[str, str], *, migrate: bool = True) -> str:
     """Migrate (unless told not to), create the user `bench` if needed; its new API token."""
     if migrate:
-        manage(env, "migrate", "--noinput", "-v", "0", settings=settings)
-    output = manage(env, "demo_user", "--username", "bench", settings=settings)
+        manage(env, "migrate", "--noinput", "-v", "0")
+    output = manage(env, "demo_user", "--username", "bench")
     match = re.search(r"API token: (\w+)", output)
     if match is None:
         raise BenchFailed("manage.py demo_user printed no token")
@@ -159,10 +153,8 @@ class Child:
 
     def close(self) -> None:
         try:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            self.process.wait(timeout=15)
-        except (OSError, subprocess.TimeoutExpired):
+            self.process.communicate(timeout=15)  # closes its stdin: the child ends
+        except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
 
@@ -178,8 +170,8 @@ async def commands() -> AsyncIterator[dict[str, Any]]:
         yield json.loads(line)
 
 
-def finish(problems: list[str]) -> int:
-    """Print the problems of a run under FAILED; the exit status (1 with problems)."""
+def finish(problems: list[str], heading: str = "\nFAILED:") -> int:
+    """Print the problems of a run under `heading`; the exit status (1 with problems)."""
     if problems:
-        print("\nFAILED:\n" + "\n".join(f"  {problem}" for problem in problems))
+        print("\n".join([heading, *(f"  {problem}" for problem in problems)]))
     return 1 if problems else 0

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import re
@@ -21,17 +22,14 @@ from itertools import repeat
 from typing import Any
 
 from bench import harness
-from bench.harness import fmt, percentile, ratio
+from bench.harness import fmt, ratio
 
 SCENARIOS = ("bare", "get", "not_found", "list", "create", "duplicate", "invalid", "mix")
 MIX_WEIGHTS = {"get": 30, "list": 10, "create": 15, "not_found": 20, "duplicate": 10, "invalid": 10}
 MIX_WEIGHTS["bare"] = 5
 GRACE = 20.0  # seconds a scenario may overrun before the client gives up: the server hangs
 Planned = tuple[bytes, int, bytes]  # the request, the expected status, a marker in the body
-
-
-class Broken(Exception):
-    """The connection broke, or the answer is not HTTP/1.1 with a Content-Length."""
+Plan = Callable[[], Planned]  # a scenario's next request
 
 
 class Connection:
@@ -40,7 +38,8 @@ class Connection:
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def request(self, data: bytes) -> tuple[int, bytes, bytes]:
-        """Status, lower-cased head and body of one answer."""
+        """Status, lower-cased head and body of one answer; ConnectionError when the connection
+        broke or the answer is not HTTP/1.1 with a Content-Length."""
         try:
             if self.streams is None:
                 self.streams = await asyncio.open_connection("127.0.0.1", self.port)
@@ -55,7 +54,7 @@ class Connection:
             return int(head[9:12]), head, body
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             self.close()
-            raise Broken(f"{type(exc).__name__}: {exc}") from exc
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         if self.streams is not None:
@@ -63,9 +62,7 @@ class Connection:
         self.streams = None
 
 
-def planners(
-    port: int, token: str, fixture: tuple[str, str] | None
-) -> dict[str, Callable[[], Planned]]:
+def planners(port: int, token: str, fixture: tuple[str, str] | None) -> dict[str, Plan]:
     """Per scenario, a function giving the next request (the fixture: its id and name)."""
     headers = (
         f"Host: 127.0.0.1:{port}\r\nAuthorization: Token {token}\r\n"
@@ -89,13 +86,13 @@ def planners(
         return {"fixture": lambda: (post(f"bench-fixture-{tag}"), 201, b'"id":')}
     fixture_id, name = fixture
     fixed: dict[str, Planned] = {
-        "bare": (get("/bench/bare/"), 200, b'"ok":true'),
+        "bare": (get("/bench/bare/"), 200, b'"status":"ok"'),
         "get": (get(f"/api/workspaces/{fixture_id}/"), 200, fixture_id.encode()),
         "list": (get("/api/workspaces/?limit=20"), 200, b'"results":'),
         "duplicate": (post(name), 409, b'"code":"workspace_name_conflict"'),
         "invalid": (post(""), 400, b'"code":"validation_error"'),
     }
-    plans: dict[str, Callable[[], Planned]] = {k: repeat(p).__next__ for k, p in fixed.items()}
+    plans: dict[str, Plan] = {k: repeat(p).__next__ for k, p in fixed.items()}
     missing = b'"code":"not_found"'
     plans["not_found"] = lambda: (get(f"/api/workspaces/{uuid.uuid4()}/"), 404, missing)
     plans["create"] = create
@@ -120,7 +117,7 @@ def verdict(planned: Planned, status: int, head: bytes, body: bytes) -> str | No
 class Tally:
     def __init__(self, budget: int) -> None:
         self.budget = budget  # requests left in this phase, on all connections
-        self.latencies: list[float] = []
+        self.latencies: list[float] = []  # ms
         self.statuses: Counter[int] = Counter()
         self.broken, self.mismatches = 0, 0
         self.samples: list[str] = []
@@ -131,9 +128,7 @@ class Tally:
             self.samples.append(description)
 
 
-async def drive(
-    connection: Connection, plan: Callable[[], Planned], end: float, tally: Tally
-) -> None:
+async def drive(connection: Connection, plan: Plan, end: float, tally: Tally) -> None:
     """Send requests on one connection until `end` or until the phase's budget is spent."""
     clock = time.perf_counter
     while tally.budget > 0 and clock() < end:
@@ -142,43 +137,39 @@ async def drive(
         started = clock()
         try:
             status, head, body = await connection.request(planned[0])
-        except Broken as exc:
+        except ConnectionError as exc:
             tally.broken += 1
             tally.unexpected(f"broken connection: {exc}")
             await asyncio.sleep(0.01)  # a refused connection would spin through the budget
             continue
-        tally.latencies.append(clock() - started)
+        tally.latencies.append((clock() - started) * 1000)
         tally.statuses[status] += 1
         if problem := verdict(planned, status, head, body):
             tally.unexpected(problem)
 
 
 async def scenario(
-    name: str, plan: Callable[[], Planned], conns: list[Connection], config: dict[str, Any]
+    name: str, plan: Plan, conns: list[Connection], config: dict[str, Any]
 ) -> dict[str, Any]:
     """Warm up, then measure one scenario on every connection; its summary."""
-    clock = time.perf_counter
+    clock, pid = time.perf_counter, config["server_pid"]
     async with asyncio.timeout(config["warmup"] + config["seconds"] + GRACE):
         for seconds in (config["warmup"], config["seconds"]):
             tally = Tally(config["max_requests"])
-            server_before, client_before = (
-                harness.cpu_seconds(config["server_pid"]),
-                time.process_time(),
-            )
+            server_before, client_before = harness.cpu_seconds(pid), time.process_time()
             started = clock()
             await asyncio.gather(*(drive(c, plan, started + seconds, tally) for c in conns))
             elapsed = clock() - started
-    server_cpu = harness.cpu_seconds(config["server_pid"]) - server_before
+    server_cpu = harness.cpu_seconds(pid) - server_before
     client_cpu = time.process_time() - client_before
-    ordered, count = sorted(tally.latencies), len(tally.latencies)
+    count = len(tally.latencies)
     return {
         "scenario": name, "requests": count, "rps": count / elapsed,
-        **{f"p{p}": percentile(ordered, p / 100) * 1000 for p in (50, 90, 99)},
-        "max": ordered[-1] * 1000 if ordered else float("nan"),
+        **harness.summary(tally.latencies, (50, 90, 99)),
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "mismatches": tally.mismatches, "broken": tally.broken, "samples": tally.samples,
         "server_5xx": sum(v for k, v in tally.statuses.items() if k >= 500),
-        "server_cpu_ms": server_cpu * 1000 / count if count else None,
+        "server_cpu_ms": server_cpu * 1000 / count if count else math.nan,
         "client_cpu": client_cpu / elapsed, "budget_hit": tally.budget <= 0,
         "opened": sum(c.opened for c in conns),  # more than C: keep-alive connections closed
     }  # fmt: skip
@@ -186,7 +177,9 @@ async def scenario(
 
 async def client(config: dict[str, Any]) -> None:
     """The client process: the fixture, the sanity pass, then each scenario's summary."""
-    port, token, first = config["port"], config["token"], Connection(config["port"])
+    port, token = config["port"], config["token"]
+    connections = [Connection(port) for _ in range(config["connections"])]
+    first = connections[0]  # the fixture and the sanity pass too
     planned = planners(port, token, None)["fixture"]()
     status, _head, body = await first.request(planned[0])
     if status != 201:
@@ -201,18 +194,15 @@ async def client(config: dict[str, Any]) -> None:
             ok = verdict(planned, status, head, body) is None
             text = body[:240].decode("utf-8", "replace")
             sanity.append({"scenario": name, "ok": ok, "status": status, "body": text})
-        except Broken as exc:
+        except ConnectionError as exc:
             sanity.append({"scenario": name, "ok": False, "status": None, "body": str(exc)})
     harness.send({"fixture": fixture["id"], "sanity": sanity})
-    first.close()
-    connections = [Connection(port) for _ in range(config["connections"])]
     for name in config["scenarios"]:
         try:
             harness.send(await scenario(name, plans[name], connections, config))
         except TimeoutError:
-            return harness.send(
-                {"fatal": f"scenario {name} did not finish in time; the server hangs"}
-            )
+            fatal = f"scenario {name} did not finish in time; the server hangs"
+            return harness.send({"fatal": fatal})
 
 
 PAIRS = (("not_found", "get"), ("duplicate", "create"), ("invalid", "create"))
@@ -220,13 +210,15 @@ TARGET = 1.2
 SETTINGS = "bench.stacks.service"
 
 
-def print_sanity(message: dict[str, Any]) -> list[dict[str, Any]]:
+def print_sanity(message: dict[str, Any]) -> list[str]:
+    """Print the client's sanity pass; its problems."""
     print(f"sanity pass (fixture workspace {message['fixture']}):")
-    for entry in message["sanity"]:
-        mark = "ok " if entry["ok"] else "BAD"
-        print(f"  {mark} {entry['scenario']:<10} {entry['status']}  {entry['body'][:150]}")
+    for e in message["sanity"]:
+        mark = "ok " if e["ok"] else "BAD"
+        print(f"  {mark} {e['scenario']:<10} {e['status']}  {e['body'][:150]}")
     print("measuring:", flush=True)
-    return list(message["sanity"])
+    bad = [e for e in message["sanity"] if not e["ok"]]
+    return [f"sanity pass {e['scenario']}: status {e['status']}, {e['body'][:200]}" for e in bad]
 
 
 def print_report(
@@ -269,18 +261,16 @@ def print_report(
             f"  {error}/{success} time per request by throughput ({success} req/s / {error} "
             f"req/s) = {ratio(s['rps'], e['rps']):.2f}x (target <= {TARGET})"
         )
-        if e["server_cpu_ms"] is not None and s["server_cpu_ms"] is not None:
-            cpu_ratio = ratio(e["server_cpu_ms"], s["server_cpu_ms"])
-            print(f"  {error}/{success} server CPU per request = {cpu_ratio:.2f}x (target <= 1.2)")
+        cpu = ratio(e["server_cpu_ms"], s["server_cpu_ms"])
+        print(f"  {error}/{success} server CPU per request = {cpu:.2f}x (target <= {TARGET})")
     if bare := by_name.get("bare"):
         print("\nEach scenario vs bare (one bare DRF view in the same process):")
-        for s in summaries:
-            if s is not bare:
-                print(
-                    f"  {s['scenario']}/bare p50 latency = {ratio(s['p50'], bare['p50']):.2f}x, "
-                    f"p99 latency = {ratio(s['p99'], bare['p99']):.2f}x, "
-                    f"throughput = {ratio(s['rps'], bare['rps']):.2f}x of bare's"
-                )
+        for s in (s for s in summaries if s is not bare):
+            print(
+                f"  {s['scenario']}/bare p50 latency = {ratio(s['p50'], bare['p50']):.2f}x, "
+                f"p99 latency = {ratio(s['p99'], bare['p99']):.2f}x, "
+                f"throughput = {ratio(s['rps'], bare['rps']):.2f}x of bare's"
+            )
 
 
 def main() -> int:
@@ -298,12 +288,11 @@ def main() -> int:
         parser.error(f"unknown scenarios {sorted(unknown)}")
     summaries: list[dict[str, Any]] = []
     problems: list[str] = []
-    sanity: list[dict[str, Any]] = []
-    with harness.database(args.database_url, create=args.create_postgres) as url:
-        env = {**harness.SERVICE_ENV, "DATABASE_URL": url, "LOG_LEVEL": "INFO"}
-        env.update({"REDIS_URL": args.redis_url} if args.redis_url else {})
+    with harness.environment(
+        args.database_url, args.redis_url, "INFO", args.create_postgres
+    ) as env:
         started = time.monotonic()
-        token = harness.migrated_token(env, settings=SETTINGS)
+        token = harness.migrated_token(env)
         with harness.DaphneServer(
             env, SETTINGS, daphne_args=["-v", "0"], start_timeout=30
         ) as server:
@@ -312,7 +301,7 @@ def main() -> int:
             config.update(port=server.port, server_pid=server.pid)
             with contextlib.closing(harness.Child("bench.load", **config)) as child:
                 try:
-                    sanity = print_sanity(child.reply())
+                    problems += print_sanity(child.reply())
                     for _name in scenarios:
                         summaries.append(s := child.reply())
                         print(
@@ -328,12 +317,7 @@ def main() -> int:
             output_lines = len(harness.server_output(server))
             problems += [harness.last_output(server)] if problems else []
     if summaries:
-        print_report(args, url, output_lines, summaries)
-    for entry in sanity:
-        if not entry["ok"]:
-            problems.append(
-                f"sanity pass {entry['scenario']}: status {entry['status']}, {entry['body'][:200]}"
-            )
+        print_report(args, env["DATABASE_URL"], output_lines, summaries)
     for s in summaries:
         if s["mismatches"] or s["server_5xx"] or s["broken"]:
             problems.append(

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.harness import BenchFailed, Child, run, send
+from bench.stacks import LOG_SINK
 
 PATHS = ("200", "404", "400", "500")
 STACKS = ("bare", "errors", "errors+metrics", "alternative", "errors+trace")
@@ -35,25 +36,19 @@ def start_response(*args: Any) -> Any:
 
 def callers(stack: str) -> dict[str, Callable[[], Any]]:
     """Per path, a function that sends the request through the stack and returns the response."""
-    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
     from django.test import RequestFactory
 
-    handler, factory = WSGIHandler(), RequestFactory()
-    invalid = factory.post("/invalid", data=INVALID_BODY, content_type="application/json")
-    requests = {
-        "200": (factory.get("/ok").environ, b""),
-        "404": (factory.get("/missing").environ, b""),
-        "400": (invalid.environ, INVALID_BODY),
-        "500": (factory.get("/crash").environ, b""),
-    }
+    trace = {"traceparent": TRACEPARENT} if stack == "errors+trace" else {}
+    handler, factory = WSGIHandler(), RequestFactory(headers={"Accept": "application/json"} | trace)
+    get, invalid = factory.get, factory.post("/invalid", INVALID_BODY, "application/json")
+    requests = {"200": get("/ok"), "404": get("/missing"), "400": invalid, "500": get("/crash")}
 
-    def caller(environ: dict[str, Any], body: bytes) -> Callable[[], Any]:
-        base = {**environ, "HTTP_ACCEPT": "application/json"}
-        if stack == "errors+trace":
-            base["HTTP_TRACEPARENT"] = TRACEPARENT
+    def caller(request: WSGIRequest) -> Callable[[], Any]:
+        environ, body = request.environ, request.body
 
         def call() -> Any:
-            response = handler({**base, "wsgi.input": io.BytesIO(body)}, start_response)
+            response = handler({**environ, "wsgi.input": io.BytesIO(body)}, start_response)
             for _chunk in response:
                 pass
             response.close()  # fires request_finished, as a WSGI server would
@@ -61,7 +56,7 @@ def callers(stack: str) -> dict[str, Callable[[], Any]]:
 
         return call
 
-    return {path: caller(*request) for path, request in requests.items()}
+    return {path: caller(request) for path, request in requests.items()}
 
 
 def check(stack: str, path: str, response: Any) -> None:
@@ -118,8 +113,6 @@ def worker(config: dict[str, Any]) -> None:
     django.setup(set_prefix=False)
     if serious := [str(m) for m in checks.run_checks() if m.is_serious()]:
         sys.exit(f"overhead: stack {stack!r}: system checks failed: {serious}")
-    from bench.stacks import LOG_SINK
-
     calls, log_lines = callers(stack), {}
     for path in PATHS:
         before = LOG_SINK.writes
@@ -134,6 +127,7 @@ def worker(config: dict[str, Any]) -> None:
 
 
 LABELS = {"200": "200 ok", "404": "404 NotFound", "400": "400 invalid", "500": "500 crash"}
+TARGETS = (("errors", "\n200 path", 0.95), ("errors+metrics", "200 path, metrics on", 0.90))
 Table = dict[str, dict[str, list[float]]]
 
 
@@ -156,10 +150,7 @@ def print_report(
     for path in PATHS:
         print(f"{LABELS[path]:<14}" + "".join(f"{log_lines[s][path]:>15}" for s in STACKS))
     every = all(best["errors"][p] >= best["alternative"][p] for p in PATHS)
-    for stack, label, target in (
-        ("errors", "\n200 path", 0.95),
-        ("errors+metrics", "200 path, metrics on", 0.90),
-    ):
+    for stack, label, target in TARGETS:
         ratio = best[stack]["200"] / best["bare"]["200"]
         print(f"{label}: {stack}/bare = {ratio:.2f}x (target >= {target:.2f})")
     print(f"every path errors/alternative >= 1.00: {'yes' if every else 'no'}")

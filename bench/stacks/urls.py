@@ -1,8 +1,6 @@
 """The four views every stack serves: 200, 404 (NotFound), 400 (validation) and 500 (a crash);
 the `errors` stacks add the app's Django error views, as its setup instructs."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from django.conf import settings
