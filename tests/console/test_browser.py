@@ -3,8 +3,8 @@
 What a person sees is asserted: texts, which field an error is beside, the correlation id shown
 against the one the response carried, the stream's state, focus. One daphne process and one
 browser serve the whole module (each test has a browser context and a user of its own); the
-server runs on PostgreSQL and Redis, so event ids and the replay buffer survive the restart
-that one test makes, on the same port, as a deploy would. A page on a second origin, served by
+server runs on PostgreSQL and Redis, so event ids and the replay buffer survive the restarts
+two tests make, on the same port, as a deploy would. A page on a second origin, served by
 a small HTTP server of this module, uses the client module from the service.
 
 Playwright's sync API drives its event loop from a greenlet of the test's thread, so Django
