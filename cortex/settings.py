@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from cortex.env import env_bool, env_choice, env_db, env_int, env_list, env_rate, env_str
@@ -407,6 +408,9 @@ CORS_ORIGINS = env_list("CORS_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]
 CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
 CORS_EXPOSE_HEADERS = ["X-Correlation-ID", "Retry-After"]
+# A page on an allowed origin may send its own correlation id and trace context (the JavaScript
+# client sends X-Correlation-ID with every request): its preflight must allow them.
+CORS_ALLOW_HEADERS = (*cors_default_headers, "x-correlation-id", "traceparent", "tracestate")
 
 # --- The HTTP server (daphne; cortex/server.py) -----------------------------------------------
 # cortex/asgi.py hardens daphne unless this is off: bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (any

@@ -88,7 +88,25 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                     id="errors.W003",
                 )
             )
+        allowed = {h.lower() for h in getattr(settings, "CORS_ALLOW_HEADERS", _cors_defaults())}
+        if errors_settings.correlation_id_header.lower() not in allowed:
+            problems.append(
+                Warning(
+                    f"{errors_settings.correlation_id_header} is not in CORS_ALLOW_HEADERS.",
+                    hint="Browsers refuse the preflight of a cross-origin request that sends its "
+                    "own correlation id (the errors app's JavaScript client sends one with "
+                    "every request). Add it: (*corsheaders.defaults.default_headers, "
+                    f"{errors_settings.correlation_id_header.lower()!r}).",
+                    id="errors.W006",
+                )
+            )
     return problems
+
+
+def _cors_defaults() -> tuple[str, ...]:
+    from corsheaders.defaults import default_headers
+
+    return tuple(default_headers)
 
 
 @register(Tags.compatibility)

@@ -59,6 +59,19 @@ def test_correlation_header_not_exposed_to_cors_is_a_warning(settings: Settings)
     assert "errors.W003" in run_check()
 
 
+def test_correlation_header_that_cross_origin_requests_may_not_send_is_a_warning(
+    settings: Settings,
+) -> None:
+    settings.CORS_ALLOW_HEADERS = ["content-type", "authorization"]
+    output = run_check()
+    assert "errors.W006" in output
+    assert "X-Correlation-ID is not in CORS_ALLOW_HEADERS." in output
+    settings.CORS_ALLOW_HEADERS = ["content-type", "X-Correlation-ID"]
+    assert "errors.W006" not in run_check()
+    del settings.CORS_ALLOW_HEADERS  # django-cors-headers' defaults lack it
+    assert "errors.W006" in run_check()
+
+
 # One row per entry of errors.conf.SETTINGS, in its order: name, a value it refuses, one it takes,
 # and the check id, which is published (SILENCED_SYSTEM_CHECKS) and so must not move.
 SETTING_VALUES: list[tuple[str, Any, Any, str]] = [
