@@ -214,7 +214,7 @@ def test_every_module_the_console_imports_is_served(client: Client) -> None:
         seen.add(path)
         response: Any = client.get(path)
         assert response.status_code == 200, path
-        source = b"".join(response.streaming_content).decode()
+        source = response.content.decode()
         for target in IMPORT.findall(source):
             assert target.startswith(("./", "../")), (path, target)
             pending.append(normpath(f"{dirname(path)}/{target}"))
