@@ -43,7 +43,7 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy errors cortex accounts eventstream workspaces tests bench
+	$(BIN)/mypy errors cortex accounts eventstream workspaces console tests bench
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.overhead
