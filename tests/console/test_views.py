@@ -186,24 +186,6 @@ def test_every_control_is_a_native_element_that_the_keyboard_reaches(page: Page)
         )
 
 
-@pytest.mark.parametrize(
-    ("path", "content_type"),
-    [
-        ("/static/console/console.js", "text/javascript"),
-        ("/static/console/console.css", "text/css"),
-        ("/static/errors/client.js", "text/javascript"),
-    ],
-)
-def test_the_files_the_page_loads_are_served_by_the_service(
-    client: Client, path: str, content_type: str
-) -> None:
-    response = client.get(path)
-
-    assert response.status_code == 200
-    assert response["Content-Type"].split(";")[0] == content_type
-    assert response["Cache-Control"] == "no-cache"
-
-
 def test_every_module_the_console_imports_is_served(client: Client) -> None:
     """The console's modules import each other and the client by relative URL: each resolves."""
     pending, seen = ["/static/console/console.js"], set()

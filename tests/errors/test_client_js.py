@@ -18,9 +18,8 @@ them the addresses and credentials in environment variables:
   each one the service can produce is decoded; `CORTEX_DB_VENDOR` says which of them this
   database can produce.
 
-The accounts are made by a separate process on the servers' database (the test's own database on
-PostgreSQL, where this transactional test's flush removes them again; on SQLite, whose test
-database lives in this process's memory, a migrated file of its own).
+The accounts are made by a separate process on the servers' database (`tests.support.accounts`:
+the test's own database on PostgreSQL, a migrated file of its own on SQLite).
 """
 
 from __future__ import annotations
@@ -38,38 +37,15 @@ from django.db import connection
 
 from errors import catalog
 from tests.conftest import IN_CI
+from tests.support.accounts import make_accounts
 from tests.support.fixtures import DaphneFactory
-from tests.support.servers import REPO_ROOT, current_database_url, free_port, server_environment
+from tests.support.servers import REPO_ROOT, current_database_url, free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 JS_TESTS = REPO_ROOT / "tests" / "errors" / "js"
 ACCOUNTS = ("alice", "bob", "carol", "dave")
 NODE_TIMEOUT = 300.0
-
-# Run by a separate process with DATABASE_URL set: migrates (a no-op on the test's PostgreSQL
-# database), makes each user with a token, and one more whose only token has expired.
-_SETUP = """
-import json, sys
-from datetime import timedelta
-import django
-django.setup()
-from django.contrib.auth.models import User
-from django.core.management import call_command
-from django.utils import timezone
-from knox.models import AuthToken
-from accounts.tokens import issue_token
-call_command("migrate", verbosity=0)
-accounts = {}
-for name in sys.argv[1:]:
-    user = User.objects.create_user(name, password=name + "-password")
-    accounts[name] = {"id": user.pk, "password": name + "-password", "token": issue_token(user).key}
-expired = issue_token(User.objects.create_user("expired", password="expired-password"))
-AuthToken.objects.filter(digest=expired.token.digest).update(
-    expiry=timezone.now() - timedelta(seconds=1)
-)
-print(json.dumps({"accounts": accounts, "expired_token": expired.key}))
-"""
 
 
 def node_or_skip() -> str:
@@ -96,21 +72,6 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cortex.sqlite3'}"
 
 
-def make_accounts(url: str) -> dict[str, object]:
-    result = subprocess.run(
-        [sys.executable, "-c", _SETUP, *ACCOUNTS],
-        cwd=REPO_ROOT,
-        env=server_environment({"DATABASE_URL": url}, settings_module="tests.settings"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    made: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
-    return made
-
-
 def forget_redis_state(redis_url: str | None, user_ids: list[int]) -> None:
     """User ids repeat between runs; so would their replay buffers and group memberships."""
     if not redis_url:
@@ -132,9 +93,8 @@ def test_the_javascript_client_against_the_real_service(
 ) -> None:
     node = node_or_skip()
     url = database_url(tmp_path)
-    made = make_accounts(url)
-    accounts = made["accounts"]
-    assert isinstance(accounts, dict)
+    made = make_accounts(url, ACCOUNTS, expired=True, settings_module="tests.settings")
+    accounts = made.accounts
     user_ids = [int(account["id"]) for account in accounts.values()]
     redis_url = os.environ.get("REDIS_URL") or None
     forget_redis_state(redis_url, user_ids)
@@ -169,7 +129,7 @@ def test_the_javascript_client_against_the_real_service(
         "CORTEX_URL": main.url,
         "CORTEX_DEGRADED_URL": degraded.url,
         "CORTEX_ACCOUNTS": json.dumps(accounts),
-        "CORTEX_EXPIRED_TOKEN": str(made["expired_token"]),
+        "CORTEX_EXPIRED_TOKEN": str(made.expired_token),
         "CORTEX_CATALOG": json.dumps(codes),
         "CORTEX_DB_VENDOR": connection.vendor,
     }

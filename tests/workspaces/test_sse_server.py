@@ -16,8 +16,6 @@ import re
 import socket
 import sqlite3
 import struct
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -31,12 +29,11 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from accounts.tokens import issue_token
+from tests.support.accounts import make_accounts
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import (
-    REPO_ROOT,
     DaphneServer,
     current_database_url,
-    server_environment,
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -308,23 +305,6 @@ def shorten(text: str, limit: int = 160) -> str:
 
 ACCOUNTS = ("alice", "bob")
 
-_SQLITE_SETUP = """
-import json, sys
-import django
-django.setup()
-from django.contrib.auth.models import User
-from django.core.management import call_command
-from django.db import connection
-from accounts.tokens import issue_token
-call_command("migrate", verbosity=0)
-accounts = {}
-for name in sys.argv[1:]:
-    user = User.objects.create_user(name, password=name + "-password")
-    accounts[name] = [user.pk, issue_token(user).key]
-connection.close()
-print(json.dumps(accounts))
-"""
-
 
 @dataclass(frozen=True)
 class Account:
@@ -365,17 +345,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate 
     if connection.vendor != "sqlite":
         return None
     path = tmp_path_factory.mktemp("sse-db") / "template.sqlite3"
-    result = subprocess.run(
-        [sys.executable, "-c", _SQLITE_SETUP, *ACCOUNTS],
-        cwd=REPO_ROOT,
-        env=server_environment({"DATABASE_URL": f"sqlite:///{path}"}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    made = json.loads(result.stdout.strip().splitlines()[-1])
-    accounts = {name: Account(name, user_id, key) for name, (user_id, key) in made.items()}
+    made = make_accounts(f"sqlite:///{path}", ACCOUNTS).accounts
+    accounts = {name: Account(name, made[name]["id"], made[name]["token"]) for name in made}
     return SqliteTemplate(path, accounts)
 
 
