@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import import_module
 from typing import Any, ClassVar, cast
-from urllib.parse import parse_qs
 
 import orjson
 from channels.consumer import AsyncConsumer, get_handler_name
@@ -89,6 +88,7 @@ class EventStreamConsumer(AsyncConsumer):
     flow_handle: Any = None  # the flow-control registration, see `flow`
     counted = False  # whether this stream is in the sse_open_streams gauge
     request: ASGIRequest  # the request as a Django view would see it
+    resume_after: str | None = None  # Last-Event-ID, from the header or ?last_event_id=
     extra_headers: list[tuple[bytes, bytes]] = []  # on every answer: the project's, CORS
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -125,9 +125,15 @@ class EventStreamConsumer(AsyncConsumer):
         """The request (its body is ignored): refuse it with an envelope, or open the stream."""
         if message.get("more_body") or self.stream is not None:
             return
-        self.request = session_request(self.scope)
-        self.extra_headers = [*stream_settings.response_headers(), *cors_headers(self.request)]
+        self.extra_headers = list(stream_settings.response_headers())
         try:
+            self.request = session_request(self.scope)
+            self.extra_headers += cors_headers(self.request)
+            # ?last_event_id= for clients that cannot set the header (a new EventSource cannot).
+            # Parsed here, so that a hostile query string (too many fields) is a 400.
+            self.resume_after = header(self.scope, "last-event-id") or self.request.GET.get(
+                "last_event_id"
+            )
             if self.scope["method"] not in ALLOWED_METHODS:
                 raise MethodNotAllowed(self.scope["method"])
             user_id = await self.authenticate()
@@ -235,12 +241,8 @@ class EventStreamConsumer(AsyncConsumer):
             sse.retry(stream_settings.retry_ms)
             + sse.event(orjson.dumps(established).decode(), name="connection_established")
         )
-        # ?last_event_id= for clients that cannot set the header (a new EventSource cannot).
-        last_event_id = header(self.scope, "last-event-id") or query_value(
-            self.scope, "last_event_id"
-        )
-        if last_event_id:
-            await self.replay(stream, last_event_id.strip())
+        if self.resume_after:
+            await self.replay(stream, self.resume_after.strip())
         await stream.release()
 
     async def replay(self, stream: Stream, last_event_id: str) -> None:
@@ -289,13 +291,6 @@ class EventStreamConsumer(AsyncConsumer):
         stream, self.stream = self.stream, None
         if stream is not None:
             await get_hub(self.topic).unsubscribe(stream)
-
-
-def query_value(scope: dict[str, Any], name: str) -> str | None:
-    """The first value of query parameter `name`, None without one."""
-    query = scope.get("query_string", b"").decode("latin-1")
-    values = parse_qs(query, keep_blank_values=True, max_num_fields=20).get(name)
-    return values[0] if values else None
 
 
 def session_request(scope: dict[str, Any]) -> ASGIRequest:

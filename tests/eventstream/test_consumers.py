@@ -557,6 +557,24 @@ def test_the_last_event_id_query_parameter_replays_like_the_header(alice: User) 
     run(scenario)
 
 
+def test_a_query_string_with_too_many_fields_is_a_400(token: str) -> None:
+    async def scenario() -> None:
+        fields = "&".join(f"f{n}=1" for n in range(25))  # many, but not too many: it opens
+        start, stream = await open_stream({"Authorization": f"Token {token}"}, query=fields)
+        assert start["status"] == 200
+        await stream.communicator.send_input({"type": "http.disconnect"})
+        await stream.communicator.wait(3)
+
+        query = "&".join(f"f{n}=1" for n in range(1001))  # DATA_UPLOAD_MAX_NUMBER_FIELDS: 1000
+        start, stream = await open_stream({"Authorization": f"Token {token}"}, query=query)
+        assert start["status"] == 400
+        body = await stream.communicator.receive_output(3)
+        assert json.loads(body["body"])["error"]["code"] == "bad_request"
+        await stream.communicator.wait(3)
+
+    run(scenario)
+
+
 async def refusal(start: dict[str, Any], stream: Stream) -> dict[str, Any]:
     """The envelope's `error` of a refused stream, after checking the head of a 401."""
     assert start["status"] == 401, start
