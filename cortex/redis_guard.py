@@ -45,8 +45,7 @@ class RedisUnavailable(AppException):
     default_code = "redis_unavailable"
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = errors_settings.redis_retry_after
+        super().__init__(message, retry_after=errors_settings.redis_retry_after)
 
 
 def with_counters(operation: Callable[[BaseCache], T]) -> T:

@@ -74,6 +74,8 @@ class AppException(Exception):
         code: str | None = None,
         status_code: int | None = None,
         details: dict[str, Any] | None = None,
+        *,
+        retry_after: int | None = None,
     ) -> None:
         self.code = code or self.default_code
         entry = catalog.get(self.code) if self.code != self.default_code else None
@@ -85,7 +87,8 @@ class AppException(Exception):
         if status_code is not None:
             self.status_code = status_code  # type: ignore[misc]
         self.details: dict[str, Any] = dict(details) if details else {}
-        self.retry_after: int | None = None
+        # Seconds the client should wait before trying again: the answer's Retry-After.
+        self.retry_after = retry_after
         super().__init__(self.message)
 
 
@@ -221,13 +224,12 @@ class DatabaseException(AppException):
         query_info: dict[str, Any] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(message, code, details=details)
+        super().__init__(message, code, details=details, retry_after=retry_after)
         self.query_info = (
             {"operation": query_info.get("operation"), "table": query_info.get("table")}
             if query_info
             else None
         )
-        self.retry_after = retry_after
 
 
 class RateLimitException(AppException):
@@ -242,8 +244,7 @@ class RateLimitException(AppException):
         details: dict[str, Any] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(message, code, details=details)
-        self.retry_after = retry_after
+        super().__init__(message, code, details=details, retry_after=retry_after)
         if retry_after is not None:
             self.details["retry_after"] = retry_after
 
@@ -264,5 +265,4 @@ class ServiceUnavailableException(AppException):
         details: dict[str, Any] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(message, code, details=details)
-        self.retry_after = retry_after
+        super().__init__(message, code, details=details, retry_after=retry_after)

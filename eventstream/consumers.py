@@ -70,8 +70,10 @@ class EventsUnavailable(AppException):
     default_code = "redis_unavailable"
 
     def __init__(self) -> None:
-        super().__init__("Live events are unavailable right now; try again later")
-        self.retry_after = errors_settings.redis_retry_after
+        super().__init__(
+            "Live events are unavailable right now; try again later",
+            retry_after=errors_settings.redis_retry_after,
+        )
 
 
 class EventStreamConsumer(AsyncConsumer):

@@ -146,6 +146,21 @@ def test_rate_limit_retry_after() -> None:
     assert error.details == {"retry_after": 30}
 
 
+def test_any_app_exception_may_say_when_to_retry() -> None:
+    assert exc.AppException(code="service_unavailable", retry_after=3).retry_after == 3
+    assert exc.ServiceUnavailableException(retry_after=5).retry_after == 5
+    assert exc.DatabaseException(code="db_connection_error", retry_after=2).retry_after == 2
+    # ServiceUnavailableException keeps its positional order: message, code, details.
+    error = exc.ServiceUnavailableException("Down for a moment", "service_busy", {"queue": 4}, 1)
+    assert (error.code, error.status_code, error.details, error.retry_after) == (
+        "service_busy",
+        503,
+        {"queue": 4},
+        1,
+    )
+    assert exc.NotFoundException().retry_after is None
+
+
 def test_details_are_copied_not_shared() -> None:
     shared = {"a": 1}
     error = exc.NotFoundException(details=shared, resource_type="thing")
