@@ -111,3 +111,31 @@ def _required_services(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("needs_postgres")
     if request.node.get_closest_marker("redis"):
         request.getfixturevalue("redis_url")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test databases, let go of before they are dropped.
+
+    On PostgreSQL a connection stays open after the last test that used it when it belongs to
+    the pool (closing returns it there) or to a thread that outlived its test (an executor
+    thread of an async test keeps its thread-local connection). DROP DATABASE then fails with
+    "is being accessed by other users" and the test database is left behind. The pool is
+    closed, and what a thread still holds is ended by the server.
+    """
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            conn = connections[alias]
+            if conn.vendor != "postgresql":
+                continue
+            conn.close()
+            conn.close_pool()  # type: ignore[attr-defined]
+            with conn._nodb_cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [conn.settings_dict["NAME"]],
+                )
