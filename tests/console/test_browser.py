@@ -8,8 +8,9 @@ two tests make, on the same port, as a deploy would. A page on a second origin, 
 a small HTTP server of this module, uses the client module from the service.
 
 Playwright's sync API drives its event loop from a greenlet of the test's thread, so Django
-takes the test for async code and refuses ORM calls; `orm()` lifts that check where a test makes
-its user (nothing runs on the loop meanwhile, so the blocking query holds nothing up).
+takes the test for async code and refuses ORM calls. The module lifts that check: nothing runs
+on the loop while a test makes its user or pytest-django empties the database, so the blocking
+queries hold nothing up; `orm()` closes the connection a test's own calls opened.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ from accounts.tokens import issue_token
 from tests.conftest import IN_CI
 from tests.support.servers import DaphneServer, current_database_url
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+# The test database (the server's too) is set up and emptied after each test by pytest-django,
+# also when this module runs alone.
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package, which Playwright drives as it is
 ORIGIN_SITE = Path(__file__).parent / "origin"
@@ -129,6 +132,14 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         """Not on stderr: pytest would show every request of a failed test."""
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _orm_under_playwright() -> Iterator[None]:
+    """pytest-django empties the database after each test, while Playwright's loop is running:
+    Django's check for async code is lifted for the module (see the module docstring)."""
+    with mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "1"}):
+        yield
+
+
 @pytest.fixture(scope="module")
 def origin_site() -> Iterator[OriginSite]:
     site = OriginSite()
@@ -197,10 +208,7 @@ def orm(django_db_blocker: Any) -> Iterator[None]:
     under Playwright the test's code runs in a context of its own, whose connection pytest-django
     would not close; left open, it keeps the test database from being dropped.
     """
-    with (
-        django_db_blocker.unblock(),
-        mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "1"}),
-    ):
+    with django_db_blocker.unblock():
         try:
             yield
         finally:
