@@ -25,8 +25,6 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -39,7 +37,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from tests.support.servers import DaphneServer, server_environment
+from tests.support.accounts import make_accounts
+from tests.support.servers import DaphneServer
 
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")
@@ -202,21 +201,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "USER_THROTTLE_RATE": UNLIMITED,
             "LOGIN_THROTTLE_RATE": UNLIMITED,
         }
-        manage_env = server_environment(env)
-        manage = [sys.executable, "manage.py"]
-        subprocess.run(
-            [*manage, "migrate", "-v", "0"], cwd=ROOT, env=manage_env, check=True, timeout=120
-        )
-        output = subprocess.run(
-            [*manage, "demo_user", "--username", "fuzz"],
-            cwd=ROOT,
-            env=manage_env,
-            check=True,
-            timeout=60,
-            capture_output=True,
-            text=True,
-        ).stdout
-        token = output.split("API token: ", 1)[1].split()[0]
+        token = make_accounts(database_url, ("fuzz",)).accounts["fuzz"]["token"]
         with DaphneServer(env=env) as daphne:
             yield Server(daphne, token, database_url.split(":", 1)[0])
 

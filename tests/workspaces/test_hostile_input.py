@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -37,7 +35,8 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from errors.validators import INT64_MAX, INT64_MIN
-from tests.support.servers import REPO_ROOT, DaphneServer, server_environment
+from tests.support.accounts import make_accounts
+from tests.support.servers import DaphneServer
 from workspaces.models import Workspace
 
 LIST = "/api/workspaces/"
@@ -435,21 +434,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A daphne process on a database of its own (SQLite), with one user."""
     env = {"DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'db.sqlite3'}"}
-    manage_env = server_environment(env)
-    manage = [sys.executable, "manage.py"]
-    subprocess.run(
-        [*manage, "migrate", "-v", "0"], cwd=REPO_ROOT, env=manage_env, check=True, timeout=120
-    )
-    output = subprocess.run(
-        [*manage, "demo_user", "--username", "hostile"],
-        cwd=REPO_ROOT,
-        env=manage_env,
-        check=True,
-        timeout=60,
-        capture_output=True,
-        text=True,
-    ).stdout
-    token = output.split("API token: ", 1)[1].split()[0]
+    token = make_accounts(env["DATABASE_URL"], ("hostile",)).accounts["hostile"]["token"]
     with DaphneServer(env=env) as server:
         yield Served(server.url, token)
 

@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.support.servers import DaphneServer, server_environment
+from tests.support.accounts import make_accounts
+from tests.support.servers import DaphneServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def token_for_new_database(database_url: str) -> str:
     """Migrate a fresh database and return the API token of a user in it."""
-    env = server_environment({"DATABASE_URL": database_url})
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=120)
-    output = subprocess.run(
-        [*manage, "demo_user", "--username", "shutdown"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=60,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return output.split("API token: ", 1)[1].split()[0]
+    return str(make_accounts(database_url, ("shutdown",)).accounts["shutdown"]["token"])
 
 
 def test_open_streams_end_promptly_when_the_server_stops(tmp_path: Path) -> None:
