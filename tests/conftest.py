@@ -82,25 +82,26 @@ def atomic_requests() -> Iterator[None]:
         connection.settings_dict["ATOMIC_REQUESTS"] = False
 
 
-def _need(service: str, available: bool, why: str) -> None:
+def require(what: str, available: bool, why: str) -> None:
+    """Fail under CI, skip elsewhere, when a service or tool a test needs is missing."""
     if available:
         return
     if IN_CI:
-        pytest.fail(f"{service} is required under CI: {why}")
-    pytest.skip(f"needs {service}: {why}")
+        pytest.fail(f"{what} is required under CI: {why}")
+    pytest.skip(f"needs {what}: {why}")
 
 
 @pytest.fixture
 def needs_postgres() -> None:
     """Fail under CI (skip elsewhere) when the suite does not run on PostgreSQL."""
-    _need("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL=postgres://…")
+    require("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL=postgres://…")
 
 
 @pytest.fixture
 def redis_url() -> str:
     """REDIS_URL; fails under CI (skips elsewhere) when it is not set."""
     url = os.environ.get("REDIS_URL", "")
-    _need("Redis", bool(url), "set REDIS_URL=redis://…")
+    require("Redis", bool(url), "set REDIS_URL=redis://…")
     return url
 
 

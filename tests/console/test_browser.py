@@ -46,7 +46,7 @@ from playwright.sync_api import (
 )
 
 from accounts.tokens import issue_token
-from tests.conftest import IN_CI
+from tests.conftest import require
 from tests.support.servers import DaphneServer, current_database_url
 
 # The test database (the server's too) is set up and emptied after each test by pytest-django,
@@ -63,15 +63,6 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 TOKEN = "/api/auth/token/"
 WORKSPACES = "/api/workspaces/"
 TICKETS = "**/api/events/tickets/"
-
-
-def require(what: str, available: bool, why: str) -> None:
-    """Fail under CI, skip elsewhere, when something the module needs is missing."""
-    if available:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required under CI: {why}")
-    pytest.skip(f"needs {what}: {why}")
 
 
 # --- the service, restartable where its clients expect it --------------------------------------

@@ -7,6 +7,7 @@ them agree with each other (a client's mistake is never logged as the service's 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -46,32 +47,18 @@ def entry_of(code: str) -> catalog.ErrorCode:
 
 
 def test_catalog_registration_refuses_a_conflicting_entry() -> None:
-    catalog.register(
-        "test_only_code",
-        status=418,
-        category="request",
-        severity="info",
-        message="Teapot",
-        meaning="Used by this test.",
-    )
+    facts: dict[str, Any] = {
+        "status": 418,
+        "category": "request",
+        "severity": "info",
+        "message": "Teapot",
+        "meaning": "Used by this test.",
+    }
+    catalog.register("test_only_code", **facts)
     # The same facts again are fine; different facts are a programming error.
-    catalog.register(
-        "test_only_code",
-        status=418,
-        category="request",
-        severity="info",
-        message="Teapot",
-        meaning="Used by this test.",
-    )
+    catalog.register("test_only_code", **facts)
     with pytest.raises(ValueError, match="test_only_code"):
-        catalog.register(
-            "test_only_code",
-            status=400,
-            category="request",
-            severity="info",
-            message="Teapot",
-            meaning="Used by this test.",
-        )
+        catalog.register("test_only_code", **{**facts, "status": 400})
 
 
 def test_every_catalog_code_is_snake_case_with_a_meaning() -> None:

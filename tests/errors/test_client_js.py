@@ -36,7 +36,7 @@ import pytest
 from django.db import connection
 
 from errors import catalog
-from tests.conftest import IN_CI
+from tests.conftest import require
 from tests.support.accounts import make_accounts
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import REPO_ROOT, current_database_url, free_port
@@ -57,11 +57,9 @@ def node_or_skip() -> str:
             [node, "--version"], capture_output=True, text=True, check=False
         ).stdout.strip()
     match = re.fullmatch(r"v(\d+)\..*", version)
-    if node is None or match is None or int(match.group(1)) < 20:
-        why = f"the client's tests need Node 20 or later (found {version or 'no node'})"
-        if IN_CI:
-            pytest.fail(why)
-        pytest.skip(why)
+    usable = node is not None and match is not None and int(match.group(1)) >= 20
+    require("Node 20 or later", usable, f"found {version or 'no node'}")
+    assert node is not None
     return node
 
 
