@@ -47,6 +47,7 @@ from playwright.sync_api import (
 
 from accounts.tokens import issue_token
 from tests.conftest import require
+from tests.support.accounts import forget_events
 from tests.support.servers import DaphneServer, current_database_url
 
 # The test database (the server's too) is set up and emptied after each test by pytest-django,
@@ -223,17 +224,6 @@ def forget_logins() -> None:
         client.close()
 
 
-def forget_events(user_id: int) -> None:
-    """User ids repeat between runs; so would the Redis keys of their events."""
-    client = redis_client()
-    try:
-        client.delete(
-            f"cortex:workspace-events:{user_id}", f"asgi:group:workspaces.owner.{user_id}"
-        )
-    finally:
-        client.close()
-
-
 @pytest.fixture
 def account(service: Service, django_db_blocker: Any) -> Iterator[Account]:
     """A user of the test's own, committed where the server sees it; deleted afterwards."""
@@ -244,11 +234,11 @@ def account(service: Service, django_db_blocker: Any) -> Iterator[Account]:
             username=f"user-{uuid.uuid4().hex[:8]}", password=password_hash()
         )
         made = Account(user.username, user.pk, issue_token(user).key)
-    forget_events(made.user_id)
+    forget_events(os.environ["REDIS_URL"], [made.user_id])
     yield made
     with orm(django_db_blocker):
         User.objects.filter(pk=made.user_id).delete()  # its tokens, tickets and workspaces too
-    forget_events(made.user_id)
+    forget_events(os.environ["REDIS_URL"], [made.user_id])
 
 
 # --- pages ---------------------------------------------------------------------------------------

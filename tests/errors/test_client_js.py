@@ -37,7 +37,7 @@ from django.db import connection
 
 from errors import catalog
 from tests.conftest import require
-from tests.support.accounts import make_accounts
+from tests.support.accounts import forget_events, make_accounts
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import REPO_ROOT, current_database_url, free_port
 
@@ -70,22 +70,6 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cortex.sqlite3'}"
 
 
-def forget_redis_state(redis_url: str | None, user_ids: list[int]) -> None:
-    """User ids repeat between runs; so would their replay buffers and group memberships."""
-    if not redis_url:
-        return
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    try:
-        for user_id in user_ids:
-            client.delete(
-                f"asgi:group:workspaces.owner.{user_id}", f"cortex:workspace-events:{user_id}"
-            )
-    finally:
-        client.close()
-
-
 def test_the_javascript_client_against_the_real_service(
     daphne_factory: DaphneFactory, tmp_path: Path
 ) -> None:
@@ -95,7 +79,7 @@ def test_the_javascript_client_against_the_real_service(
     accounts = made.accounts
     user_ids = [int(account["id"]) for account in accounts.values()]
     redis_url = os.environ.get("REDIS_URL") or None
-    forget_redis_state(redis_url, user_ids)
+    forget_events(redis_url, user_ids)
 
     main_env = {
         "DATABASE_URL": url,
@@ -144,7 +128,7 @@ def test_the_javascript_client_against_the_real_service(
             check=False,
         )
     finally:
-        forget_redis_state(redis_url, user_ids)
+        forget_events(redis_url, user_ids)
     print(result.stdout)
     print(result.stderr, file=sys.stderr)
     assert result.returncode == 0, f"node --test failed:\n{result.stdout}\n{result.stderr}"

@@ -7,6 +7,9 @@ again. Either way the accounts are made by `python -m tests.support.accounts` wi
 set, which migrates (a no-op on a migrated database), makes each user with a password
 (`<name>-password`) and a token, optionally one more user whose only token has expired, and
 prints them as JSON. `make_accounts()` runs it and reads the answer.
+
+User ids repeat between runs (each test database starts its sequences again), and so would the
+Redis keys of a previous run's users: `forget_events()` deletes them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +59,31 @@ def make_accounts(
     assert result.returncode == 0, result.stderr
     made = json.loads(result.stdout.strip().splitlines()[-1])
     return Made(made["accounts"], made["expired_token"])
+
+
+def group_key(user_id: int) -> str:
+    """Where channels_redis keeps the members of `workspaces.owner.<id>` (prefix "asgi")."""
+    return f"asgi:group:workspaces.owner.{user_id}"
+
+
+def replay_key(user_id: int) -> str:
+    """The user's replay buffer of workspace events."""
+    return f"cortex:workspace-events:{user_id}"
+
+
+def forget_events(redis_url: str | None, user_ids: Iterable[int], *more_keys: str) -> None:
+    """Delete the group and the replay buffer of each user's events (and `more_keys`) in Redis;
+    nothing without a Redis URL."""
+    if not redis_url:
+        return
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        keys = [key for user_id in user_ids for key in (group_key(user_id), replay_key(user_id))]
+        client.delete(*keys, *more_keys)
+    finally:
+        client.close()
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.test import override_settings
 
 from accounts.tokens import issue_token
+from tests.support.accounts import forget_events
 from tests.support.fixtures import DaphneFactory, ProxyFactory
 from tests.support.servers import DaphneServer, current_database_url
 from tests.support.tcp_proxy import TcpProxy
@@ -50,21 +51,6 @@ def proxied_redis(redis_url: str, proxy_factory: ProxyFactory) -> tuple[TcpProxy
     target = urlsplit(redis_url)
     proxy = proxy_factory(target.hostname or "127.0.0.1", target.port or 6379)
     return proxy, f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}"
-
-
-def forget_redis_state(redis_url: str, user_id: int) -> None:
-    """Keys a previous run may have left for this user id (ids repeat between runs)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    try:
-        client.delete(
-            f"asgi:group:workspaces.owner.{user_id}",
-            f"cortex:workspace-events:{user_id}",
-            f"throttle_user_{user_id}",
-        )
-    finally:
-        client.close()
 
 
 class Stream:
@@ -119,7 +105,8 @@ def test_a_redis_outage_is_not_an_api_outage_and_the_service_recovers_without_re
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.PBKDF2PasswordHasher"]):
         user = User.objects.create_user(f"redis-{mode}", password=f"redis-{mode}-password")
     key = issue_token(user).key
-    forget_redis_state(redis_url, user.pk)
+    # Keys a previous run may have left for this user id (ids repeat between runs).
+    forget_events(redis_url, [user.pk], f"throttle_user_{user.pk}")
     proxy, proxied_url = proxied_redis(redis_url, tcp_proxy_factory)
     server = daphne_factory(
         {

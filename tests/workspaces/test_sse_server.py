@@ -29,7 +29,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from accounts.tokens import issue_token
-from tests.support.accounts import make_accounts
+from tests.support.accounts import forget_events, group_key, make_accounts
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import (
     DaphneServer,
@@ -384,25 +384,9 @@ def redis_client(url: str) -> Any:
     return redis.Redis.from_url(url, socket_timeout=5)
 
 
-def group_key(user_id: int) -> str:
-    """Where channels_redis keeps the members of `workspaces.owner.<id>` (prefix "asgi")."""
-    return f"asgi:group:workspaces.owner.{user_id}"
-
-
-def replay_key(user_id: int) -> str:
-    return f"cortex:workspace-events:{user_id}"
-
-
 def forget_redis_state(database: ServiceDatabase) -> None:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        return
-    client = redis_client(url)
-    try:
-        for account in database.accounts.values():
-            client.delete(group_key(account.user_id), replay_key(account.user_id))
-    finally:
-        client.close()
+    user_ids = [account.user_id for account in database.accounts.values()]
+    forget_events(os.environ.get("REDIS_URL"), user_ids)
 
 
 # --- helpers ------------------------------------------------------------------------------------
