@@ -9,6 +9,8 @@ from rest_framework.test import APIClient
 URL = "/api/auth/token/"
 LOGOUT = "/api/auth/logout/"
 LIST = "/api/workspaces/"
+# What a 401 answers in WWW-Authenticate: the two schemes a token is accepted with.
+CHALLENGE = 'Token, Bearer realm="api"'
 
 
 def login(client: APIClient, password: str, username: str = "alice") -> Any:
@@ -22,9 +24,10 @@ def token_of(password: str = "alice-password") -> str:
     return str(response.json()["token"])
 
 
-def api(token: str) -> APIClient:
+def api(token: str, scheme: str = "Token") -> APIClient:
+    """A client that sends `Authorization: <scheme> <token>`."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token}")
     return client
 
 

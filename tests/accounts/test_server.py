@@ -24,6 +24,7 @@ from django.utils import timezone
 from knox.crypto import hash_token
 from knox.models import AuthToken
 
+from tests.accounts.clients import CHALLENGE
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import (
     REPO_ROOT,
@@ -205,7 +206,7 @@ def test_the_life_of_a_token(daphne_factory: DaphneFactory) -> None:
     )
     expired = get_list(server, third)
     assert expired.status_code == 401
-    assert expired.headers["WWW-Authenticate"] == "Token"
+    assert expired.headers["WWW-Authenticate"] == CHALLENGE
     assert expired.json()["error"]["code"] == "token_expired"
     assert expired.json()["error"]["message"] == "Token has expired"
 

@@ -12,7 +12,16 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from tests.accounts.clients import LIST, LOGOUT, URL, api, login, status_with, token_of
+from tests.accounts.clients import (
+    CHALLENGE,
+    LIST,
+    LOGOUT,
+    URL,
+    api,
+    login,
+    status_with,
+    token_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +67,7 @@ def test_logout_revokes_the_calling_token_only(alice: User) -> None:
 def test_logout_needs_a_token(alice: User) -> None:
     response = APIClient().post(LOGOUT)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == CHALLENGE
     assert response.json()["error"]["code"] == "authentication_error"
 
 
@@ -159,7 +168,7 @@ def test_logout_then_the_token_is_401(alice: User) -> None:
     assert api(token).post(LOGOUT).status_code == 204
     response = api(token).get(LIST)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == CHALLENGE
     assert not AuthToken.objects.filter(user=alice).exists()
 
 
