@@ -26,7 +26,9 @@ class CredentialsInput(serializers.Serializer[Any]):
 
 
 class TokenOutput(serializers.Serializer[Any]):
-    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
+    token = serializers.CharField(
+        help_text="Send it as `Authorization: Token <token>` or `Authorization: Bearer <token>`."
+    )
     expires_at = serializers.DateTimeField(help_text="When the token stops working.")
 
 

@@ -52,3 +52,10 @@ def test_every_operation_that_takes_a_token_takes_either_scheme(schema: dict[str
         assert not any(len(requirement) > 1 for requirement in security), operation
     assert securities["POST /api/auth/logout/"] == [{"tokenAuth": []}, {"bearerAuth": []}]
     assert {} in securities["POST /api/auth/token/"]  # the login needs no credentials
+
+
+def test_the_token_endpoint_says_how_to_send_the_token(schema: dict[str, Any]) -> None:
+    token = schema["components"]["schemas"]["TokenOutput"]["properties"]["token"]
+    assert token["description"] == (
+        "Send it as `Authorization: Token <token>` or `Authorization: Bearer <token>`."
+    )
