@@ -1,7 +1,11 @@
 # Two commands get a newcomer going: `make run` and `make test` (see README.md).
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# The newest supported interpreter that runs here (a pyenv shim without its version fails and is
+# passed over): the service gets Django 6.1 on Python 3.12+, the 5.2 LTS on 3.11.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+VENV ?= .venv
 BIN := $(VENV)/bin
 # What `make run` needs (requirements.txt) and what tests, lint and benchmarks add
 # (requirements-dev.txt, which includes requirements.txt): a change to either file reinstalls.
@@ -31,11 +35,15 @@ venv: $(DEV_STAMP)
 # Everything it prints is a log record (JSON lines unless LOG_FORMAT=console): the commands are
 # not echoed, migrate runs quietly, and demo_user's lines, the token in them, are logged as
 # messages of accounts.demo_user (in the message: the redacting filter masks extras named like
-# "token").
+# "token"). The tasks worker (`manage.py db_worker`: the webhook's deliveries) runs next to
+# daphne and stops when daphne does, after the task it is running (Ctrl+C reaches both).
 run: $(RUN_STAMP)
 	@ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/python manage.py migrate --noinput -v 0
 	@ENVIRONMENT=$${ENVIRONMENT:-development} PORT=$(PORT) DJANGO_SETTINGS_MODULE=cortex.settings $(BIN)/python -c 'import io, logging, django; django.setup(); from django.core.management import call_command; out = io.StringIO(); call_command("demo_user", stdout=out); list(map(logging.getLogger("accounts.demo_user").info, out.getvalue().splitlines()))'
-	@ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) cortex.asgi:application
+	@ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/python manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 143' TERM; \
+	trap 'wait $$worker; exit 130' INT; \
+	ENVIRONMENT=$${ENVIRONMENT:-development} $(BIN)/daphne -b 127.0.0.1 -p $(PORT) cortex.asgi:application
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -60,7 +60,10 @@ INLINE_SOURCES = (
 # inline onclick handlers built from template variables: they stay blocked.
 DEBUG_INLINE_SOURCES = ("django:technical_500.html", "django:technical_404.html")
 
-_INLINE_BLOCK = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+# Django 6.1's built-in pages open their blocks with `<style {% csp_nonce_attr %}>`, which
+# renders as an attribute (empty without Django's CSP middleware), so attributes are read too:
+# a `<script src>` is not inline.
+_INLINE_BLOCK = re.compile(r"<(script|style)(\s[^>]*)?>(.*?)</\1>", re.DOTALL)
 
 
 def security_headers() -> list[tuple[bytes, bytes]]:
@@ -74,7 +77,9 @@ def security_headers() -> list[tuple[bytes, bytes]]:
 def inline_hashes(source: str) -> dict[str, list[str]]:
     """CSP hash sources of the static inline blocks of a template, by element ("script", ...)."""
     found: dict[str, list[str]] = {"script": [], "style": []}
-    for element, body in _INLINE_BLOCK.findall(source):
+    for element, attributes, body in _INLINE_BLOCK.findall(source):
+        if "src=" in attributes:
+            continue
         if "{{" in body or "{%" in body:
             continue  # rendered differently per request: no hash can be known ahead
         digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()

@@ -15,6 +15,9 @@ from pytest_django.fixtures import Settings
 from errors.checks import MIDDLEWARE_PATH
 from errors.conf import SETTINGS
 
+# Django 6.1's `check` asks every database (as `manage.py check` does), so the tests may too.
+pytestmark = pytest.mark.django_db
+
 
 def run_check(*args: str) -> str:
     out = StringIO()
