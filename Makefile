@@ -51,7 +51,7 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy errors cortex accounts eventstream workspaces console tests bench
+	$(BIN)/mypy errors cortex accounts eventstream workspaces console tests bench noxfile.py
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.overhead

@@ -6,16 +6,18 @@ so the declared build system is what is tested. pip builds a local directory in 
 *.egg-info), so the build runs on a copy of the repository in tmp; the copy holds the whole tree
 (cortex/, tests/, ...), so that "only `errors` is packaged" really tests pyproject.toml.
 
-Virtualenvs are made by `python -m venv` (no system site packages) and get every package at the
-version the requirements files pin (requirements-dev.txt and the requirements.txt it includes),
-through a constraints file built from them at run time: installs are reproducible and come from
-pip's cache after the first run.
+Virtualenvs are made by `python -m venv` of the interpreter running the tests (no system site
+packages) and get every package at the version installed where the tests run, through a
+constraints file built at run time: a consumer venv has the Python, Django and DRF of the
+environment under test (`make venv`'s pins, or one cell of the support matrix), and installs come
+from pip's cache after the first run.
 
 Every command runs with `run`, which fails the test (never skips it) when the command fails.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import re
@@ -31,7 +33,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_SOURCE = Path(__file__).resolve().parent / "project"
-REQUIREMENTS = REPO_ROOT / "requirements-dev.txt"
 DISTRIBUTION = "django-cortex-errors"
 
 # Not copied from the repository root: caches, virtualenvs, build output, local databases.
@@ -155,24 +156,18 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def read_pins(requirements: Path = REQUIREMENTS) -> dict[str, str]:
-    """`{canonical name: version}` of every `name==version` line of a requirements file.
+def environment_versions() -> dict[str, str]:
+    """`{canonical name: version}` of every distribution where the tests themselves run.
 
-    `-r other.txt` lines are followed (relative to the file that names them), as pip does.
+    Consumer venvs install under these as constraints, so they get the Django, DRF and servers
+    of the environment under test: the pinned set of `make venv`, or one cell of the support
+    matrix (noxfile.py).
     """
-    pins: dict[str, str] = {}
-    for raw in requirements.read_text(encoding="utf-8").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        included = re.fullmatch(r"(?:-r|--requirement)\s*=?\s*(\S+)", line)
-        if included:
-            pins.update(read_pins(requirements.parent / included[1]))
-            continue
-        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)", line)
-        assert match, f"{requirements.name}: not a `name==version` pin: {raw!r}"
-        pins[canonical_name(match[1])] = match[3]
-    return pins
+    return {
+        canonical_name(dist.metadata["Name"]): dist.version
+        for dist in importlib.metadata.distributions()
+        if canonical_name(dist.metadata["Name"]) not in _VENV_OWN
+    }
 
 
 def write_constraints(path: Path, pins: Mapping[str, str]) -> Path:
