@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
@@ -55,7 +56,12 @@ INSTALLED_APPS = [
     "eventstream",
     "workspaces",
     "console",
+    # Django's background tasks in this database, run by `manage.py db_worker` (TASKS below).
+    "django_tasks_db",
 ]
+if django.VERSION < (6, 0):
+    # Django 5.2: the tasks API comes from the django-tasks backport, an app of its own.
+    INSTALLED_APPS.insert(INSTALLED_APPS.index("django_tasks_db"), "django_tasks")
 
 MIDDLEWARE = [
     # X-Frame-Options, nosniff and the HTML pages' CSP on every response, even those the next
@@ -402,6 +408,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # with late acks, a worker holds one task at a time
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Background tasks: Django's tasks in the database (django-tasks-db) ---------------------------
+# Enqueued tasks are rows of this database; `manage.py db_worker` runs them (`make run` starts
+# one). Without CELERY_BROKER_URL the webhook is delivered this way (workspaces/tasks.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- CORS ------------------------------------------------------------------------------------
 CORS_ORIGINS = env_list("CORS_ORIGINS", [])
