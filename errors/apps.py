@@ -25,7 +25,9 @@ class ErrorsConfig(AppConfig):
       (ERRORS_FORGET_DEAD_PROCESSES);
     - with sentry-sdk set up, the `errors` logger is ignored by Sentry's logging integration,
       since every 5xx already reaches Sentry once through `got_request_exception`;
-    - with Celery loaded, `errors.celery.connect()` runs (ERRORS_CORRELATE_CELERY).
+    - with Celery loaded, `errors.celery.connect()` runs (ERRORS_CORRELATE_CELERY);
+    - with Django's tasks importable (`django.tasks`, or `django_tasks` on 5.2), the failure
+      receiver of `errors.tasks` is connected and Django's own line for a failed task dropped.
     """
 
     name = "errors"
@@ -68,6 +70,9 @@ class ErrorsConfig(AppConfig):
             from .celery import connect
 
             connect()
+        from .tasks import connect as connect_tasks
+
+        connect_tasks()  # nothing without a tasks module
 
 
 def _give_commands_correlation_ids() -> None:

@@ -68,6 +68,11 @@ class Metrics:
             "Background tasks (Celery) that failed and were retried, by task.",
             ["task"],
         )
+        self.django_task_failures = Counter(
+            "django_task_failures_total",
+            "Runs of Django background tasks (django.tasks) that failed, by task.",
+            ["task"],
+        )
         self.alerts = Counter(
             "errors_alerts_total",
             "Times the handled-error count of a 60 s window reached ERROR_ALERT_THRESHOLD.",
@@ -160,6 +165,13 @@ def record_task_retry(task: str) -> None:
     m = metrics()
     if m is not None:
         m.task_retries.labels(task).inc()
+
+
+def record_django_task_failure(task: str) -> None:
+    """Count one failed run of a Django background task (`errors.tasks`)."""
+    m = metrics()
+    if m is not None:
+        m.django_task_failures.labels(task).inc()
 
 
 def stream_opened() -> None:

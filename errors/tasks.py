@@ -1,289 +1,296 @@
-"""Background work that keeps the correlation id of the request that started it.
+"""Django's background tasks under the correlation id and trace of whoever enqueued them, and
+their failures logged once.
 
-- `handle_background_errors` decorates a coroutine function or a plain function: an exception
-  (not a cancellation, not KeyboardInterrupt/SystemExit) is logged once, with its traceback, on
-  the `errors.tasks` logger, then re-raised, so the task or caller still sees it.
-- `BackgroundTasks` starts asyncio tasks and keeps a strong reference to each until it is done;
-  an exception that no decorator logged is logged by its done callback; `cancel_all()` cancels
-  and awaits them all (at shutdown).
-- `start_thread` / `ContextThread` run a function in a thread that starts with a copy of the
-  current context, so its log lines carry the correlation id of the request that started it (a
-  plain `threading.Thread` starts with an empty context).
+Works with `django.tasks` (Django 6+) and with the django-tasks backport (`django_tasks`) on
+Django 5.2, whichever is importable, through their public API only. A task carries no headers, so
+the correlation id travels with the task's arguments: the enqueuer passes it with `enqueue`, and
+the task function takes it off with `correlated`.
 
-An asyncio task already runs in a copy of the context it was created in, so a task started while a
-request is served logs with that request's correlation id without any help.
+    from django.tasks import task          # `from django_tasks import task` on Django 5.2
+    from errors.tasks import correlated, enqueue
 
-Each failure is logged exactly once: whoever logs it first marks the exception, and the others
-(the done callback, the thread wrapper, an outer decorator) skip a marked exception.
+    @task()
+    @correlated
+    def send_report(report_id: int) -> None: ...
+
+    enqueue(send_report, 42)               # in a view: the worker logs with the view's id
+
+- `enqueue(task, *args, **kwargs)` (and `aenqueue`) enqueues `task` with one more keyword
+  argument, `errors_context`: the current correlation id and, inside a trace, `traceparent` and
+  `tracestate` (stored with the other arguments, as JSON). It refuses a task whose function is
+  not `correlated`.
+- `correlated` (under `@task`) takes `errors_context` off and runs the function under that
+  correlation id (a new one when the task was enqueued without it) and continues the trace with
+  a span of its own, so every line the task logs, and every call it makes, carries them. Both are
+  restored afterwards.
+- `connect()` connects a `task_finished` receiver: every failed run is logged once, at ERROR on
+  `errors.tasks`, with the traceback, the task (its module path), task id, attempt and the
+  enqueuer's correlation id, and counted in `django_task_failures_total{task}`. Django's own line
+  for it (`django.tasks`, or `django_tasks` on 5.2: "Task id=… path=… state=FAILED", with the
+  traceback again) is dropped. `ErrorsConfig.ready()` calls it when a tasks module is importable.
+
+Whoever logs an exception here or in `errors.celery` marks it (`mark_logged`), and a marked
+exception is not logged again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import contextvars
 import functools
+import importlib
+import importlib.util
 import inspect
 import logging
-import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar, overload
+import sys
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any, Final, TypeVar, cast
 
-from .context import get_correlation_id
+from . import metrics
+from .context import (
+    get_correlation_id,
+    is_valid_correlation_id,
+    new_correlation_id,
+    reset_correlation_id,
+    set_correlation_id,
+)
+from .tracing import TRACEPARENT, TRACESTATE, continue_trace, current_trace, reset_trace, set_trace
 
 logger = logging.getLogger("errors.tasks")
 
-P = ParamSpec("P")
-R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
-_LOGGED_MARK = "_errors_logged"
+CONTEXT_ARGUMENT: Final = "errors_context"
+_CORRELATED: Final = "_errors_correlated"
+_LOGGED_MARK: Final = "_errors_logged"
+# What Django's own `task_finished` receiver logs (at ERROR for a failure) on both lines.
+_DJANGO_FINISHED_LINE: Final = "Task id=%s path=%s state=%s"
+_FAILED: Final = "FAILED"
 
 
 def is_logged(exc: BaseException) -> bool:
-    """Tell whether `exc` was already logged by this module (or marked with `mark_logged`)."""
+    """Tell whether `exc` was already logged by `errors` (or marked with `mark_logged`)."""
     return bool(getattr(exc, _LOGGED_MARK, False))
 
 
 def mark_logged(exc: BaseException) -> None:
-    """Mark `exc` as logged, so no other background-error handler logs it again."""
+    """Mark `exc` as logged, so that no other handler of `errors` logs it again."""
     # Exceptions have a __dict__; one whose class refuses attributes may be logged twice.
     with contextlib.suppress(Exception):
         setattr(exc, _LOGGED_MARK, True)
 
 
-def log_background_error(
-    exc: BaseException, task: str, *, correlation_id: str | None = None
-) -> bool:
-    """Log `exc`, raised by background work named `task`, unless it was logged already.
+def tasks_module() -> ModuleType | None:
+    """`django.tasks` (Django 6+), else the `django_tasks` backport, else None."""
+    for name in ("django.tasks", "django_tasks"):
+        if importlib.util.find_spec(name) is not None:
+            return importlib.import_module(name)
+    return None
 
-    The line carries the traceback, `task` and `correlation_id` (the given one, else the current
-    one). Returns True when it logged.
-    """
-    if is_logged(exc):
-        return False
-    mark_logged(exc)
-    logger.error(
-        "Background task %s failed: %s",
-        task,
-        type(exc).__name__,
-        exc_info=(type(exc), exc, exc.__traceback__),
-        extra={
-            "task": task,
-            "error_type": type(exc).__name__,
-            "correlation_id": correlation_id or get_correlation_id(),
-        },
+
+# --- carrying the correlation id --------------------------------------------------------------
+
+
+def carried_context() -> dict[str, str]:
+    """What `enqueue` passes as `errors_context`: the current correlation id and trace."""
+    carried: dict[str, str] = {}
+    correlation_id = get_correlation_id()
+    if correlation_id:
+        carried["correlation_id"] = correlation_id
+    trace = current_trace()
+    if trace is not None:
+        carried.update(trace.headers())
+    return carried
+
+
+def _check(task: Any) -> None:
+    if not getattr(getattr(task, "func", None), _CORRELATED, False):
+        name = getattr(task, "module_path", task)
+        raise TypeError(
+            f"{name} cannot take the correlation id: decorate its function with "
+            "errors.tasks.correlated (under @task)"
+        )
+
+
+def enqueue(task: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """`task.enqueue(*args, **kwargs)`, with the current correlation id and trace; returns the
+    backend's `TaskResult`. `task` must be a `correlated` task (TypeError otherwise)."""
+    _check(task)
+    kwargs[CONTEXT_ARGUMENT] = carried_context()
+    return task.enqueue(*args, **kwargs)
+
+
+async def aenqueue(task: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """`enqueue` for async code (`task.aenqueue`)."""
+    _check(task)
+    kwargs[CONTEXT_ARGUMENT] = carried_context()
+    return await task.aenqueue(*args, **kwargs)
+
+
+def _read(carried: Any) -> tuple[str | None, Any]:
+    """The correlation id and trace in an `errors_context` value; None for what is missing or
+    invalid (the value comes from the database, so it is checked like a header)."""
+    if not isinstance(carried, dict):
+        return None, None
+    correlation_id = carried.get("correlation_id")
+    if not (isinstance(correlation_id, str) and is_valid_correlation_id(correlation_id)):
+        correlation_id = None
+    traceparent, tracestate = carried.get(TRACEPARENT), carried.get(TRACESTATE)
+    trace = (
+        continue_trace(traceparent, tracestate if isinstance(tracestate, str) else None)
+        if isinstance(traceparent, str)
+        else None
     )
+    return correlation_id, trace
+
+
+@contextlib.contextmanager
+def _running_under(carried: Any) -> Iterator[None]:
+    correlation_id, trace = _read(carried)
+    correlation_token = set_correlation_id(correlation_id or new_correlation_id())
+    trace_token = set_trace(trace)
+    try:
+        yield
+    finally:
+        reset_trace(trace_token)
+        reset_correlation_id(correlation_token)
+
+
+def correlated(func: F) -> F:
+    """Run a task function under the correlation id and trace that `enqueue` passed to it.
+
+    Put it under `@task` (Django validates and names the task after the function, which this
+    keeps). Sync and async functions alike; `takes_context=True` tasks too.
+    """
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            with _running_under(kwargs.pop(CONTEXT_ARGUMENT, None)):
+                return await func(*args, **kwargs)
+
+        wrapper: Callable[..., Any] = run_async
+    else:
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with _running_under(kwargs.pop(CONTEXT_ARGUMENT, None)):
+                return func(*args, **kwargs)
+
+        wrapper = run
+    setattr(wrapper, _CORRELATED, True)
+    return cast(F, wrapper)
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+
+def on_task_finished(sender: Any = None, task_result: Any = None, **kwargs: Any) -> None:
+    """`task_finished`: log a failed run once, at ERROR with its traceback, and count it.
+
+    Never raises: the worker sends the signal while it handles the task's exception.
+    """
+    if task_result is None or task_result.status != _FAILED:
+        return
+    try:
+        _log_failure(task_result)
+    except Exception:
+        logging.getLogger("errors.internal").exception("Could not log a failed task")
+
+
+def _log_failure(task_result: Any) -> None:
+    name = str(task_result.task.module_path)
+    error = task_result.errors[-1] if task_result.errors else None
+    # Backends send task_finished inside their `except` block: the task's own exception.
+    exc = sys.exc_info()[1]
+    if exc is not None and is_logged(exc):
+        return
+    error_type = (
+        type(exc).__name__
+        if exc is not None
+        else (error.exception_class_path.rsplit(".", 1)[-1] if error is not None else None)
+    )
+    attempt = max(1, int(getattr(task_result, "attempts", 0) or 0))
+    task_kwargs = task_result.kwargs if isinstance(task_result.kwargs, dict) else {}
+    correlation_id, trace = _read(task_kwargs.get(CONTEXT_ARGUMENT))
+    extra: dict[str, Any] = {
+        "task": name,
+        "task_id": str(task_result.id),
+        "attempt": attempt,
+        "error_type": error_type,
+    }
+    if exc is None and error is not None:
+        extra["traceback"] = error.traceback  # all the backend kept of it
+    correlation_token = set_correlation_id(correlation_id) if correlation_id else None
+    trace_token = set_trace(trace) if trace is not None else None
+    try:
+        logger.error(
+            "Task %s[%s] failed (attempt %d): %s",
+            name,
+            task_result.id,
+            attempt,
+            error_type,
+            exc_info=None if exc is None else (type(exc), exc, exc.__traceback__),
+            extra=extra,
+        )
+    finally:
+        if trace_token is not None:
+            reset_trace(trace_token)
+        if correlation_token is not None:
+            reset_correlation_id(correlation_token)
+    if exc is not None:
+        mark_logged(exc)
+    metrics.record_django_task_failure(name)
+
+
+class TaskDuplicateLogFilter(logging.Filter):
+    """Drop Django's own line for a failed task, which `on_task_finished` logs itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the tasks logger's failure line; True for anything else."""
+        return not (record.msg == _DJANGO_FINISHED_LINE and record.levelno >= logging.ERROR)
+
+
+_DISPATCH_UID: Final = "errors.tasks.on_task_finished"
+
+
+def connect() -> bool:
+    """Connect the failure receiver and the duplicate-line filter; False (and nothing done)
+    without a tasks module. Calling it again changes nothing."""
+    module = tasks_module()
+    if module is None:
+        return False
+    signals = importlib.import_module(f"{module.__name__}.signals")
+    signals.task_finished.connect(on_task_finished, weak=False, dispatch_uid=_DISPATCH_UID)
+    tasks_logger = logging.getLogger(module.__name__)  # "django.tasks" / "django_tasks"
+    if not any(isinstance(f, TaskDuplicateLogFilter) for f in tasks_logger.filters):
+        tasks_logger.addFilter(TaskDuplicateLogFilter())
     return True
 
 
-def _name_of(func: Callable[..., Any]) -> str:
-    return str(getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or func)
-
-
-@overload
-def handle_background_errors(func: F, /) -> F: ...
-
-
-@overload
-def handle_background_errors(*, name: str | None = None) -> Callable[[F], F]: ...
-
-
-def handle_background_errors(
-    func: Callable[..., Any] | None = None, /, *, name: str | None = None
-) -> Any:
-    """Log an exception of `func` once (with the correlation id and traceback), then re-raise.
-
-    Works on coroutine functions and plain functions, bare (`@handle_background_errors`) or with
-    a task name for the logs (`@handle_background_errors(name="reindex")`; default: the
-    function's qualified name). Cancellation (`asyncio.CancelledError`), KeyboardInterrupt and
-    SystemExit pass through untouched.
-    """
-
-    def decorate(target: Callable[..., Any]) -> Callable[..., Any]:
-        task = name or _name_of(target)
-
-        if inspect.iscoroutinefunction(target):
-
-            @functools.wraps(target)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                try:
-                    return await target(*args, **kwargs)
-                except Exception as exc:
-                    log_background_error(exc, task)
-                    raise
-
-            return async_wrapper
-
-        @functools.wraps(target)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return target(*args, **kwargs)
-            except Exception as exc:
-                log_background_error(exc, task)
-                raise
-
-        return sync_wrapper
-
-    if func is not None:
-        return decorate(func)
-    return decorate
-
-
-class BackgroundTasks:
-    """Start asyncio tasks, hold them until they finish, log their failures, cancel them all.
-
-        tasks = BackgroundTasks()
-        task = tasks.start_task(refresh_cache(), name="refresh-cache")
-        ...
-        await tasks.cancel_all()      # at shutdown
-
-    The event loop keeps only weak references to tasks, so a task nobody holds may be garbage
-    collected before it finishes; this manager holds each one until it is done. A task that ends
-    with an exception nobody logged yet is logged from its done callback (with the correlation id
-    that was current when it was started); a cancelled task is not an error and is not logged.
-    The exception stays on the task for whoever awaits it.
-    """
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def tasks(self) -> frozenset[asyncio.Task[Any]]:
-        """The tasks started here that have not finished yet."""
-        return frozenset(self._tasks)
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    def start_task(
-        self, coro: Coroutine[Any, Any, R], *, name: str | None = None
-    ) -> asyncio.Task[R]:
-        """Run `coro` as a task of the running loop (in a copy of the current context)."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self.track(task)
-        return task
-
-    def track(self, task: asyncio.Task[Any]) -> None:
-        """Hold and watch a task created elsewhere, as if `start_task` had started it."""
-        if task in self._tasks:
-            return
-        self._tasks.add(task)
-        # asyncio runs the callback in a copy of the context current here, i.e. with the
-        # correlation id of whoever started the task, whatever the task did to its own copy.
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            logger.debug(
-                "Background task %s was cancelled", task.get_name(), extra={"task": task.get_name()}
-            )
-            return
-        exc = task.exception()  # also tells asyncio the exception was retrieved
-        if exc is not None:
-            log_background_error(exc, task.get_name())
-
-    async def cancel_all(self, timeout: float | None = None) -> None:
-        """Cancel every task and wait until they have finished (or `timeout` seconds passed).
-
-        Tasks started meanwhile (say, by a task while it is being cancelled) are cancelled too.
-        Outcomes are not raised here; failures other than cancellation were logged already.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while self._tasks:
-            pending = list(self._tasks)
-            for task in pending:
-                task.cancel()
-            remaining = None if deadline is None else max(0.0, deadline - loop.time())
-            _, still_running = await asyncio.wait(pending, timeout=remaining)
-            if still_running:
-                logger.warning(
-                    "%d background task(s) did not stop within %ss",
-                    len(still_running),
-                    timeout,
-                    extra={"tasks": sorted(t.get_name() for t in still_running)},
-                )
-                return
-            # Done callbacks run on the next loop iteration; let them untrack the tasks.
-            await asyncio.sleep(0)
-
-
-class ContextThread(threading.Thread):
-    """A thread that runs in a copy of the context of the code that created it.
-
-    Its log lines therefore carry the creator's correlation id. An exception of the target is
-    logged once (with the traceback and the thread name as `task`) and kept in `exception`; it is
-    not passed on to `threading.excepthook`, which would print it a second time.
-
-    A thread that uses the Django ORM opens its own database connections; close them when done
-    (`django.db.connection.close()`).
-    """
-
-    def __init__(
-        self,
-        target: Callable[..., Any],
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-        *,
-        name: str | None = None,
-        daemon: bool | None = True,
-    ) -> None:
-        super().__init__(name=name or f"background:{_name_of(target)}", daemon=daemon)
-        self._context = contextvars.copy_context()
-        self._call = functools.partial(target, *args, **(kwargs or {}))
-        self.exception: BaseException | None = None
-        self.result: Any = None
-
-    def run(self) -> None:
-        self._context.run(self._run)
-
-    def _run(self) -> None:
-        try:
-            self.result = self._call()
-        except Exception as exc:
-            self.exception = exc
-            log_background_error(exc, self.name)
-        finally:
-            del self._call  # drop references to the arguments once done
-
-
-def start_thread(
-    target: Callable[..., Any],
-    *args: Any,
-    thread_name: str | None = None,
-    daemon: bool = True,
-    **kwargs: Any,
-) -> ContextThread:
-    """Start `target(*args, **kwargs)` in a `ContextThread` and return the started thread."""
-    thread = ContextThread(target, args, kwargs, name=thread_name, daemon=daemon)
-    thread.start()
-    return thread
-
-
-def run_in_context(func: Callable[P, R]) -> Callable[P, R]:
-    """Bind `func` to a copy of the current context; for executors and other thread pools.
-
-    loop.run_in_executor(None, run_in_context(work))   # `work` sees the request's id
-    """
-    context = contextvars.copy_context()
-
-    @functools.wraps(func)
-    def bound(*args: P.args, **kwargs: P.kwargs) -> R:
-        # A context can be entered by one thread at a time: each call gets its own copy.
-        return context.copy().run(func, *args, **kwargs)
-
-    return bound
+def disconnect() -> None:
+    """Undo `connect()` (for tests)."""
+    module = tasks_module()
+    if module is None:
+        return
+    signals = importlib.import_module(f"{module.__name__}.signals")
+    signals.task_finished.disconnect(on_task_finished, dispatch_uid=_DISPATCH_UID)
+    tasks_logger = logging.getLogger(module.__name__)
+    for existing in [f for f in tasks_logger.filters if isinstance(f, TaskDuplicateLogFilter)]:
+        tasks_logger.removeFilter(existing)
 
 
 __all__ = [
-    "BackgroundTasks",
-    "ContextThread",
-    "handle_background_errors",
+    "CONTEXT_ARGUMENT",
+    "TaskDuplicateLogFilter",
+    "aenqueue",
+    "carried_context",
+    "connect",
+    "correlated",
+    "disconnect",
+    "enqueue",
     "is_logged",
-    "log_background_error",
     "mark_logged",
-    "run_in_context",
-    "start_thread",
+    "on_task_finished",
+    "tasks_module",
 ]

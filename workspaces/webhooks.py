@@ -1,23 +1,28 @@
 """The optional webhook of `workspace.created` events (WORKSPACE_WEBHOOK_URL).
 
 When the setting is set, `events.publish` calls `notify_workspace_created` once the create is
-committed; it starts a background thread (`errors.tasks.start_thread`, so the thread logs with the
-correlation id of the request that created the workspace) which POSTs the event as JSON, with
-`X-Correlation-ID` and `X-Cortex-Event` headers.
+committed. It enqueues the Django task `workspaces.tasks.deliver_webhook` (TASKS: a row of the
+database, run by `manage.py db_worker`) with the correlation id and trace of the request that
+created the workspace (`errors.tasks.enqueue`); the worker POSTs the event as JSON, with
+`X-Correlation-ID`, `traceparent` and `X-Cortex-Event` headers, and logs under that id.
 
-- Each attempt is bounded by WORKSPACE_WEBHOOK_TIMEOUT_MS (connect, write and each read).
+- Each run of the task makes one attempt, bounded by WORKSPACE_WEBHOOK_TIMEOUT_MS (connect,
+  write and each read).
 - Connection failures, timeouts, 5xx, 408 and 429 are retried, up to WORKSPACE_WEBHOOK_ATTEMPTS
-  attempts in all, waiting WORKSPACE_WEBHOOK_BACKOFF_MS before the second and twice as long
-  before each further one. Other answers (2xx aside) are not retried: asking again would not help.
+  attempts in all: the failed run enqueues the next attempt to run WORKSPACE_WEBHOOK_BACKOFF_MS
+  later, twice as long before each further one (no worker waits meanwhile). Other answers (2xx
+  aside) are not retried: asking again would not help.
 - A delivery that finally fails is logged once, at WARNING, on `workspaces.webhooks` (with the
   service name, reason, upstream status and correlation id; never the URL, which may hold a
-  secret, nor what the receiver answered) and counted in `webhook_failures()` by reason.
-- Nothing of this ever fails or slows the create request: it answers before the first attempt.
-  At most `MAX_PENDING` deliveries run at once; an event beyond that is dropped, logged and
-  counted (`overflow`), so a receiver that hangs cannot pile up threads without bound.
+  secret, nor what the receiver answered) and counted in `external_call_failures_total` (and in
+  this process's `webhook_failures()`) by reason. The task itself ends normally.
+- A bug of ours while delivering is counted (`internal_error`) and raised: the task fails, and
+  `errors.tasks` logs it once at ERROR.
+- Nothing of this ever fails or slows the create request: it only writes the task's row.
 
-Delivery is best effort: events in flight when the process exits are lost (the threads are
-daemons; `wait_idle()` lets a shutdown hook wait for them).
+Delivery is at least once as far as django-tasks-db allows: a stopped worker (SIGTERM) finishes
+the attempt it is running; a worker that dies mid-attempt leaves that run RUNNING, and
+django-tasks-db never runs it again (see README, "Background tasks").
 
 With CELERY_BROKER_URL set, the event is published instead to Redis as a Celery task
 (`workspaces.tasks.deliver_workspace_created`), which a worker runs: one attempt per run, a
@@ -32,16 +37,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Final
 
 import httpx
 import orjson
+from django.utils import timezone
 
 from errors import metrics
-from errors.context import get_correlation_id, reset_correlation_id, set_correlation_id
 from errors.exceptions import ExternalServiceException
 from errors.external import (
     BAD_STATUS,
@@ -50,25 +55,20 @@ from errors.external import (
     correlation_headers,
     external_service,
 )
-from errors.tasks import ContextThread, log_background_error
+from errors.tasks import enqueue
 
 from .conf import workspaces_settings
 
 logger = logging.getLogger(__name__)
 
 SERVICE_NAME: Final = "workspace_webhook"
-MAX_PENDING: Final = 32
-# Reasons counted besides those of `errors.external`: too many deliveries already running, and
-# a bug of ours while delivering.
-OVERFLOW: Final = "overflow"
+# The reason counted besides those of `errors.external`: a bug of ours while delivering.
 INTERNAL_ERROR: Final = "internal_error"
 
 _RETRIED_STATUSES: Final = frozenset({408, 429})
 _MAX_BACKOFF: Final = 30.0
 
 _lock = threading.Lock()
-_idle = threading.Condition(_lock)
-_pending: set[threading.Thread] = set()
 _failures: Counter[str] = Counter()
 
 
@@ -134,7 +134,7 @@ def _retryable(exc: ExternalServiceException) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Delivery:
-    """One event to deliver, serialized when it is published (the thread shares no objects)."""
+    """One event to deliver, serialized once per attempt."""
 
     body: bytes
     event_type: str
@@ -192,31 +192,6 @@ def _retry_delay(config: WebhookConfig, attempt: int) -> float:
     return float(min(config.backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
 
 
-def _deliver(delivery: _Delivery, config: WebhookConfig) -> bool:
-    failure: ExternalServiceException | None = None
-    attempt = 0
-    with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
-        for attempt in range(1, config.attempts + 1):
-            failure = _attempt(client, delivery, config, attempt)
-            if failure is None:
-                return True
-            if attempt == config.attempts or not _retryable(failure):
-                break
-            delay = _retry_delay(config, attempt)
-            logger.info(
-                "Webhook attempt %d/%d failed (%s); retrying in %.2fs",
-                attempt,
-                config.attempts,
-                getattr(failure, "reason", None),
-                delay,
-                extra={"service_name": SERVICE_NAME, "attempt": attempt},
-            )
-            time.sleep(delay)
-    assert failure is not None
-    _log_failure(delivery, failure, attempt)
-    return False
-
-
 def _log_failure(delivery: _Delivery, failure: ExternalServiceException, attempts: int) -> None:
     reason = str(getattr(failure, "reason", None) or "unknown")
     record_failure(reason)
@@ -241,26 +216,55 @@ def _log_failure(delivery: _Delivery, failure: ExternalServiceException, attempt
     )
 
 
-def _run(delivery: _Delivery, config: WebhookConfig) -> None:
-    # The thread runs in a copy of the request's context, so the id is normally current already;
-    # the event's own id covers a publisher that ran outside any request context.
-    token = (
-        set_correlation_id(delivery.correlation_id)
-        if delivery.correlation_id and get_correlation_id() is None
-        else None
-    )
+def _try_once(
+    event: dict[str, Any], attempt: int
+) -> tuple[_Delivery, WebhookConfig, ExternalServiceException | None] | None:
+    """Make attempt number `attempt`; None without a webhook, else what it gave (a failure or
+    None). A bug of ours is counted and raised."""
     try:
-        _deliver(delivery, config)
-    except Exception as exc:  # a bug of ours: counted, and logged once with the traceback
+        config = WebhookConfig.from_settings()
+        if config is None:
+            return None
+        delivery = _Delivery.of(event)
+        with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
+            return delivery, config, _attempt(client, delivery, config, attempt)
+    except Exception:
         record_failure(INTERNAL_ERROR)
-        log_background_error(exc, threading.current_thread().name)
         raise
-    finally:
-        if token is not None:
-            reset_correlation_id(token)
-        with _idle:
-            _pending.discard(threading.current_thread())
-            _idle.notify_all()
+
+
+def deliver_attempt(event: dict[str, Any], attempt: int) -> bool:
+    """The body of the Django task: one attempt, then the next one enqueued or the final failure.
+
+    A retryable failure enqueues attempt `attempt + 1` to run after the webhook's backoff (under
+    the same correlation id and trace); the last failure is logged and counted here, and the
+    task ends normally. A bug of ours is counted and raised, for `errors.tasks` to log once.
+    True once the receiver accepted the event.
+    """
+    tried = _try_once(event, attempt)
+    if tried is None:
+        return False
+    delivery, config, failure = tried
+    if failure is None:
+        return True
+    if attempt < config.attempts and _retryable(failure):
+        delay = _retry_delay(config, attempt)
+        logger.info(
+            "Webhook attempt %d/%d failed (%s); retrying in %.2fs",
+            attempt,
+            config.attempts,
+            getattr(failure, "reason", None),
+            delay,
+            extra={"service_name": SERVICE_NAME, "attempt": attempt},
+        )
+        try:
+            _enqueue_attempt(event, attempt + 1, delay)
+        except Exception:
+            record_failure(INTERNAL_ERROR)
+            raise
+        return False
+    _log_failure(delivery, failure, attempt)
+    return False
 
 
 def deliver_in_task(task: Any, event: dict[str, Any]) -> bool:
@@ -270,17 +274,11 @@ def deliver_in_task(task: Any, event: dict[str, Any]) -> bool:
     backoff); the last failure is logged and counted here, and the task ends normally. A bug
     of ours is counted and raised, for `errors.celery` to log once.
     """
-    try:
-        config = WebhookConfig.from_settings()
-        if config is None:
-            return False
-        delivery = _Delivery.of(event)
-        attempt = int(task.request.retries or 0) + 1
-        with httpx.Client(timeout=config.timeout, follow_redirects=False) as client:
-            failure = _attempt(client, delivery, config, attempt)
-    except Exception:
-        record_failure(INTERNAL_ERROR)
-        raise
+    attempt = int(task.request.retries or 0) + 1
+    tried = _try_once(event, attempt)
+    if tried is None:
+        return False
+    delivery, config, failure = tried
     if failure is None:
         return True
     if attempt < config.attempts and _retryable(failure):
@@ -291,6 +289,16 @@ def deliver_in_task(task: Any, event: dict[str, Any]) -> bool:
     return False
 
 
+def _enqueue_attempt(event: dict[str, Any], attempt: int, delay: float = 0.0) -> None:
+    # Imported here: workspaces.tasks imports this module.
+    from workspaces.tasks import deliver_webhook
+
+    task = deliver_webhook
+    if delay > 0:
+        task = task.using(run_after=timezone.now() + timedelta(seconds=delay))
+    enqueue(task, event, attempt=attempt)
+
+
 def _publish(event: dict[str, Any]) -> None:
     # Imported here: the Celery app exists only for projects that set CELERY_BROKER_URL.
     from workspaces.tasks import deliver_workspace_created
@@ -298,60 +306,23 @@ def _publish(event: dict[str, Any]) -> None:
     deliver_workspace_created.apply_async(args=(event,))
 
 
-def notify_workspace_created(event: dict[str, Any]) -> threading.Thread | None:
-    """Send `event` to the webhook, if one is configured; never raises.
+def notify_workspace_created(event: dict[str, Any]) -> None:
+    """Queue `event` for the webhook, if one is configured; never raises.
 
-    With CELERY_BROKER_URL the event is published as a Celery task and None is returned;
-    otherwise it is sent from a background thread, which is returned (None when the event was
-    dropped).
+    With CELERY_BROKER_URL the event is published as a Celery task; otherwise it is enqueued as
+    the Django task `workspaces.tasks.deliver_webhook`. Called once the create has committed.
     """
     try:
-        config = WebhookConfig.from_settings()
-        if config is None:
-            return None
+        if WebhookConfig.from_settings() is None:
+            return
         if workspaces_settings.celery_enabled:
             _publish(event)
-            return None
-        delivery = _Delivery.of(event)
-        thread = ContextThread(_run, (delivery, config), name=f"webhook:{delivery.event_type}")
-        with _lock:
-            overflow = len(_pending) >= MAX_PENDING
-            if not overflow:
-                _pending.add(thread)
-        if overflow:
-            record_failure(OVERFLOW)
-            logger.warning(
-                "Webhook delivery of %s dropped: %d deliveries are already running",
-                event.get("type"),
-                MAX_PENDING,
-                extra={"service_name": SERVICE_NAME, "reason": OVERFLOW},
-            )
-            return None
-        try:
-            thread.start()
-        except BaseException:
-            with _idle:
-                _pending.discard(thread)
-                _idle.notify_all()
-            raise
-        return thread
+        else:
+            _enqueue_attempt(event, 1)
     except Exception:
         record_failure(INTERNAL_ERROR)
         logger.exception(
-            "Could not start the webhook delivery of %s",
+            "Could not queue the webhook delivery of %s",
             event.get("type"),
             extra={"service_name": SERVICE_NAME, "reason": INTERNAL_ERROR},
         )
-        return None
-
-
-def pending_deliveries() -> int:
-    """How many deliveries are running now."""
-    with _lock:
-        return len(_pending)
-
-
-def wait_idle(timeout: float | None = None) -> bool:
-    """Wait until no delivery is running (or `timeout` seconds passed); True when idle."""
-    with _idle:
-        return _idle.wait_for(lambda: not _pending, timeout)

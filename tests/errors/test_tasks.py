@@ -1,328 +1,162 @@
-"""`errors.tasks`: background failures are logged once, with the correlation id of the request
-that started the work; cancellation is not a failure."""
+"""`errors.tasks`: Django's background tasks run under the correlation id and trace of the request
+that enqueued them, and a failed run is logged once and counted.
+
+The tasks (tests/support/tasks.py) are enqueued by a real view (tests/support/task_urls.py)
+through the middleware, and run by Django's immediate backend, in this process; the worker
+process is tested in tests/workspaces/test_webhook_worker.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
-import threading
-from collections.abc import Iterator
+import re
 from typing import Any
 
 import pytest
+from django.test import Client
+from pytest_django.fixtures import Settings
 
 from errors.context import get_correlation_id, reset_correlation_id, set_correlation_id
-from errors.tasks import (
-    BackgroundTasks,
-    ContextThread,
-    handle_background_errors,
-    run_in_context,
-    start_thread,
-)
+from errors.metrics import exposition
+from errors.tasks import connect, disconnect, enqueue, tasks_module
 from tests.conftest import JsonLog
+from tests.support import tasks
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
-class Boom(Exception):
-    pass
+@pytest.fixture(autouse=True)
+def immediate(settings: Settings) -> None:
+    """Tasks run by Django's immediate backend; `POST /tasks/<name>/` enqueues them."""
+    module = tasks_module()
+    assert module is not None
+    settings.TASKS = {
+        "default": {"BACKEND": f"{module.__name__}.backends.immediate.ImmediateBackend"}
+    }
+    settings.ROOT_URLCONF = "tests.support.task_urls"
 
 
-def problems(log: JsonLog) -> list[dict[str, Any]]:
-    """Lines at WARNING and above, from any logger (asyncio's complaints included)."""
-    return [r for r in log.records() if r["level"] in {"WARNING", "ERROR", "CRITICAL"}]
+def run(client: Client, name: str, text: str, **headers: str) -> dict[str, Any]:
+    """Enqueue task `name` with `text` from a request; the task's id and status."""
+    response = client.post(f"/tasks/{name}/", text, content_type="text/plain", headers=headers)
+    assert response.status_code == 200, response.content
+    return dict(response.json())
 
 
-def as_request(correlation_id: str) -> Any:
-    """Make `correlation_id` current, as the middleware does for a request."""
-
-    class Request:
-        def __enter__(self) -> None:
-            self.token = set_correlation_id(correlation_id)
-
-        def __exit__(self, *exc: object) -> None:
-            reset_correlation_id(self.token)
-
-    return Request()
+def lines(log: JsonLog, logger: str) -> list[dict[str, Any]]:
+    return [r for r in log.records() if r["logger"] == logger]
 
 
-@pytest.fixture
-def log(json_log: JsonLog) -> Iterator[JsonLog]:
-    yield json_log
+def errors_of(log: JsonLog) -> list[dict[str, Any]]:
+    return [r for r in log.records() if r["level"] in {"ERROR", "CRITICAL"}]
 
 
-# --- the decorator ---------------------------------------------------------------------------
+def failures(task: str) -> float:
+    """django_task_failures_total for `task`, as /metrics shows it (0 before the first)."""
+    text = exposition()[0].decode()
+    match = re.search(
+        rf'^django_task_failures_total\{{task="{re.escape(task)}"\}} (\S+)$', text, re.M
+    )
+    return float(match.group(1)) if match else 0.0
 
 
-def test_decorated_task_failure_is_logged_once_with_the_creating_requests_id(
-    log: JsonLog,
+def test_a_task_runs_under_the_correlation_id_and_trace_of_the_request_that_enqueued_it(
+    client: Client, json_log: JsonLog
 ) -> None:
-    @handle_background_errors
-    async def reindex() -> None:
-        await asyncio.sleep(0)
-        raise Boom("index gone")
-
-    async def main() -> None:
-        tasks = BackgroundTasks()
-        with as_request("req-a"):
-            first = tasks.start_task(reindex(), name="reindex-a")
-        with as_request("req-b"):
-            second = tasks.start_task(reindex(), name="reindex-b")
-        assert get_correlation_id() is None
-        # The failure is re-raised: it is the task's outcome for whoever awaits it.
-        for task in (first, second):
-            with pytest.raises(Boom):
-                await task
-        await asyncio.sleep(0)  # done callbacks
-        assert len(tasks) == 0
-
-    asyncio.run(main())
-    lines = problems(log)
-    assert [(r["logger"], r["level"], r["correlation_id"]) for r in lines] == [
-        ("errors.tasks", "ERROR", "req-a"),
-        ("errors.tasks", "ERROR", "req-b"),
-    ]
-    line = lines[0]
-    assert line["task"] == reindex.__qualname__
-    assert line["exception"]["type"].endswith("Boom")
-    assert "index gone" in line["exception"]["traceback"]
-    assert "reindex" in line["message"]
+    result = run(
+        client,
+        "note",
+        "hello",
+        X_Correlation_ID="req-task-1",
+        traceparent=f"00-{TRACE_ID}-{PARENT_ID}-01",
+    )
+    assert result["status"] == "SUCCESSFUL"
+    (line,) = lines(json_log, "tests.tasks")
+    assert (line["message"], line["correlation_id"], line["trace_id"]) == (
+        "noted hello",
+        "req-task-1",
+        TRACE_ID,
+    )
+    assert line["span_id"] != PARENT_ID  # a span of its own
+    assert errors_of(json_log) == []
 
 
-def test_decorator_names_the_task_and_keeps_the_function(log: JsonLog) -> None:
-    @handle_background_errors(name="nightly-report")
-    async def report(x: int) -> int:
-        return x * 2
-
-    assert inspect.iscoroutinefunction(report)
-    assert report.__name__ == "report"
-    assert asyncio.run(report(21)) == 42
-
-    @handle_background_errors(name="nightly-report")
-    async def failing() -> None:
-        raise Boom
-
-    with pytest.raises(Boom):
-        asyncio.run(failing())
-    assert [r["task"] for r in problems(log)] == ["nightly-report"]
-
-
-def test_sync_function_failure_is_logged_once_and_re_raised(log: JsonLog) -> None:
-    @handle_background_errors
-    def inner() -> None:
-        raise Boom("sync")
-
-    @handle_background_errors
-    def outer() -> None:
-        inner()
-
-    @handle_background_errors
-    def fine(value: int) -> int:
-        return value + 1
-
-    assert fine(1) == 2
-    with as_request("req-sync"), pytest.raises(Boom):
-        outer()
-    lines = problems(log)
-    assert len(lines) == 1, lines  # the outer decorator does not log it again
-    assert lines[0]["correlation_id"] == "req-sync"
-    assert lines[0]["task"] == inner.__qualname__
-
-
-def test_system_exit_and_cancellation_pass_through_unlogged(log: JsonLog) -> None:
-    @handle_background_errors
-    def leave() -> None:
-        raise SystemExit(3)
-
-    @handle_background_errors
-    async def wait_forever() -> None:
-        await asyncio.sleep(60)
-
-    with pytest.raises(SystemExit):
-        leave()
-
-    async def main() -> None:
-        task = asyncio.get_running_loop().create_task(wait_forever())
-        await asyncio.sleep(0)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(main())
-    assert problems(log) == []
-
-
-# --- BackgroundTasks -------------------------------------------------------------------------
-
-
-def test_undecorated_failure_is_logged_by_the_done_callback_once(log: JsonLog) -> None:
-    async def sync_mail() -> None:
-        # Changing the id inside the task does not change whose failure it is.
-        set_correlation_id("changed-inside")
-        raise Boom("smtp down")
-
-    async def main() -> asyncio.Task[None]:
-        tasks = BackgroundTasks()
-        with as_request("req-mail"):
-            task = tasks.start_task(sync_mail(), name="mail")
-        await asyncio.wait([task])
-        await asyncio.sleep(0)
-        return task
-
-    task = asyncio.run(main())
-    assert isinstance(task.exception(), Boom)
-    lines = problems(log)  # and no "Task exception was never retrieved" from asyncio
-    assert [(r["logger"], r["correlation_id"], r["task"]) for r in lines] == [
-        ("errors.tasks", "req-mail", "mail")
-    ]
-
-
-def test_decorated_failure_is_not_logged_again_by_the_done_callback(log: JsonLog) -> None:
-    @handle_background_errors
-    async def job() -> None:
-        raise Boom
-
-    async def main() -> None:
-        tasks = BackgroundTasks()
-        task = tasks.start_task(job(), name="job")
-        await asyncio.wait([task])
-        await asyncio.sleep(0)
-
-    asyncio.run(main())
-    assert len(problems(log)) == 1
-
-
-def test_cancel_all_cancels_and_awaits_every_task_without_logging_errors(log: JsonLog) -> None:
-    cleaned: list[str] = []
-
-    async def worker(name: str, tasks: BackgroundTasks) -> None:
-        try:
-            await asyncio.sleep(60)
-        finally:
-            await asyncio.sleep(0.01)  # cleanup that itself awaits
-            cleaned.append(name)
-            if name == "spawner":  # started while shutting down: cancelled as well
-                tasks.start_task(worker("late", tasks), name="late")
-
-    @handle_background_errors
-    async def decorated() -> None:
-        await asyncio.sleep(60)
-
-    async def main() -> list[asyncio.Task[None]]:
-        tasks = BackgroundTasks()
-        started = [tasks.start_task(worker(n, tasks), name=n) for n in ("a", "b", "spawner")]
-        started.append(tasks.start_task(decorated(), name="decorated"))
-        await asyncio.sleep(0.01)
-        assert len(tasks) == 4
-        await tasks.cancel_all()
-        assert len(tasks) == 0
-        assert tasks.tasks == frozenset()
-        return started
-
-    started = asyncio.run(main())
-    assert all(task.cancelled() for task in started)
-    assert sorted(cleaned) == ["a", "b", "late", "spawner"]
-    assert problems(log) == []
-
-
-def test_cancel_all_gives_up_after_its_timeout(log: JsonLog) -> None:
-    async def stubborn() -> None:
-        try:
-            await asyncio.sleep(60)
-        except asyncio.CancelledError:
-            await asyncio.sleep(0.3)  # takes its time to stop
-
-    async def main() -> float:
-        tasks = BackgroundTasks()
-        task = tasks.start_task(stubborn(), name="stubborn")
-        await asyncio.sleep(0)
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        await tasks.cancel_all(timeout=0.05)
-        took = loop.time() - began
-        await task
-        return took
-
-    assert asyncio.run(main()) < 0.25
-    lines = problems(log)
-    assert [(r["level"], r["tasks"]) for r in lines] == [("WARNING", ["stubborn"])]
-
-
-def test_tasks_are_held_until_done() -> None:
-    async def main() -> None:
-        tasks = BackgroundTasks()
-        done = asyncio.Event()
-
-        async def job() -> None:
-            await done.wait()
-
-        task = tasks.start_task(job())
-        assert task in tasks.tasks
-        done.set()
-        await task
-        await asyncio.sleep(0)
-        assert task not in tasks.tasks
-
-    asyncio.run(main())
-
-
-# --- threads ---------------------------------------------------------------------------------
-
-
-def test_thread_started_from_a_request_keeps_its_correlation_id(log: JsonLog) -> None:
-    seen: dict[str, str | None] = {}
-
-    def work(key: str, *, note: str) -> None:
-        seen[key] = get_correlation_id()
-        logging.getLogger("workspaces.test").warning("working on %s", note)
-
-    with as_request("req-thread"):
-        ours = start_thread(work, "ours", note="ours")
-        plain = threading.Thread(target=work, args=("plain",), kwargs={"note": "plain"})
-        plain.start()
-    ours.join(5)
-    plain.join(5)
-    assert seen == {"ours": "req-thread", "plain": None}  # a plain thread starts empty
-    ids = {r["message"]: r["correlation_id"] for r in problems(log)}
-    assert ids == {"working on ours": "req-thread", "working on plain": None}
-
-
-def test_thread_failure_is_logged_once_and_kept(
-    log: JsonLog, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("name", ["note_async", "note_attempt"])
+def test_async_tasks_and_tasks_taking_the_context_carry_it_too(
+    client: Client, json_log: JsonLog, name: str
 ) -> None:
-    hooked: list[Any] = []
-    monkeypatch.setattr(threading, "excepthook", hooked.append)
-
-    def fail() -> None:
-        raise Boom("in thread")
-
-    with as_request("req-fail"):
-        thread = ContextThread(fail, name="failing-thread")
-    thread.start()  # started later and elsewhere: still the creator's id
-    thread.join(5)
-    assert isinstance(thread.exception, Boom)
-    assert hooked == []  # not printed a second time by threading's hook
-    lines = problems(log)
-    assert [(r["correlation_id"], r["task"]) for r in lines] == [("req-fail", "failing-thread")]
+    result = run(client, name, "again", X_Correlation_ID=f"req-{name}")
+    assert result["status"] == "SUCCESSFUL"
+    (line,) = lines(json_log, "tests.tasks")
+    assert (line["message"], line["correlation_id"]) == ("noted again", f"req-{name}")
+    if name == "note_attempt":
+        assert line["attempt"] == 1
 
 
-def test_thread_result_and_default_name() -> None:
-    def answer() -> int:
-        return 42
+def test_a_task_enqueued_without_the_helper_gets_an_id_of_its_own(json_log: JsonLog) -> None:
+    token = set_correlation_id("req-caller")
+    try:
+        tasks.note.enqueue("plain")
+        assert get_correlation_id() == "req-caller"  # restored after the task
+    finally:
+        reset_correlation_id(token)
+    (line,) = lines(json_log, "tests.tasks")
+    assert line["correlation_id"] != "req-caller"
+    assert UUID4.fullmatch(line["correlation_id"])
 
-    thread = start_thread(answer)
-    thread.join(5)
-    assert thread.result == 42
-    assert thread.exception is None
-    assert thread.name.endswith("answer")
-    assert thread.daemon
+
+def test_enqueue_refuses_a_task_that_cannot_take_the_id(json_log: JsonLog) -> None:
+    with pytest.raises(TypeError, match="errors.tasks.correlated"):
+        enqueue(tasks.explode_uncorrelated, "never")
+    assert errors_of(json_log) == []
 
 
-def test_run_in_context_for_executors() -> None:
-    async def main() -> tuple[str | None, str | None]:
-        loop = asyncio.get_running_loop()
-        with as_request("req-exec"):
-            bound = run_in_context(get_correlation_id)
-            unbound = loop.run_in_executor(None, get_correlation_id)
-        return await loop.run_in_executor(None, bound), await unbound
+def test_a_failed_run_is_logged_once_at_error_with_the_task_and_the_requests_id_and_counted(
+    client: Client, json_log: JsonLog
+) -> None:
+    name = "tests.support.tasks.explode"
+    before = failures(name)
+    result = run(client, "explode", "kaboom-1", X_Correlation_ID="req-task-fail")
+    assert result["status"] == "FAILED"
 
-    assert asyncio.run(main()) == ("req-exec", None)
+    (line,) = errors_of(json_log)  # Django's own line for it is dropped
+    assert line["logger"] == "errors.tasks"
+    assert line["level"] == "ERROR"
+    assert (line["task"], line["task_id"], line["attempt"]) == (name, result["id"], 1)
+    assert (line["correlation_id"], line["error_type"]) == ("req-task-fail", "RuntimeError")
+    assert line["message"] == f"Task {name}[{result['id']}] failed (attempt 1): RuntimeError"
+    assert "kaboom-1" in line["exception"]["traceback"]
+    assert sum("kaboom-1" in str(r) for r in json_log.records()) == 2  # its own line, and this
+    assert failures(name) == before + 1
+
+
+def test_a_failed_run_of_a_task_that_is_not_correlated_is_logged_once_too(
+    json_log: JsonLog,
+) -> None:
+    name = "tests.support.tasks.explode_uncorrelated"
+    before = failures(name)
+    token = set_correlation_id("req-plain")
+    try:
+        result = tasks.explode_uncorrelated.enqueue("kaboom-2")
+    finally:
+        reset_correlation_id(token)
+    (line,) = errors_of(json_log)
+    assert (line["logger"], line["task"], line["task_id"]) == ("errors.tasks", name, result.id)
+    assert (line["correlation_id"], line["error_type"]) == ("req-plain", "ValueError")
+    assert "kaboom-2" in line["exception"]["traceback"]
+    assert failures(name) == before + 1
+
+
+def test_without_errors_django_logs_the_failure_itself(json_log: JsonLog) -> None:
+    """What the receiver and its filter replace: Django's own line, and nothing counted."""
+    disconnect()
+    try:
+        tasks.explode_uncorrelated.enqueue("kaboom-3")
+    finally:
+        connect()
+    (line,) = errors_of(json_log)
+    module = tasks_module()
+    assert module is not None
+    assert line["logger"] == module.__name__  # django.tasks, or django_tasks on Django 5.2
+    assert "state=FAILED" in line["message"]

@@ -24,6 +24,7 @@ from tests.support.celery_worker import (
     thread_worker,
     wait_for,
 )
+from tests.support.db_worker import queued_tasks
 from tests.support.upstream import UpstreamServer
 from workspaces import webhooks
 
@@ -89,7 +90,7 @@ def test_the_delivery_and_its_log_lines_carry_the_requests_correlation_id(
         HTTP_X_CORRELATION_ID="celery-create-1",
         HTTP_TRACEPARENT=f"00-{TRACE_ID}-{PARENT_ID}-01",
     )
-    assert webhooks.pending_deliveries() == 0  # no thread: a worker delivers it
+    assert queued_tasks() == 0  # no Django task: a Celery worker delivers it
     (received,) = wait_for(celery_webhook.received, 10, "the delivery")
     assert received.headers["x-correlation-id"] == "celery-create-1"
     assert received.headers["traceparent"].split("-")[1] == TRACE_ID

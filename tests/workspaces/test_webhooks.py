@@ -1,13 +1,15 @@
 """The workspace.created webhook, against a real local HTTP server (answering, failing, hanging)
-and a closed port: delivered in the background with the request's correlation id; failures are
-retried, logged once and counted, and never touch the create request.
+and a closed port: enqueued as a Django task when the create commits and delivered by
+django-tasks-db's worker (run here in the test process, on the test database) with the request's
+correlation id; failures are retried as new runs after the backoff, logged once and counted, and
+never touch the create request. The worker as a process of its own: test_webhook_worker.py.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from tests.conftest import JsonLog
+from tests.support.db_worker import queued_tasks, run_queued_tasks
 from tests.support.servers import free_port
 from tests.support.upstream import SECRET, UpstreamServer
 from workspaces import webhooks
@@ -29,7 +32,6 @@ LIST = "/api/workspaces/"
 def _clean_state() -> Iterator[None]:
     webhooks.reset_webhook_failures()
     yield
-    assert webhooks.wait_idle(10), "a webhook delivery outlived its test"
     webhooks.reset_webhook_failures()
 
 
@@ -55,7 +57,15 @@ def create(api: APIClient, name: str, correlation_id: str | None = None) -> Any:
 
 
 def settle() -> None:
-    assert webhooks.wait_idle(10), "the webhook delivery did not finish"
+    """Run the queued deliveries, retries included, as the worker does."""
+    run_queued_tasks()
+
+
+def runs() -> list[Any]:
+    """The delivery task's runs, in the order they were enqueued."""
+    from django_tasks_db.models import DBTaskResult
+
+    return list(DBTaskResult.objects.order_by("enqueued_at"))
 
 
 def problems(log: JsonLog) -> list[dict[str, Any]]:
@@ -119,7 +129,7 @@ def test_no_webhook_without_the_setting(
 ) -> None:
     configure(settings, None)
     create(api, "Quiet")
-    assert webhooks.pending_deliveries() == 0
+    assert queued_tasks() == 0
     settle()
     assert upstream.received() == []
 
@@ -129,11 +139,18 @@ def test_a_5xx_is_retried_then_logged_once_and_counted(
 ) -> None:
     upstream.status = 500
     upstream.body = SECRET.encode()
-    configure(settings, upstream.url, attempts=3)
+    configure(settings, upstream.url, attempts=3, backoff_ms=50)
     create(api, "Failing", "create-500")
     settle()
 
     assert len(upstream.received()) == 3
+    # Each attempt is a run of its own, enqueued by the one before to run after the backoff
+    # (50 ms, then 100 ms); every run ends normally, the delivery's failure is not the task's.
+    first, second, third = runs()
+    assert [r.args_kwargs["kwargs"]["attempt"] for r in (first, second, third)] == [1, 2, 3]
+    assert {r.status for r in (first, second, third)} == {"SUCCESSFUL"}
+    assert second.run_after >= first.started_at + timedelta(milliseconds=50)
+    assert third.run_after >= second.started_at + timedelta(milliseconds=100)
     assert all(r.headers["x-correlation-id"] == "create-500" for r in upstream.received())
     lines = problems(json_log)
     assert len(lines) == 1, lines
@@ -163,17 +180,15 @@ def test_a_4xx_is_not_retried(
     ]
 
 
-def test_a_hanging_receiver_times_out_without_slowing_the_create(
+def test_a_hanging_receiver_times_out_and_the_create_does_not_wait_for_it(
     api: APIClient, settings: Settings, upstream: UpstreamServer, json_log: JsonLog
 ) -> None:
     upstream.hang = True
-    # Delivering takes two 1 s timeouts: a create that waited for it could not answer in 1 s.
-    configure(settings, upstream.url, timeout_ms=1000, attempts=2)
-    began = time.monotonic()
+    configure(settings, upstream.url, timeout_ms=300, attempts=2)
     create(api, "Patient", "create-hang")
-    took = time.monotonic() - began
-    assert took < 1.0, f"the create took {took:.2f}s"
-    assert webhooks.pending_deliveries() == 1
+    # The create answered with its delivery only queued: nothing was sent while it was served.
+    assert upstream.received() == []
+    assert [r.status for r in runs()] == ["READY"]
 
     settle()
     assert len(upstream.received()) == 2
@@ -198,25 +213,22 @@ def test_a_closed_port_is_a_logged_connection_error(
     assert webhooks.webhook_failures() == {"connection_error": 1}
 
 
-def test_deliveries_beyond_the_limit_are_dropped_and_counted(
-    api: APIClient,
-    settings: Settings,
-    upstream: UpstreamServer,
-    json_log: JsonLog,
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_delivery_that_cannot_be_queued_is_logged_and_counted_and_the_create_succeeds(
+    api: APIClient, settings: Settings, upstream: UpstreamServer, json_log: JsonLog
 ) -> None:
-    monkeypatch.setattr(webhooks, "MAX_PENDING", 1)
-    upstream.hang = True
-    configure(settings, upstream.url, timeout_ms=300, attempts=1)
-    create(api, "First", "create-first")
-    create(api, "Second", "create-second")  # the first one still hangs
-    settle()
+    configure(settings, upstream.url)
+    # A backend that serves no "default" queue refuses the task when it is enqueued.
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["elsewhere"]}
+    }
+    response = create(api, "Unqueued", "create-unqueued")
+    assert response.status_code == 201
+    assert queued_tasks() == 0
     lines = problems(json_log)
-    assert sorted((r["correlation_id"], r["reason"]) for r in lines) == [
-        ("create-first", "timeout"),
-        ("create-second", "overflow"),
+    assert [(r["level"], r["logger"], r["correlation_id"], r["reason"]) for r in lines] == [
+        ("ERROR", "workspaces.webhooks", "create-unqueued", "internal_error")
     ]
-    assert webhooks.webhook_failures() == {"timeout": 1, "overflow": 1}
+    assert webhooks.webhook_failures() == {"internal_error": 1}
 
 
 def test_a_bug_in_delivery_is_logged_once_and_counted(
@@ -237,7 +249,9 @@ def test_a_bug_in_delivery_is_logged_once_and_counted(
     assert [(r["level"], r["logger"], r["correlation_id"]) for r in lines] == [
         ("ERROR", "errors.tasks", "create-bug")
     ]
+    assert lines[0]["task"] == "workspaces.tasks.deliver_webhook"
     assert "a bug of ours" in lines[0]["exception"]["traceback"]
+    assert [r.status for r in runs()] == ["FAILED"]
     assert webhooks.webhook_failures() == {"internal_error": 1}
 
 
