@@ -38,6 +38,7 @@ from tests.consumer.build import (
     copy_project,
     create_venv,
     environment_versions,
+    run,
     session_wheel,
     write_constraints,
 )
@@ -366,6 +367,65 @@ def test_project_settings_are_the_readme_setup() -> None:
     assert not [used for used, source, _ in lines if used not in source]
     missing = [shown or used for used, _, shown in lines if (shown or used) not in section]
     assert not missing, f"README.md's setup section does not show {missing}"
+
+
+# What a new user adds to the project `django-admin startproject` made: README's three lines
+# (INSTALLED_APPS, REST_FRAMEWORK, the middleware first) and its logging line.
+README_SETUP = """
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework", "errors"]
+REST_FRAMEWORK = {"EXCEPTION_HANDLER": "errors.handler.exception_handler"}
+MIDDLEWARE = ["errors.middleware.CorrelationIdMiddleware", *MIDDLEWARE]
+
+from errors.logging import build_logging_config
+
+LOGGING = build_logging_config(level="INFO", fmt="json")
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1"]
+"""
+
+
+@pytest.fixture(scope="module")
+def started_project(venvs: Ready[Venv], tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A project made by the venv's own `django-admin startproject`, set up as README says."""
+    venv = venvs["drf"]
+    root = tmp_path_factory.mktemp("startproject") / "project"
+    root.mkdir()
+    project = Project(root, venv, with_drf=True)
+    run([venv.bin("django-admin"), "startproject", "project", root], timeout=60, env=project.env)
+    with (root / "project" / "settings.py").open("a", encoding="utf-8") as settings:
+        settings.write(README_SETUP)
+    project.manage("migrate", "--noinput", timeout=180)
+    return project
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uvicorn"])
+def test_a_startproject_project_set_up_by_the_readme_answers_with_the_envelope(
+    started_project: Project, http: httpx.Client, kind: Kind
+) -> None:
+    project = started_project
+    version = project.probe("import django, json; print(json.dumps(django.get_version()))")
+    assert version == environment_versions()["django"]
+    assert "System check identified no issues" in project.manage("check").stdout
+
+    server = ConsumerServer(project, kind, name=f"startproject-{kind}").start()
+    try:
+        server.wait_until_listening()
+        missing = http.get(f"{server.url}/no/such/page/", headers={"Accept": "application/json"})
+        csrf = http.post(f"{server.url}/admin/login/", headers={"Accept": "application/json"})
+        admin = http.get(f"{server.url}/admin/login/", headers={"Accept": BROWSER})
+    finally:
+        server.stop()
+
+    assert missing.status_code == 404, missing.text
+    error = missing.json()["error"]
+    assert error["code"] == "not_found"
+    assert error["correlation_id"] == missing.headers["X-Correlation-ID"]
+    assert csrf.status_code == 403, csrf.text
+    assert csrf.json()["error"]["code"] == "authorization_error"
+    # The admin still serves people its own HTML page.
+    assert admin.status_code == 200
+    assert admin.headers["Content-Type"].startswith("text/html")
+    assert admin.headers["X-Correlation-ID"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
