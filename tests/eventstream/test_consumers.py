@@ -28,6 +28,7 @@ from errors.limits import current_limit
 from eventstream import hub as hubs
 from eventstream import streams, tickets
 from eventstream.models import StreamTicket
+from tests.accounts.clients import CHALLENGE
 from tests.conftest import JsonLog
 from tests.support.servers import free_port
 from tests.support.tcp_proxy import TcpProxy
@@ -222,7 +223,7 @@ def test_no_credentials_get_the_envelope_not_a_stream() -> None:
         assert start["status"] == 401
         headers = headers_of(start)
         assert headers["content-type"] == "application/json"
-        assert headers["www-authenticate"] == "Token"
+        assert headers["www-authenticate"] == CHALLENGE
         assert headers["x-correlation-id"] == "refused-1"
         body = await stream.communicator.receive_output(3)
         assert json.loads(body["body"])["error"] == {
@@ -578,7 +579,7 @@ def test_a_query_string_with_too_many_fields_is_a_400(token: str) -> None:
 async def refusal(start: dict[str, Any], stream: Stream) -> dict[str, Any]:
     """The envelope's `error` of a refused stream, after checking the head of a 401."""
     assert start["status"] == 401, start
-    assert headers_of(start)["www-authenticate"] == "Token"
+    assert headers_of(start)["www-authenticate"] == CHALLENGE
     body = await stream.communicator.receive_output(3)
     await stream.communicator.wait(3)
     return dict(json.loads(body["body"])["error"])

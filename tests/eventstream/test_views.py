@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.tokens import issue_token
 from eventstream import tickets
+from tests.accounts.clients import CHALLENGE
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def test_a_token_gets_a_ticket_for_its_user_that_no_cache_keeps(alice: User, set
 def test_without_credentials_it_is_401_in_the_envelope() -> None:
     response = APIClient().post(TICKETS, HTTP_X_CORRELATION_ID="no-ticket")
     assert response.status_code == 401
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == CHALLENGE
     assert response.json() == {
         "error": {
             "code": "authentication_error",

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from tests.accounts.clients import CHALLENGE
 from workspaces.models import Workspace
 
 pytestmark = pytest.mark.django_db
@@ -193,7 +194,7 @@ def test_missing_token_is_401_with_www_authenticate() -> None:
     response = APIClient().get(LIST)
     assert response.status_code == 401
     assert error(response)["code"] == "authentication_error"
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == CHALLENGE
 
 
 def test_invalid_token_is_401(db: Any) -> None:
@@ -216,7 +217,7 @@ def test_expired_token_is_401_token_expired(api: APIClient, user: User, settings
     response = api.get(LIST)
     assert response.status_code == 401
     assert error(response)["code"] == "token_expired"
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == CHALLENGE
 
 
 # --- ownership, not found, methods, conflicts --------------------------------------------------

@@ -29,6 +29,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 
 from accounts.tokens import issue_token
+from tests.accounts.clients import CHALLENGE
 from tests.support.accounts import forget_events, group_key, make_accounts
 from tests.support.fixtures import DaphneFactory
 from tests.support.servers import (
@@ -512,7 +513,7 @@ def test_refused_requests_get_the_error_envelope_not_a_stream(
         anonymous = client.get(EVENTS, headers={**sse, "X-Correlation-ID": "sse-anonymous"})
         error = error_envelope(anonymous, 401, "authentication_error")
         assert anonymous.headers["X-Correlation-ID"] == "sse-anonymous"
-        assert anonymous.headers["WWW-Authenticate"] == "Token"
+        assert anonymous.headers["WWW-Authenticate"] == CHALLENGE
         assert error["correlation_id"] == "sse-anonymous"
 
         invalid_id = client.get(EVENTS, headers={**sse, "X-Correlation-ID": "not a valid id!"})
@@ -563,7 +564,7 @@ def test_every_401_names_the_token_scheme(
         for authorization in ("Token 0123456789abcdef0123456789abcdef01234567", "Bearer abc"):
             response = client.get(EVENTS, headers={"Authorization": authorization})
             error_envelope(response, 401, "authentication_error")
-            assert response.headers.get("WWW-Authenticate") == "Token", response.headers
+            assert response.headers.get("WWW-Authenticate") == CHALLENGE, response.headers
 
 
 def test_head_gets_the_head_and_no_body(

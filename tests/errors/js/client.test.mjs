@@ -72,7 +72,7 @@ describe("against the service", () => {
     const error = await failure(api.get(WORKSPACES));
     assert.equal(error.status, 401);
     assert.equal(error.code, "authentication_error");
-    assert.equal(error.response.headers.get("WWW-Authenticate"), "Token");
+    assert.equal(error.response.headers.get("WWW-Authenticate"), 'Token, Bearer realm="api"');
     assert.deepEqual(seen, [error]);
     // A token set later is used from then on; other refusals do not call it.
     api.token = ACCOUNTS.bob.token;
