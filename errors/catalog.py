@@ -210,6 +210,15 @@ BUILTIN_CODES: tuple[tuple[str, int, Category, Severity, str, str], ...] = (
         "A uniqueness rule of the database rejected the write.",
     ),
     (
+        "update_conflict",
+        409,
+        Category.CONFLICT,
+        _I,
+        "The resource was changed or deleted by another request",
+        "An update matched no row: another request deleted the resource (or changed it so it "
+        "no longer matches) since it was read; fetch it again before retrying.",
+    ),
+    (
         "payload_too_large",
         413,
         _Q,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from django.db import Error as DjangoDbError
+from django.core import exceptions as django_exc
 from django.db import InterfaceError, connections
 
 from . import catalog
@@ -70,6 +70,14 @@ _PG_CLASSES = {
     "08": DbErrorKind.CONNECTION,  # connection_exception and its subclasses
     "22": DbErrorKind.INVALID_DATA,  # data_exception and the subclasses not listed above
 }
+
+# Django 6.0+: the base of every model's `NotUpdated`, raised when `save(force_update=True)` or
+# `save(update_fields=...)` matched no row. Each model's class also subclasses DatabaseError (for
+# code written against 5.2, where a plain DatabaseError was raised), so it arrives here; the base
+# is matched, not the message, and only where Django has it.
+OBJECT_NOT_UPDATED: tuple[type[Exception], ...] = tuple(
+    cls for cls in [getattr(django_exc, "ObjectNotUpdated", None)] if cls is not None
+)
 
 _SQLITE_NAMES = {
     "SQLITE_CONSTRAINT_UNIQUE": DbErrorKind.UNIQUE_VIOLATION,
@@ -203,7 +211,7 @@ def _client_data_error(code: str) -> ValidationException:
     return ValidationException(message, code=code)
 
 
-def translate(exc: DjangoDbError) -> AppException:
+def translate(exc: BaseException) -> AppException:
     """Turn a database error into the application exception the client should get.
 
     The result carries nothing of the driver's text; chain it (`raise ... from exc`) so the
@@ -211,7 +219,11 @@ def translate(exc: DjangoDbError) -> AppException:
     are released (see `release_broken_connections`), so leaving the transaction is immediate.
     Errors caused by the client's data (check and NOT NULL violations, class 22 data
     exceptions) are 400 validation errors logged at INFO, never counted as the service's fault.
+    A forced update that matched no row (Django 6.0+'s `Model.NotUpdated`) is 409
+    `update_conflict`: the row was deleted or changed since it was read.
     """
+    if isinstance(exc, OBJECT_NOT_UPDATED):
+        return ConflictException(code="update_conflict")
     kind = classify(exc)
     if kind is DbErrorKind.UNIQUE_VIOLATION:
         return ConflictException("Resource already exists", code="conflict_error")

@@ -22,6 +22,7 @@ from django.urls import Resolver404
 from . import catalog
 from .breaker import redis_outage_errors
 from .conf import errors_settings
+from .db import OBJECT_NOT_UPDATED
 from .db import translate as translate_db_error
 from .exceptions import AppException
 
@@ -189,7 +190,8 @@ def normalize(exc: BaseException) -> ErrorInfo:
         return _from_app(exc)
     if drf_exc is not None and isinstance(exc, drf_exc.APIException):
         return _from_drf(exc)
-    if isinstance(exc, DjangoDbError):
+    if isinstance(exc, (DjangoDbError, *OBJECT_NOT_UPDATED)):
+        # Model.NotUpdated (Django 6.0+) is both; its base ObjectNotUpdated alone is not.
         return _from_app(translate_db_error(exc), cause=exc)
     if isinstance(exc, django_exc.ValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages

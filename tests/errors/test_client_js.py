@@ -15,8 +15,8 @@ them the addresses and credentials in environment variables:
 - `CORTEX_ACCOUNTS`: users with a password and a token each (JSON); `CORTEX_EXPIRED_TOKEN`: a
   token that has expired (`token_expired`).
 - `CORTEX_CATALOG`: every code of the catalog with its status, so the Node tests can check that
-  each one the service can produce is decoded; `CORTEX_DB_VENDOR` says which of them this
-  database can produce.
+  each one the service can produce is decoded; `CORTEX_DB_VENDOR` and `CORTEX_DJANGO_VERSION`
+  say which of them this database and this Django can produce.
 
 The accounts are made by a separate process on the servers' database (`tests.support.accounts`:
 the test's own database on PostgreSQL, a migrated file of its own on SQLite).
@@ -32,6 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import django
 import pytest
 from django.db import connection
 
@@ -114,6 +115,7 @@ def test_the_javascript_client_against_the_real_service(
         "CORTEX_EXPIRED_TOKEN": str(made.expired_token),
         "CORTEX_CATALOG": json.dumps(codes),
         "CORTEX_DB_VENDOR": connection.vendor,
+        "CORTEX_DJANGO_VERSION": django.get_version(),
     }
     try:
         result = subprocess.run(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import django
 import psycopg
 import pytest
 from django.db import DatabaseError, DataError, IntegrityError, connection
@@ -363,3 +364,69 @@ def test_a_too_long_value_posted_to_a_view_is_a_400(
     assert "testapp_parent" not in response.content.decode()
     assert [r.levelno for r in caplog.records if r.name == "errors"] == [logging.INFO]
     assert Parent.objects.count() == 0
+
+
+# --- A forced update that matched no row (Django 6.0+: Model.NotUpdated) ----------------------
+
+HAS_NOT_UPDATED = django.VERSION >= (6, 0)
+needs_not_updated = pytest.mark.skipif(
+    not HAS_NOT_UPDATED, reason="Model.NotUpdated and ObjectNotUpdated came with Django 6.0"
+)
+
+
+@needs_not_updated
+@pytest.mark.parametrize("how", ["update-fields", "force-update"])
+def test_saving_a_row_another_request_deleted_is_409_update_conflict(
+    how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = Client().post(f"/t/db/not-updated/{how}")
+    assert response.status_code == 409
+    correlation_id = response[errors_settings.correlation_id_header]
+    assert json.loads(response.content) == {
+        "error": {
+            "code": "update_conflict",
+            "message": "The resource was changed or deleted by another request",
+            "correlation_id": correlation_id,
+        }
+    }
+    # Django's own text ("Forced update did not affect any rows.") is the log's, not the client's.
+    assert "rows" not in response.content.decode()
+    (line,) = [r for r in caplog.records if r.name == "errors"]
+    assert line.levelno == logging.INFO
+    assert line.getMessage() == f"POST /t/db/not-updated/{how} -> 409 update_conflict"
+    assert line.exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@needs_not_updated
+def test_not_updated_is_translated_through_its_base_class() -> None:
+    from django.core.exceptions import ObjectNotUpdated
+
+    parent = Parent(pk=999_999, name="never saved")
+    with pytest.raises(ObjectNotUpdated) as caught:
+        parent.save(update_fields=["name"])
+    # Each model's NotUpdated is also a DatabaseError, and is told apart by its base alone.
+    assert isinstance(caught.value, DatabaseError)
+    exc = translate(caught.value)
+    assert (exc.code, exc.status_code, exc.message) == (
+        "update_conflict",
+        409,
+        "The resource was changed or deleted by another request",
+    )
+    # The base class raised by other code (not a DatabaseError) is the same conflict.
+    assert translate(ObjectNotUpdated("gone")).code == "update_conflict"
+
+
+@pytest.mark.skipif(HAS_NOT_UPDATED, reason="Django 6.0+ raises Model.NotUpdated")
+def test_before_django_6_a_forced_update_of_no_row_stays_a_500_database_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Django 5.2 raises a bare DatabaseError, which says nothing of its cause but its message.
+    with caplog.at_level(logging.DEBUG):
+        response = Client(raise_request_exception=False).post("/t/db/not-updated/force-update")
+    assert response.status_code == 500
+    assert error_of(response)["code"] == "database_error"
+    assert "rows" not in response.content.decode()
+    (line,) = [r for r in caplog.records if r.name == "errors"]
+    assert line.levelno == logging.ERROR

@@ -7,6 +7,7 @@ answered with, or a timeout that is not Redis's, stays a 500.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -231,3 +232,13 @@ def test_a_developer_message_reaches_the_client_but_a_resolver404_does_not() -> 
 def test_for_status(status: int, code: str) -> None:
     info = for_status(status)
     assert (info.status, info.code) == (status, code)
+
+
+# --- Django 6.0+: ObjectNotUpdated, the base of each model's NotUpdated -----------------------
+
+
+@pytest.mark.skipif(not hasattr(django_exc, "ObjectNotUpdated"), reason="new in Django 6.0")
+def test_object_not_updated_is_409_update_conflict_even_without_a_model() -> None:
+    info = normalize(django_exc.ObjectNotUpdated("Forced update did not affect any rows."))
+    assert (info.status, info.code, info.level) == (409, "update_conflict", logging.INFO)
+    assert info.message == "The resource was changed or deleted by another request"

@@ -25,4 +25,5 @@ urlpatterns = [
     path("db/too-long", views.db_too_long),
     path("db/invalid-value", views.db_invalid_value),
     path("db/error", views.db_error),
+    path("db/not-updated/<str:how>", views.db_not_updated),
 ]

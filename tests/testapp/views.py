@@ -8,6 +8,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 from django.core import exceptions as django_exc
 from django.db import connection, connections, transaction
@@ -226,7 +227,7 @@ def db_unreachable(request: Request) -> Response:
 @api_view(["POST"])
 @permission_classes([AllowAny])
 def write_then_conflict(request: Request) -> Response:
-    Parent.objects.create(name=request.data.get("name", "half"))
+    Parent.objects.create(name=cast(dict[str, Any], request.data).get("name", "half"))
     raise app_exc.ConflictException("Second half failed")
 
 
@@ -249,7 +250,7 @@ def db_measurement(request: Request) -> Response:
     """Write the posted fields as a `Measurement` through the ORM, unvalidated: the database
     alone decides (negative quantity, missing label, and on PostgreSQL too long a label, an
     integer out of range or a NUL in text or in JSON)."""
-    Measurement.objects.create(**request.data)
+    Measurement.objects.create(**cast(dict[str, Any], request.data))
     return Response(status=201)
 
 
@@ -285,6 +286,21 @@ def db_invalid_value(request: Request) -> Response:
                 ["abc", "a", 1, "{}"],
             )
     return Response(status=201)
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def db_not_updated(request: Request, how: str) -> Response:
+    """Save a row that another request deleted meanwhile, as a forced update: Django 6.0+ raises
+    the model's NotUpdated (a DatabaseError on 5.2)."""
+    parent = Parent.objects.create(name=f"gone-{how}")
+    Parent.objects.filter(pk=parent.pk).delete()  # the other request
+    parent.name = f"renamed-{how}"
+    if how == "update-fields":
+        parent.save(update_fields=["name"])
+    else:
+        parent.save(force_update=True)
+    return Response({"saved": True})
 
 
 @api_view(["GET"])

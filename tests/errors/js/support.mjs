@@ -22,6 +22,7 @@ export const EXPIRED_TOKEN = required("CORTEX_EXPIRED_TOKEN");
 /** @type {{code: string, status: number}[]} */
 export const CATALOG = JSON.parse(required("CORTEX_CATALOG"));
 export const DB_VENDOR = required("CORTEX_DB_VENDOR");
+export const DJANGO_VERSION = required("CORTEX_DJANGO_VERSION");
 
 export const PROBLEM = "application/problem+json";
 /** What a client that speaks RFC 9457 sends: JSON for results, problem details for errors. */
