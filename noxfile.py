@@ -18,6 +18,9 @@ The service's own suite runs on its two lines through `make test` (see .ci/run).
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import nox
@@ -66,11 +69,15 @@ def matrix(session: nox.Session, django: str, drf: str) -> None:
         "'DRF', rest_framework.__version__)",
     )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    # Outside the checkout (nox's own temporary directory is inside it): the consumer suite
+    # proves that its projects and virtualenvs see nothing of the repository.
+    basetemp = tempfile.mkdtemp(prefix=re.sub(r"[^\w.]+", "-", f"errors-{session.name}-"))
     session.run(
-        "python", "-m", "pytest", "-p", "no:cacheprovider",
+        "python", "-m", "pytest", "-p", "no:cacheprovider", f"--basetemp={basetemp}",
         "-m", "not postgres and not redis",
         "tests/errors", "tests/test_consumer.py", "tests/test_packaging.py",
         *session.posargs,
         env=env,
         include_outer_env=False,
     )  # fmt: skip
+    shutil.rmtree(basetemp, ignore_errors=True)
