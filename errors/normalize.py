@@ -45,6 +45,8 @@ class ErrorInfo:
     headers: dict[str, str] = field(default_factory=dict)
     level: int = 0
     exc: BaseException | None = None
+    # Facts for the error's log line only (extra fields of its record), never for the client.
+    log_extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_server_error(self) -> bool:
@@ -177,6 +179,34 @@ def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInf
     )
 
 
+# Django 6.1+: touching a field that a queryset in the RAISE fetch mode did not load.
+_FIELD_FETCH_BLOCKED: type[Exception] | None = getattr(django_exc, "FieldFetchBlocked", None)
+
+
+def blocked_fetch(exc: BaseException) -> dict[str, str]:
+    """The model (`app_label.Model`) and field of a `FieldFetchBlocked`, for the log only.
+
+    Django gives the exception no attributes, only a message ("Fetching of Book.author
+    blocked."), which is not read here. The frame that raised it is a fetch mode's
+    `fetch(fetcher, instance)` (the signature of every fetch mode, `FETCH_RAISE`'s included):
+    its `instance` is the model instance and its `fetcher` the field's descriptor, whose `field`
+    is the one that was not loaded. Without that frame the result is empty.
+    """
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames[-3:]):
+        local = frame.f_locals
+        meta = getattr(type(local.get("instance")), "_meta", None)
+        name = getattr(getattr(local.get("fetcher"), "field", None), "name", None)
+        label = getattr(meta, "label", None)
+        if isinstance(label, str) and isinstance(name, str):
+            return {"model": label, "field": name}
+    return {}
+
+
 def _developer_message(exc: BaseException) -> str | None:
     """The message a developer gave `Http404("…")` / `PermissionDenied("…")`, if any."""
     if len(exc.args) == 1 and isinstance(exc.args[0], str) and exc.args[0]:
@@ -210,7 +240,12 @@ def normalize(exc: BaseException) -> ErrorInfo:
         # Code that needs Redis and let its outage through: still a 503 to retry, never a 500.
         retry_after = str(errors_settings.redis_retry_after)
         return _info("redis_unavailable", headers={"Retry-After": retry_after}, exc=exc)
-    return _info("internal_error", exc=exc)
+    info = _info("internal_error", exc=exc)
+    if _FIELD_FETCH_BLOCKED is not None and isinstance(exc, _FIELD_FETCH_BLOCKED):
+        # The developer's bug (a queryset that should have loaded the field): a plain 500 for
+        # the client, the model and field on the log line.
+        info.log_extra = blocked_fetch(exc)
+    return info
 
 
 # Codes for error responses that someone else built (Django's own pages, a bare

@@ -15,12 +15,15 @@ import pytest
 from django.core import exceptions as django_exc
 from django.db import IntegrityError, OperationalError
 from django.http import Http404
+from django.test import Client
 from django.urls import Resolver404
 from redis import exceptions as redis_exc
 from rest_framework import exceptions as drf_exc
 
 from errors.exceptions import ConflictException, NotFoundException, RateLimitException
 from errors.normalize import flatten_errors, for_status, normalize
+from tests.testapp.models import Child, Parent
+from tests.testapp.views import in_raise_mode
 
 # exception, status, code, Retry-After
 ROWS: list[tuple[Callable[[], BaseException], int, str, str | None]] = [
@@ -242,3 +245,74 @@ def test_object_not_updated_is_409_update_conflict_even_without_a_model() -> Non
     info = normalize(django_exc.ObjectNotUpdated("Forced update did not affect any rows."))
     assert (info.status, info.code, info.level) == (409, "update_conflict", logging.INFO)
     assert info.message == "The resource was changed or deleted by another request"
+
+
+# --- Django 6.1+: FieldFetchBlocked, a field a RAISE-mode queryset did not load ---------------
+
+needs_fetch_modes = pytest.mark.skipif(
+    not hasattr(django_exc, "FieldFetchBlocked"), reason="fetch modes came with Django 6.1"
+)
+
+
+@needs_fetch_modes
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("what", "model", "field"), [("field", "Parent", "name"), ("relation", "Child", "parent")]
+)
+def test_a_blocked_fetch_is_a_bare_500_whose_log_line_has_the_traceback(
+    what: str, model: str, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = Client(raise_request_exception=False).get(f"/t/db/fetch-blocked/{what}")
+    assert response.status_code == 500
+    correlation_id = response["X-Correlation-ID"]
+    assert response.json() == {
+        "error": {
+            "code": "internal_error",
+            "message": "Internal server error",
+            "correlation_id": correlation_id,
+        }
+    }
+    # Nothing of Django's text ("Fetching of Parent.name blocked.") reaches the client.
+    assert "blocked" not in response.content.decode().lower()
+    (line,) = [r for r in caplog.records if r.name == "errors"]
+    assert line.levelno == logging.ERROR
+    assert line.getMessage() == f"GET /t/db/fetch-blocked/{what} -> 500 internal_error"
+    assert line.exc_info is not None
+    assert isinstance(line.exc_info[1], django_exc.FieldFetchBlocked)
+    assert str(line.exc_info[1]) == f"Fetching of {model}.{field} blocked."
+
+
+@needs_fetch_modes
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("touch", "model", "field"),
+    [
+        (lambda: in_raise_mode(Parent.objects.only("id")).get().name, "Parent", "name"),
+        (lambda: in_raise_mode(Child.objects.all()).get().parent, "Child", "parent"),
+    ],
+    ids=["deferred field", "foreign key"],
+)
+def test_a_blocked_fetch_names_its_model_and_field_for_the_log(
+    touch: Callable[[], object], model: str, field: str
+) -> None:
+    Child.objects.create(parent=Parent.objects.create(name="p"))
+    with pytest.raises(django_exc.FieldFetchBlocked) as caught:
+        touch()
+    info = normalize(caught.value)
+    assert (info.status, info.code, info.level) == (500, "internal_error", logging.ERROR)
+    assert info.message == "Internal server error" and info.details is None
+    assert info.log_extra == {"model": f"testapp.{model}", "field": field}
+
+
+@needs_fetch_modes
+def test_a_blocked_fetch_raised_elsewhere_has_no_model_or_field() -> None:
+    # Django gives the exception only its message, which is not parsed.
+    info = normalize(django_exc.FieldFetchBlocked("Fetching of Parent.name blocked."))
+    assert (info.status, info.code) == (500, "internal_error")
+    assert info.log_extra == {}
+
+
+def test_other_errors_carry_no_log_extras() -> None:
+    assert normalize(ValueError("x")).log_extra == {}
+    assert normalize(django_exc.FieldError("x")).log_extra == {}

@@ -26,4 +26,5 @@ urlpatterns = [
     path("db/invalid-value", views.db_invalid_value),
     path("db/error", views.db_error),
     path("db/not-updated/<str:how>", views.db_not_updated),
+    path("db/fetch-blocked/<str:what>", views.db_fetch_blocked),
 ]

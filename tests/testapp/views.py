@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.core import exceptions as django_exc
-from django.db import connection, connections, transaction
+from django.db import connection, connections, models, transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 from rest_framework import exceptions as drf_exc
@@ -301,6 +302,25 @@ def db_not_updated(request: Request, how: str) -> Response:
     else:
         parent.save(force_update=True)
     return Response({"saved": True})
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def db_fetch_blocked(request: Request, what: str) -> Response:
+    """Touch what a queryset in Django 6.1's RAISE fetch mode did not load: a deferred field, or
+    a related object."""
+    parent = Parent.objects.create(name=f"fetch-{what}")
+    if what == "field":
+        loaded = in_raise_mode(Parent.objects.only("id")).get(pk=parent.pk)
+        return Response({"name": loaded.name})
+    Child.objects.create(parent=parent)
+    child = in_raise_mode(Child.objects.all()).get(parent=parent)
+    return Response({"parent": child.parent.name})
+
+
+def in_raise_mode(queryset: QuerySet[Any]) -> Any:
+    """`queryset` in Django 6.1's RAISE fetch mode (typed loosely: 5.2's stubs have none)."""
+    return cast(Any, queryset).fetch_mode(cast(Any, models).FETCH_RAISE)
 
 
 @api_view(["GET"])
