@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import rest_framework
 from django.core import exceptions as django_exc
 from django.db import IntegrityError, OperationalError
 from django.http import Http404
@@ -19,11 +20,12 @@ from django.test import Client
 from django.urls import Resolver404
 from redis import exceptions as redis_exc
 from rest_framework import exceptions as drf_exc
+from rest_framework import settings as drf_settings
 
 from errors.exceptions import ConflictException, NotFoundException, RateLimitException
 from errors.normalize import flatten_errors, for_status, normalize
 from tests.testapp.models import Child, Parent
-from tests.testapp.views import in_raise_mode
+from tests.testapp.views import GroupSerializer, in_raise_mode
 
 # exception, status, code, Retry-After
 ROWS: list[tuple[Callable[[], BaseException], int, str, str | None]] = [
@@ -86,6 +88,21 @@ FLATTEN_ROWS: list[tuple[str, Any, dict[str, list[str]]]] = [
         "ListField (DRF 3.18): items keyed by index",
         {"tags": {0: ["Not a string."], 2: ["Too long."]}},
         {"tags.0": ["Not a string."], "tags.2": ["Too long."]},
+    ),
+    (
+        "list serializer (DRF 3.18): only the invalid items, keyed by index",
+        {"items": {1: {"name": ["Required."]}}},
+        {"items.1.name": ["Required."]},
+    ),
+    (
+        "list serializer in a list serializer (DRF 3.18)",
+        {0: {"items": {2: {"name": ["Bad."]}}}, 3: {"title": ["Bad."]}},
+        {"0.items.2.name": ["Bad."], "3.title": ["Bad."]},
+    ),
+    (
+        "list serializer in a list serializer (before 3.18, or the list form)",
+        [{"items": [{}, {}, {"name": ["Bad."]}]}, {}, {}, {"title": ["Bad."]}],
+        {"0.items.2.name": ["Bad."], "3.title": ["Bad."]},
     ),
     ("first item invalid", {"items": [{"name": ["Bad."]}]}, {"items.0.name": ["Bad."]}),
     (
@@ -235,6 +252,66 @@ def test_a_developer_message_reaches_the_client_but_a_resolver404_does_not() -> 
 def test_for_status(status: int, code: str) -> None:
     info = for_status(status)
     assert (info.status, info.code) == (status, code)
+
+
+# --- DRF's many=True errors on a real view: a dict by index (3.18), or a list -----------------
+
+DRF_VERSION = tuple(int(part) for part in rest_framework.VERSION.split(".")[:2])
+# DRF 3.18.1 added the setting that brings the list form back (3.18.0 has the dict form only).
+HAS_LIST_FORM_SETTING = "LIST_SERIALIZER_ERRORS_AS_DICT" in drf_settings.DEFAULTS
+
+# Groups with items: the first group's second item, the second group's title and its first item,
+# and the third group's items, which are not a list.
+MANY_PAYLOAD = [
+    {"title": "ok", "items": [{"name": "ok"}, {"name": "toolong"}]},
+    {"title": "toolong", "items": [{}]},
+    {"title": "ok", "items": "nope"},
+]
+MANY_FIELD_ERRORS = {
+    "0.items.1.name": ["Ensure this field has no more than 5 characters."],
+    "1.title": ["Ensure this field has no more than 5 characters."],
+    "1.items.0.name": ["This field is required."],
+    "2.items.non_field_errors": ['Expected a list of items but got type "str".'],
+}
+NESTED_PAYLOAD = {"name": "n", "metadata": {"color": "red"}, "items": [{"name": "ok"}, {}]}
+NESTED_FIELD_ERRORS = {"items.1.name": ["This field is required."]}
+
+
+def raw_items_errors() -> Any:
+    """The errors DRF itself gives for a nested many=True serializer, before any flattening."""
+    serializer = GroupSerializer(data={"title": "ok", "items": [{"name": "ok"}, {}]})
+    assert not serializer.is_valid()
+    return serializer.errors["items"]
+
+
+def assert_field_errors(client: Client) -> None:
+    for path, payload, expected in [
+        ("/t/drf/validate-many", MANY_PAYLOAD, MANY_FIELD_ERRORS),
+        ("/t/drf/validate", NESTED_PAYLOAD, NESTED_FIELD_ERRORS),
+    ]:
+        response = client.post(path, data=payload, content_type="application/json")
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["code"], error["message"]) == ("validation_error", "Validation error")
+        assert error["details"] == {"field_errors": expected}
+        assert list(error["details"]["field_errors"]) == list(expected)
+
+
+def test_many_errors_are_dotted_paths_in_drfs_default_form(client: Client) -> None:
+    # 3.18 gives the invalid items keyed by index; 3.16 and 3.17 a list with {} for valid ones.
+    expected_form = dict if DRF_VERSION >= (3, 18) else list
+    assert isinstance(raw_items_errors(), expected_form)
+    assert_field_errors(client)
+
+
+@pytest.mark.skipif(
+    not HAS_LIST_FORM_SETTING, reason="LIST_SERIALIZER_ERRORS_AS_DICT came with DRF 3.18.1"
+)
+@pytest.mark.filterwarnings("ignore:The list-based error format:PendingDeprecationWarning")
+def test_many_errors_are_dotted_paths_in_the_list_form_too(client: Client, settings: Any) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "LIST_SERIALIZER_ERRORS_AS_DICT": False}
+    assert raw_items_errors() == [{}, {"name": ["This field is required."]}]
+    assert_field_errors(client)
 
 
 # --- Django 6.0+: ObjectNotUpdated, the base of each model's NotUpdated -----------------------

@@ -6,6 +6,7 @@ urlpatterns = [
     path("drf/raise/<str:kind>", views.drf_raise),
     path("plain/raise/<str:kind>", views.plain_raise),
     path("drf/validate", views.drf_validate),
+    path("drf/validate-many", views.drf_validate_many),
     path("drf/ok", views.drf_ok),
     path("async/echo", views.async_echo),
     path("async/hold", views.async_hold),

@@ -111,6 +111,20 @@ def drf_validate(request: Request) -> Response:
     return Response(serializer.validated_data, status=201)
 
 
+class GroupSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=5)
+    items = ItemSerializer(many=True)
+
+
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def drf_validate_many(request: Request) -> Response:
+    """A list of groups, each with a list of items: `many=True` at the top and nested."""
+    serializer = GroupSerializer(data=request.data, many=True)
+    serializer.is_valid(raise_exception=True)
+    return Response(serializer.validated_data, status=201)
+
+
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def drf_ok(request: Request) -> Response:
