@@ -8,7 +8,12 @@ messages' form). On top of what DRF's parser does it refuses:
   and code that walks the parsed data (serializers, encoders, the database driver) recurses too;
   the depth is measured on the text first, without recursion, in linear time;
 - `NaN`, `Infinity` and `-Infinity`, which are not JSON, whatever DRF's `STRICT_JSON` says;
-- a charset in `Content-Type` that is not a text encoding.
+- a charset in `Content-Type` that is not a text encoding;
+- a body longer than DATA_UPLOAD_MAX_MEMORY_SIZE, with Django's `RequestDataTooBig` (413
+  `payload_too_large`), reading at most one byte past the limit. DRF 3.17 and later read the
+  body through `request.body`, which Django checks; DRF 3.16 hands the parser the raw stream,
+  which nothing checks, so without this a body over the limit was parsed and validated (a 400,
+  or even a success) wherever `errors.middleware` did not refuse it first.
 
 Numbers too large for a float (`1e400`) parse as infinity, as in Python's `json`: DRF's number
 fields and `JSONField` refuse it in validation, where the field's name can be reported.
@@ -23,6 +28,7 @@ from itertools import accumulate
 from typing import IO, Any, NoReturn
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -60,6 +66,20 @@ def _parse_int(literal: str) -> int:
         raise ValueError("a number has too many digits") from None
 
 
+def _read_within_limit(stream: IO[Any] | None) -> bytes | str:
+    """The whole body, or `RequestDataTooBig` once it is longer than the limit."""
+    if stream is None:
+        return b""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None:
+        return stream.read()
+    raw = stream.read(limit + 1)
+    if len(raw) > limit:
+        # The message is Django's own; the client gets the catalog's.
+        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+    return raw
+
+
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, bounded in depth and strict about what JSON is (see the module)."""
 
@@ -69,10 +89,11 @@ class JSONParser(parsers.JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Parse the request body; any document it cannot take is a `ParseError` (400)."""
+        """Parse the request body; any document it cannot take is a `ParseError` (400), a body
+        over DATA_UPLOAD_MAX_MEMORY_SIZE `RequestDataTooBig` (413)."""
         context = parser_context or {}
         encoding = context.get("encoding") or settings.DEFAULT_CHARSET
-        raw = stream.read() if stream is not None else b""
+        raw = _read_within_limit(stream)
         try:
             # bytes.decode() accepts text encodings only: a bytes-to-bytes codec such as
             # bz2_codec (which would inflate a small body) is a LookupError here.
