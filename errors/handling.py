@@ -77,6 +77,7 @@ def report_error(info: ErrorInfo, request: Any) -> None:
         info.code,
         exc_info=info.exc if info.is_server_error and info.exc is not None else None,
         extra={
+            **info.log_extra,
             "error_code": info.code,
             "status_code": info.status,
             "error_message": info.message,

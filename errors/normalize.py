@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,28 +184,15 @@ def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInf
 _FIELD_FETCH_BLOCKED: type[Exception] | None = getattr(django_exc, "FieldFetchBlocked", None)
 
 
-def blocked_fetch(exc: BaseException) -> dict[str, str]:
-    """The model (`app_label.Model`) and field of a `FieldFetchBlocked`, for the log only.
+# What Django 6.1's FETCH_RAISE says (django/db/models/fetch_modes.py); the exception carries
+# no attributes. Should the wording change, the log line simply goes without the two fields.
+_BLOCKED_FETCH = re.compile(r"Fetching of (?P<model>[\w.]+)\.(?P<field>\w+) blocked\.")
 
-    Django gives the exception no attributes, only a message ("Fetching of Book.author
-    blocked."), which is not read here. The frame that raised it is a fetch mode's
-    `fetch(fetcher, instance)` (the signature of every fetch mode, `FETCH_RAISE`'s included):
-    its `instance` is the model instance and its `fetcher` the field's descriptor, whose `field`
-    is the one that was not loaded. Without that frame the result is empty.
-    """
-    frames = []
-    tb = exc.__traceback__
-    while tb is not None:
-        frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    for frame in reversed(frames[-3:]):
-        local = frame.f_locals
-        meta = getattr(type(local.get("instance")), "_meta", None)
-        name = getattr(getattr(local.get("fetcher"), "field", None), "name", None)
-        label = getattr(meta, "label", None)
-        if isinstance(label, str) and isinstance(name, str):
-            return {"model": label, "field": name}
-    return {}
+
+def blocked_fetch(exc: BaseException) -> dict[str, str]:
+    """The model (its class's qualified name) and field of a `FieldFetchBlocked`, for the log."""
+    match = _BLOCKED_FETCH.fullmatch(str(exc))
+    return {"model": match["model"], "field": match["field"]} if match else {}
 
 
 def _developer_message(exc: BaseException) -> str | None:

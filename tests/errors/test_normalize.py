@@ -358,6 +358,7 @@ def test_a_blocked_fetch_is_a_bare_500_whose_log_line_has_the_traceback(
     assert line.exc_info is not None
     assert isinstance(line.exc_info[1], django_exc.FieldFetchBlocked)
     assert str(line.exc_info[1]) == f"Fetching of {model}.{field} blocked."
+    assert (line.model, line.field) == (model, field)  # type: ignore[attr-defined]
 
 
 @needs_fetch_modes
@@ -379,13 +380,13 @@ def test_a_blocked_fetch_names_its_model_and_field_for_the_log(
     info = normalize(caught.value)
     assert (info.status, info.code, info.level) == (500, "internal_error", logging.ERROR)
     assert info.message == "Internal server error" and info.details is None
-    assert info.log_extra == {"model": f"testapp.{model}", "field": field}
+    assert info.log_extra == {"model": model, "field": field}
 
 
 @needs_fetch_modes
-def test_a_blocked_fetch_raised_elsewhere_has_no_model_or_field() -> None:
-    # Django gives the exception only its message, which is not parsed.
-    info = normalize(django_exc.FieldFetchBlocked("Fetching of Parent.name blocked."))
+def test_a_blocked_fetch_worded_otherwise_has_no_model_or_field() -> None:
+    # Django gives the exception only its message; other wording names nothing.
+    info = normalize(django_exc.FieldFetchBlocked("Parent.name may not be fetched."))
     assert (info.status, info.code) == (500, "internal_error")
     assert info.log_extra == {}
 
