@@ -373,8 +373,9 @@ SSE_TICKET_TTL_SECONDS = env_int("SSE_TICKET_TTL_SECONDS", 30, minimum=1)
 SSE_RESPONSE_HEADERS = "cortex.security.security_headers"
 
 # --- Webhook of workspace events --------------------------------------------------------------
-# When set, each workspace.created event is POSTed there as JSON from a background thread; a
-# failed delivery is retried, then logged and counted, and never fails the create request.
+# When set, each workspace.created event is POSTed there as JSON by a background task (Django's
+# tasks, or Celery below); a failed delivery is retried, then logged and counted, and never
+# fails the create request.
 WORKSPACE_WEBHOOK_URL = env_str("WORKSPACE_WEBHOOK_URL")
 if WORKSPACE_WEBHOOK_URL and not WORKSPACE_WEBHOOK_URL.startswith(("http://", "https://")):
     # Not echoed: webhook URLs often carry a secret.
@@ -386,8 +387,8 @@ WORKSPACE_WEBHOOK_ATTEMPTS = env_int("WORKSPACE_WEBHOOK_ATTEMPTS", 3, minimum=1)
 WORKSPACE_WEBHOOK_BACKOFF_MS = env_int("WORKSPACE_WEBHOOK_BACKOFF_MS", 250)
 
 # --- Background work: Celery on Redis (cortex/celery.py) -------------------------------------
-# Unset: the webhook is sent from a thread of the web process. Set: published to this broker and
-# delivered by Celery workers (`celery -A cortex.celery worker`), with retries and redelivery.
+# Unset: the webhook is a Django task run by `manage.py db_worker` (TASKS). Set: published to
+# this broker and delivered by Celery workers (`celery -A cortex.celery worker`), with retries and redelivery.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be a redis:// or rediss:// URL.")
