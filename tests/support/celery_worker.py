@@ -3,7 +3,6 @@ a subprocess that a test may kill."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,8 @@ import redis
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from celery.signals import setup_logging
+
+from tests.support.servers import json_records
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,14 +112,7 @@ class WorkerProcess:
 
     def records(self) -> list[dict[str, Any]]:
         """The JSON log lines the worker wrote so far (other lines are skipped)."""
-        records = []
-        for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    continue
-        return records
+        return json_records(self.log_path)
 
     def kill(self) -> None:
         """SIGKILL: the worker gets no chance to acknowledge or requeue anything."""

@@ -4,7 +4,6 @@ kill (`DbWorkerProcess`)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.support.servers import REPO_ROOT, server_environment
+from tests.support.servers import REPO_ROOT, json_records, server_environment
 
 _SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGQUIT") if hasattr(signal, name)
@@ -95,14 +94,7 @@ class DbWorkerProcess:
 
     def records(self) -> list[dict[str, Any]]:
         """The JSON log lines the worker wrote so far (other lines are skipped)."""
-        records = []
-        for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    continue
-        return records
+        return json_records(self.log_path)
 
     def output(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

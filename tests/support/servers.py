@@ -139,15 +139,7 @@ class DaphneServer:
 
     def log_records(self) -> list[dict[str, Any]]:
         """The JSON log records among the server's stderr lines (daphne's own lines are not)."""
-        records = []
-        for line in self.stderr_lines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-        return records
+        return json_records(self.stderr_path)
 
     def output(self) -> str:
         """stdout and stderr, for a failure message."""
@@ -253,6 +245,19 @@ def _read_lines(path: Path | None) -> list[str]:
     if path is None or not path.exists():
         return []
     return path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+def json_records(path: Path | None) -> list[dict[str, Any]]:
+    """The JSON log records among the lines of a process's log file; other lines are skipped."""
+    records = []
+    for line in _read_lines(path):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 @contextlib.contextmanager
