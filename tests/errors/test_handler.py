@@ -13,9 +13,11 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
+from tests.accounts.clients import CHALLENGE
+
 pytestmark = pytest.mark.django_db
 
-WWW_TOKEN = {"WWW-Authenticate": "Token"}
+WWW_TOKEN = {"WWW-Authenticate": CHALLENGE}
 
 # kind, status, code, message, details, headers only DRF views can know (WWW-Authenticate)
 ROWS: list[tuple[str, int, str, str, dict[str, Any] | None, dict[str, str]]] = [
