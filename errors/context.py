@@ -7,8 +7,8 @@ asgiref starts for a sync view runs in a copy of the context of the request that
 
 from __future__ import annotations
 
-import random
 import re
+import uuid
 from contextvars import ContextVar, Token
 
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
@@ -18,21 +18,9 @@ _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=N
 _VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
-# Version 4 and RFC 4122 variant bits of a UUID, as masks on a 128-bit integer.
-_UUID4_CLEAR = ~(0xF000 << 64 | 0xC000 << 48)
-_UUID4_SET = 0x4000 << 64 | 0x8000 << 48
-
-
 def new_correlation_id() -> str:
-    """Return a fresh correlation id: a random UUID4 in its canonical text form.
-
-    Every request that brings no id of its own needs one, so this is on the hot path;
-    `str(uuid.uuid4())` costs a system call for 16 random bytes and a UUID object. A correlation
-    id is not a secret (clients may choose their own), so the process's Mersenne Twister, which
-    Python reseeds in a forked child, is random enough and several times faster.
-    """
-    value = "%032x" % (random.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
-    return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    """Return a fresh correlation id: a random UUID4 (from the OS's generator) in canonical form."""
+    return str(uuid.uuid4())
 
 
 def is_valid_correlation_id(value: str | None) -> bool:

@@ -16,8 +16,8 @@ module never imports OpenTelemetry unless it is installed, and then only on firs
 
 from __future__ import annotations
 
-import random
 import re
+import secrets
 import sys
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -77,12 +77,9 @@ def parse_traceparent(value: str | None) -> TraceParent | None:
 
 
 def new_span_id() -> str:
-    """A fresh span id: 16 lowercase hex digits, never all zeros.
-
-    Span ids only tell spans apart, they are no secret, so the process's Mersenne Twister (as for
-    correlation ids) is random enough, and cheaper than `os.urandom`.
-    """
-    return "%016x" % (random.getrandbits(64) or 1)
+    """A fresh span id from the OS's generator: 16 lowercase hex digits, never all zeros."""
+    span_id = secrets.token_hex(8)
+    return span_id if span_id != _ZERO_SPAN_ID else new_span_id()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import uuid
 
@@ -54,6 +55,15 @@ def test_a_new_id_is_a_canonical_uuid4() -> None:
         assert parsed.version == 4
         assert parsed.variant == uuid.RFC_4122
         assert re.fullmatch(r"[0-9a-f-]{36}", value)
+
+
+def test_new_ids_do_not_come_from_the_seedable_process_generator() -> None:
+    # Ids from Python's Mersenne Twister repeat after the same seed, and its state can be
+    # recovered from enough outputs: an observer could predict other requests' ids.
+    random.seed(0)
+    first = new_correlation_id()
+    random.seed(0)
+    assert new_correlation_id() != first
 
 
 def test_set_and_reset_restore_the_previous_id() -> None:

@@ -4,6 +4,8 @@ on every log line, and `traceparent` on outgoing httpx and requests calls."""
 from __future__ import annotations
 
 import json
+import random
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +22,7 @@ from errors.tracing import (
     TraceContext,
     continue_trace,
     current_trace,
+    new_span_id,
     parse_traceparent,
     reset_trace,
     set_trace,
@@ -69,6 +72,15 @@ def test_traceparent_parsing_follows_the_w3c_rules(value: str, valid: bool) -> N
     assert (parsed is not None) is valid
     if parsed is not None:
         assert (parsed.trace_id, parsed.parent_id) == (TRACE_ID, PARENT_ID)
+
+
+def test_span_ids_are_hex_and_do_not_come_from_the_seedable_process_generator() -> None:
+    random.seed(0)
+    first = new_span_id()
+    random.seed(0)
+    second = new_span_id()
+    assert first != second
+    assert all(re.fullmatch(r"[0-9a-f]{16}", value) for value in (first, second))
 
 
 def test_continuing_a_trace_keeps_its_id_and_flags_with_a_span_of_our_own() -> None:
