@@ -22,7 +22,6 @@ from .safe import (
     sanitize,
     type_name,
 )
-from .tracebacks import format_exception_text
 
 # The formatter renders the correlation id and the trace as fields of their own, not as extras.
 _FORMATTER_SKIP: Final[frozenset[str]] = STANDARD_ATTRS | {
@@ -191,13 +190,6 @@ class JsonFormatter(logging.Formatter):
         # exc_info=True outside an except block gives (None, None, None); a record rebuilt
         # from a pickle (SocketHandler) has only exc_text.
         return {"type": None, "message": None, "traceback": record.exc_text or None}
-
-    def formatException(self, ei: Any) -> str:  # noqa: N802 (stdlib name)
-        """Format exception info exactly like logging.Formatter does, reusing frame texts."""
-        try:
-            return format_exception_text(ei)
-        except Exception:
-            return super().formatException(ei)
 
     @staticmethod
     def _dumps_sanitized(data: dict[str, Any]) -> str:

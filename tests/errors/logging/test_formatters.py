@@ -182,7 +182,7 @@ def test_exception_traceback_is_what_logging_would_print_and_is_cached() -> None
     assert record.exc_text == expected
     record.exc_text = "cached text"
     assert json.loads(formatter.format(record))["exception"]["traceback"] == "cached text"
-    # And a fresh format of the same exception (frame texts reused) is still identical.
+    # And a fresh format of the same exception is still identical.
     record.exc_text = None
     assert json.loads(formatter.format(record))["exception"]["traceback"] == expected
 
