@@ -11,9 +11,8 @@ from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 from rest_framework.fields import empty
 
-from errors.validators import StorableJSONValidator
-
 from .models import DESCRIPTION_MAX_LENGTH, METADATA_MAX_BYTES, NAME_MAX_LENGTH, Workspace
+from .validators import StorableJSONValidator
 
 
 class TextField(serializers.CharField):

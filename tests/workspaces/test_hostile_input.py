@@ -34,10 +34,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from errors.validators import INT64_MAX, INT64_MIN
 from tests.support.accounts import make_accounts
 from tests.support.servers import DaphneServer
 from workspaces.models import Workspace
+from workspaces.validators import INT64_MAX, INT64_MIN
 
 LIST = "/api/workspaces/"
 NUL = "Null characters are not allowed."

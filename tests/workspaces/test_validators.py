@@ -1,4 +1,4 @@
-"""`errors.validators.StorableJSONValidator`: unstorable JSON is a validation error at its path."""
+"""`workspaces.validators.StorableJSONValidator`: unstorable JSON fails validation at its path."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from rest_framework import serializers
 
 from errors.normalize import flatten_errors
-from errors.validators import INT64_MAX, INT64_MIN, StorableJSONValidator
+from workspaces.validators import INT64_MAX, INT64_MIN, StorableJSONValidator
 
 
 class Document(serializers.Serializer[Any]):
