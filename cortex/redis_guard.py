@@ -9,9 +9,11 @@ buffer and the channel layer. A Redis outage must not turn into failed or hung A
   throttles and the lockout keep bounding each process, the API keeps answering.
 - What cannot do without Redis (`call`, `bounded`: opening an event stream, publishing an event)
   raises `RedisUnavailable`, answered 503 `redis_unavailable` with Retry-After.
-- One circuit breaker per process (`breaker`, errors/breaker.py): after a failure, Redis is left
+- One circuit breaker per process (`breaker`, cortex/breaker.py): after a failure, Redis is left
   alone for COOLOFF_SECONDS instead of each request paying the timeout, then one request tries
   again. It logs one WARNING when an outage begins and one INFO line when Redis answers again.
+- A Redis outage error that other code let through is answered as `RedisUnavailable` too, never
+  a 500: `answer_outages` registers that with the `errors` handler at start-up (cortex/apps.py).
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import BaseCache, cache
 from django.core.cache.backends.locmem import LocMemCache
+from redis import exceptions as redis_exceptions
 
-from errors.breaker import CircuitBreaker, redis_outage_errors
+from errors import normalize
 from errors.conf import errors_settings
 from errors.exceptions import AppException
+
+from .breaker import CircuitBreaker
 
 T = TypeVar("T")
 
@@ -35,8 +40,13 @@ breaker = CircuitBreaker("Redis", cooloff=COOLOFF_SECONDS)
 # The counters of this process while Redis is down (throttle histories, login failures).
 local_counters = LocMemCache("cortex-local-counters", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 
-_OUTAGE = redis_outage_errors()
-_OUTAGE_OR_DEADLINE: tuple[type[BaseException], ...] = (*_OUTAGE, TimeoutError)
+# redis-py's errors for a Redis that cannot be reached: refused, reset and dropped connections (a
+# server still loading its data among them), and a server that does not answer in time.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    redis_exceptions.ConnectionError,
+    redis_exceptions.TimeoutError,
+)
+_OUTAGE_OR_DEADLINE: tuple[type[BaseException], ...] = (*OUTAGE_ERRORS, TimeoutError)
 
 
 class RedisUnavailable(AppException):
@@ -48,13 +58,23 @@ class RedisUnavailable(AppException):
         super().__init__(message, retry_after=errors_settings.redis_retry_after)
 
 
+def _unavailable(exc: BaseException) -> RedisUnavailable:
+    return RedisUnavailable()
+
+
+def answer_outages() -> None:
+    """Have the `errors` handler answer a Redis outage error that nothing caught as
+    `RedisUnavailable` (503 `redis_unavailable` with Retry-After), not as a 500."""
+    normalize.register(OUTAGE_ERRORS, _unavailable)
+
+
 def with_counters(operation: Callable[[BaseCache], T]) -> T:
     """`operation` on the shared cache; while Redis cannot be reached, on this process's own."""
     if not breaker.allow():
         return operation(local_counters)
     try:
         result = operation(cache)
-    except _OUTAGE as exc:
+    except OUTAGE_ERRORS as exc:
         breaker.failed(exc)
         return operation(local_counters)
     breaker.succeeded()
@@ -68,7 +88,7 @@ def call(operation: Callable[[], T]) -> T:
         raise RedisUnavailable()
     try:
         result = operation()
-    except _OUTAGE as exc:
+    except OUTAGE_ERRORS as exc:
         breaker.failed(exc)
         raise RedisUnavailable() from exc
     breaker.succeeded()

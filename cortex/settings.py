@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "eventstream",
     "workspaces",
     "console",
+    "cortex",  # the service: what it sets up at start-up (cortex/apps.py)
     # Django's background tasks in this database, run by `manage.py db_worker` (TASKS below).
     "django_tasks_db",
 ]

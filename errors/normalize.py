@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,6 @@ from django.http import Http404
 from django.urls import Resolver404
 
 from . import catalog
-from .breaker import redis_outage_errors
-from .conf import errors_settings
 from .db import OBJECT_NOT_UPDATED
 from .db import translate as translate_db_error
 from .exceptions import AppException
@@ -202,6 +200,28 @@ def _developer_message(exc: BaseException) -> str | None:
     return None
 
 
+Translate = Callable[[BaseException], AppException]
+_registered: list[tuple[tuple[type[BaseException], ...], Translate]] = []
+
+
+def register(
+    exceptions: type[BaseException] | tuple[type[BaseException], ...], translate: Translate
+) -> None:
+    """Answer `exceptions` (and their subclasses), when nothing caught them, as the
+    `AppException` that `translate(exc)` returns: the way to give a backing service's errors a
+    code of their own, such as a 503 with Retry-After for a store that cannot be reached.
+
+    Call it from `AppConfig.ready()`. Registrations are consulted in their order, after the
+    built-in mappings (`AppException`, DRF, Django, the database); the exception that was raised
+    stays the cause that is logged, and its text never reaches the client. Registering the same
+    pair again changes nothing.
+    """
+    if not isinstance(exceptions, tuple):
+        exceptions = (exceptions,)
+    if (exceptions, translate) not in _registered:
+        _registered.append((exceptions, translate))
+
+
 def normalize(exc: BaseException) -> ErrorInfo:
     """Turn any exception into an `ErrorInfo`; unknown ones become a bare `internal_error`."""
     if isinstance(exc, AppException):
@@ -224,10 +244,9 @@ def normalize(exc: BaseException) -> ErrorInfo:
         return _info("payload_too_large", exc=exc)
     if isinstance(exc, django_exc.SuspiciousOperation | django_exc.BadRequest):
         return _info("bad_request", exc=exc)
-    if isinstance(exc, redis_outage_errors()):
-        # Code that needs Redis and let its outage through: still a 503 to retry, never a 500.
-        retry_after = str(errors_settings.redis_retry_after)
-        return _info("redis_unavailable", headers={"Retry-After": retry_after}, exc=exc)
+    for exceptions, translate in _registered:
+        if isinstance(exc, exceptions):
+            return _from_app(translate(exc), cause=exc)
     info = _info("internal_error", exc=exc)
     if _FIELD_FETCH_BLOCKED is not None and isinstance(exc, _FIELD_FETCH_BLOCKED):
         # The developer's bug (a queryset that should have loaded the field): a plain 500 for

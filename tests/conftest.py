@@ -62,7 +62,7 @@ def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from django.core.cache import cache
 
     from cortex import redis_guard
-    from errors.breaker import CircuitBreaker
+    from cortex.breaker import CircuitBreaker
 
     cache.clear()
     redis_guard.local_counters.clear()

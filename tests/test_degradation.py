@@ -236,7 +236,7 @@ def test_redis_failing_under_load_costs_the_api_nothing_and_streams_get_503(
     lost, duplicated = load.lost_writes(stored_names(user))
     assert (lost, duplicated) == ([], []), (lost, duplicated)
     # One WARNING for the outage, not one per request.
-    warnings = [r for r in server.log_records() if r.get("logger") == "errors.breaker"]
+    warnings = [r for r in server.log_records() if r.get("logger") == "cortex.breaker"]
     assert [r["level"] for r in warnings if r["level"] == "WARNING"] == ["WARNING"], warnings
     # The breaker tries Redis again after its cool-off (2 s): health says so by itself.
     with httpx.Client(base_url=server.url, timeout=10) as client:

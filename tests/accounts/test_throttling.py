@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from accounts.tokens import issue_token
 from cortex import redis_guard
-from errors.breaker import CircuitBreaker
+from cortex.breaker import CircuitBreaker
 from tests.conftest import JsonLog
 from tests.support.caches import redis_cache
 from tests.support.servers import free_port
@@ -68,7 +68,7 @@ def breaker_lines(json_log: JsonLog) -> list[tuple[str, str]]:
     return [
         (record["level"], record["message"])
         for record in json_log.records()
-        if record["logger"] == "errors.breaker"
+        if record["logger"] == "cortex.breaker"
     ]
 
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,15 +21,17 @@ import redis
 import redis.asyncio
 from asgiref.sync import async_to_sync
 from django.core.cache import BaseCache
+from django.test import Client
 
 from cortex import redis_guard
+from cortex.breaker import CircuitBreaker
 from cortex.redis_guard import RedisUnavailable, bounded, call, with_counters
-from errors.breaker import CircuitBreaker
 from tests.conftest import JsonLog
 from tests.support.caches import redis_cache
 from tests.support.fixtures import ProxyFactory
 from tests.support.servers import free_port
 from tests.support.tcp_proxy import TcpProxy
+from tests.testapp.views import RAISERS
 
 TIMEOUT = 0.3  # how long a client of these tests waits for Redis
 COOLOFF = 0.2  # the breaker's cool-off in the tests that wait for it to pass
@@ -79,7 +81,7 @@ def breaker_lines(json_log: JsonLog) -> list[tuple[str, str]]:
     return [
         (record["level"], record["message"])
         for record in json_log.records()
-        if record["logger"] == "errors.breaker"
+        if record["logger"] == "cortex.breaker"
     ]
 
 
@@ -260,3 +262,54 @@ def test_only_an_operation_that_proves_redis_up_ends_the_outage(
     with contextlib.suppress(RedisUnavailable):
         call(lambda: tried.append(True))
     assert bool(tried) is next_call_tries
+
+
+# --- A Redis outage that other code let through: 503, never a 500 (answer_outages) -----------
+
+# exception raised by a view, status, code, Retry-After
+OUTAGE_ROWS: list[tuple[Callable[[], BaseException], int, str, str | None]] = [
+    (
+        lambda: redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379."),
+        503,
+        "redis_unavailable",
+        "7",
+    ),
+    (
+        lambda: redis.exceptions.TimeoutError("Timeout reading from socket"),
+        503,
+        "redis_unavailable",
+        "7",
+    ),
+    (lambda: redis.exceptions.BusyLoadingError("Redis is loading"), 503, "redis_unavailable", "7"),
+    (lambda: redis.exceptions.ResponseError("WRONGTYPE at 6379"), 500, "internal_error", None),
+    (lambda: TimeoutError("timed out on socket"), 500, "internal_error", None),
+    (lambda: ConnectionRefusedError(111, "Connection refused"), 500, "internal_error", None),
+]
+
+
+@pytest.mark.parametrize("view", ["plain", "drf"])
+@pytest.mark.parametrize(
+    ("make", "status", "code", "retry_after"),
+    OUTAGE_ROWS,
+    ids=["connection", "timeout", "loading", "response", "other-timeout", "refused"],
+)
+@pytest.mark.django_db
+def test_an_outage_error_nothing_caught_is_503_redis_unavailable(
+    make: Callable[[], BaseException],
+    status: int,
+    code: str,
+    retry_after: str | None,
+    view: str,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings.ERRORS_REDIS_RETRY_AFTER = 7
+    monkeypatch.setitem(RAISERS, "redis", make)
+    response = Client(raise_request_exception=False).get(
+        f"/t/{view}/raise/redis", HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.headers.get("Retry-After") == retry_after
+    # Nothing of the driver's text or the address reaches the client.
+    assert "6379" not in response.content.decode() and "socket" not in response.content.decode()

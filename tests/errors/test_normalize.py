@@ -1,8 +1,8 @@
 """`errors.normalize`: what an exception that nothing caught becomes, by kind.
 
-Redis's connection and timeout errors are an outage of a service the request needed: 503
-`redis_unavailable` with Retry-After (ERRORS_REDIS_RETRY_AFTER), never a 500. An error Redis
-answered with, or a timeout that is not Redis's, stays a 500.
+Exceptions of other libraries are a bare 500 unless a project registers a translation for them
+(`register`): then they are answered as the `AppException` it returns, subclasses included, and
+their own text never reaches the client.
 """
 
 from __future__ import annotations
@@ -18,57 +18,79 @@ from django.db import IntegrityError, OperationalError
 from django.http import Http404
 from django.test import Client
 from django.urls import Resolver404
-from redis import exceptions as redis_exc
 from rest_framework import exceptions as drf_exc
 from rest_framework import settings as drf_settings
 
-from errors.exceptions import ConflictException, NotFoundException, RateLimitException
-from errors.normalize import flatten_errors, for_status, normalize
+from errors.exceptions import (
+    ConflictException,
+    NotFoundException,
+    RateLimitException,
+    ServiceUnavailableException,
+)
+from errors.normalize import flatten_errors, for_status, normalize, register
 from tests.testapp.models import Child, Parent
-from tests.testapp.views import GroupSerializer, in_raise_mode
+from tests.testapp.views import RAISERS, GroupSerializer, in_raise_mode
+
+
+class BackendDown(Exception):
+    """A backing service's own error, which `errors` knows nothing of."""
+
+
+class BackendLoading(BackendDown):
+    pass
+
+
+def backend_unavailable(exc: BaseException) -> ServiceUnavailableException:
+    return ServiceUnavailableException("The backend is down; try again soon", retry_after=9)
+
 
 # exception, status, code, Retry-After
 ROWS: list[tuple[Callable[[], BaseException], int, str, str | None]] = [
     (
-        lambda: redis_exc.ConnectionError("Error 111 connecting to 127.0.0.1:6379."),
+        lambda: BackendDown("Error 111 connecting to 10.0.0.7:6379."),
         503,
-        "redis_unavailable",
-        "7",
+        "service_unavailable",
+        "9",
     ),
-    (lambda: redis_exc.TimeoutError("Timeout reading from socket"), 503, "redis_unavailable", "7"),
-    (lambda: redis_exc.BusyLoadingError("Redis is loading"), 503, "redis_unavailable", "7"),
-    (lambda: redis_exc.ResponseError("WRONGTYPE"), 500, "internal_error", None),
-    (lambda: TimeoutError("timed out"), 500, "internal_error", None),
-    (lambda: ConnectionRefusedError(111, "Connection refused"), 500, "internal_error", None),
+    (lambda: BackendLoading("still loading from socket"), 503, "service_unavailable", "9"),
+    (lambda: TimeoutError("timed out on socket"), 500, "internal_error", None),
+    (
+        lambda: ConnectionRefusedError(111, "Connection refused on 6379"),
+        500,
+        "internal_error",
+        None,
+    ),
 ]
 
 
+@pytest.mark.parametrize("view", ["plain", "drf"])
 @pytest.mark.parametrize(
     ("make", "status", "code", "retry_after"),
     ROWS,
-    ids=[
-        "redis-connection",
-        "redis-timeout",
-        "redis-loading",
-        "redis-response",
-        "timeout",
-        "refused",
-    ],
+    ids=["registered", "registered-subclass", "timeout", "refused"],
 )
 def test_each_row(
     make: Callable[[], BaseException],
     status: int,
     code: str,
     retry_after: str | None,
-    settings: Any,
+    view: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.ERRORS_REDIS_RETRY_AFTER = 7
-    info = normalize(make())
-    assert (info.status, info.code) == (status, code)
-    assert info.headers.get("Retry-After") == retry_after
-    # Nothing of the driver's text or the address reaches the client.
-    assert "6379" not in info.message and "socket" not in info.message
-    assert info.details is None
+    register(BackendDown, backend_unavailable)
+    register(BackendDown, backend_unavailable)  # again: no second entry, no change
+    monkeypatch.setitem(RAISERS, "backend", make)
+    response = Client(raise_request_exception=False).get(
+        f"/t/{view}/raise/backend", HTTP_ACCEPT="application/json"
+    )
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert response.headers.get("Retry-After") == retry_after
+    if status == 503:
+        assert error["message"] == "The backend is down; try again soon"
+    # Nothing of the exception's own text or the address reaches the client.
+    assert "6379" not in response.content.decode() and "socket" not in response.content.decode()
 
 
 # --- flatten_errors: DRF's and Django's nested error shapes to dotted paths -------------------

@@ -86,7 +86,7 @@ def breaker_records(server: DaphneServer, message: str) -> list[dict[str, Any]]:
     return [
         record
         for record in server.log_records()
-        if record.get("logger") == "errors.breaker" and message in str(record.get("message"))
+        if record.get("logger") == "cortex.breaker" and message in str(record.get("message"))
     ]
 
 

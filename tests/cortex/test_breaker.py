@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from errors.breaker import CircuitBreaker, redis_outage_errors
+from cortex.breaker import CircuitBreaker
 from tests.conftest import JsonLog
 
 
@@ -32,7 +32,7 @@ def lines(json_log: JsonLog) -> list[tuple[str, str]]:
     return [
         (record["level"], record["message"])
         for record in json_log.records()
-        if record["logger"] == "errors.breaker"
+        if record["logger"] == "cortex.breaker"
     ]
 
 
@@ -145,12 +145,3 @@ def test_of_many_threads_past_the_cooloff_exactly_one_probes(
     for thread in threads:
         thread.join()
     assert sorted(allowed) == [False] * 15 + [True]
-
-
-def test_redis_outage_errors_are_redis_pys_connection_and_timeout_errors() -> None:
-    from redis import exceptions
-
-    assert redis_outage_errors() == (exceptions.ConnectionError, exceptions.TimeoutError)
-    # A server still loading its data, and a dropped link, are outages too (subclasses).
-    assert issubclass(exceptions.BusyLoadingError, redis_outage_errors())
-    assert not issubclass(exceptions.ResponseError, redis_outage_errors())

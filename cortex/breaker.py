@@ -7,9 +7,6 @@ waiting for the service. When the cool-off has passed, one caller is let through
 others keep skipping meanwhile, for another cool-off); its success closes the breaker, its failure
 starts a new cool-off. The breaker logs one WARNING when an outage begins and one INFO line when the
 service answers again, not one line per request.
-
-`redis_outage_errors()` names the redis-py exceptions that mean "Redis cannot be reached" (refused,
-dropped or timed out), imported lazily: redis is optional for the `errors` app.
 """
 
 from __future__ import annotations
@@ -18,9 +15,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from functools import cache
 
-logger = logging.getLogger("errors.breaker")
+logger = logging.getLogger("cortex.breaker")
 
 
 class CircuitBreaker:
@@ -104,17 +100,3 @@ class CircuitBreaker:
             self.cooloff,
             extra={"service": self.name},
         )
-
-
-@cache
-def redis_outage_errors() -> tuple[type[BaseException], ...]:
-    """redis-py's exceptions for a Redis that cannot be reached (empty without redis-py).
-
-    `ConnectionError` covers refused, reset and dropped connections (and a server still loading
-    its data); `TimeoutError` a server that does not answer within the socket timeout.
-    """
-    try:
-        from redis import exceptions
-    except ImportError:  # pragma: no cover - redis is optional for the errors app
-        return ()
-    return (exceptions.ConnectionError, exceptions.TimeoutError)
