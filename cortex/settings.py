@@ -329,6 +329,17 @@ X_FRAME_OPTIONS = "DENY"  # Django's default, stated: no page of the service may
 SILENCED_SYSTEM_CHECKS = ["security.W002"]
 
 ERRORS_INCLUDE_EXCEPTION_DETAILS = INCLUDE_EXCEPTION_DETAILS
+# What errors may change in other libraries at start-up (docs/integrations.md): the service uses
+# them all. httpx and requests carry the correlation id on the webhook and other outgoing calls.
+ERRORS_INTEGRATIONS = [
+    "celery",
+    "commands",
+    "django_tasks",
+    "httpx",
+    "prometheus_multiprocess",
+    "requests",
+    "sentry",
+]
 ERRORS_JSON_PATH_PREFIXES = ["/api/"]  # the API answers JSON even to a browser
 ERRORS_ENABLE_MONITORING = env_bool("ENABLE_ERROR_MONITORING", True)
 ERRORS_ALERT_THRESHOLD = env_int("ERROR_ALERT_THRESHOLD", 10, minimum=1)

@@ -17,8 +17,9 @@
   retries (`celery.app.trace`, which also write the task's arguments) are dropped, so each is
   logged once.
 
-`ErrorsConfig.ready()` calls `connect()` when Celery is loaded by then (ERRORS_CORRELATE_CELERY);
-a project that loads Celery later calls it where it creates its Celery app. It is idempotent.
+`ErrorsConfig.ready()` calls `connect()` when ERRORS_INTEGRATIONS names "celery" and Celery is
+loaded by then; a project that loads Celery later calls it where it creates its Celery app. It is
+idempotent.
 Written against Celery 5.7. Importing this module needs Celery (the `[celery]` extra).
 """
 

@@ -1,20 +1,82 @@
 """System checks for the settings `errors` relies on (`manage.py check`).
 
-`errors.E001`/`E002` and `W001`-`W003`: pieces of `errors` missing or misplaced. `errors.E101`…:
-an `ERRORS_*` setting's value is invalid, one id per setting of `errors.conf.SETTINGS`.
-`errors.W004`/`W005`: a setting names a part of `errors` whose optional library is missing.
+Every check id is stated once, at its declaration: `CHECKS` here, and each setting's own in
+`errors.conf`. Ids are public (projects silence them) and never change meaning nor get reused;
+docs/checks.md lists them all, retired ones included.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from .conf import SETTINGS, errors_settings
+from .conf import RETIRED, SETTINGS, errors_settings
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One system check: its id (an `E` is an error, a `W` a warning) and what it reports."""
+
+    id: str
+    meaning: str
+
+    @property
+    def level(self) -> str:
+        return "error" if self.id.startswith("errors.E") else "warning"
+
+    def __call__(self, msg: str, hint: str) -> CheckMessage:
+        kind = Error if self.level == "error" else Warning
+        return kind(msg, hint=hint, id=self.id)
+
+
+NO_MIDDLEWARE = Check("errors.E001", "the middleware is not in `MIDDLEWARE`")
+FOREIGN_HANDLER = Check(
+    "errors.E002", 'DRF is installed but `REST_FRAMEWORK["EXCEPTION_HANDLER"]` is another handler'
+)
+DETAILS_WITHOUT_DEBUG = Check("errors.W001", "exception details asked for without `DEBUG`")
+MIDDLEWARE_TOO_LATE = Check(
+    "errors.W002", "the middleware comes after middleware that can fail a request"
+)
+HEADER_NOT_EXPOSED = Check(
+    "errors.W003", "the correlation header is not exposed to CORS (`CORS_EXPOSE_HEADERS`)"
+)
+SCHEMA_WITHOUT_SPECTACULAR = Check(
+    "errors.W004",
+    "`DEFAULT_SCHEMA_CLASS` is `ErrorResponsesAutoSchema` but drf-spectacular is not installed",
+)
+HANDLER_WITHOUT_DRF = Check("errors.W005", "`EXCEPTION_HANDLER` is ours but DRF is not installed")
+HEADER_NOT_ALLOWED = Check(
+    "errors.W006",
+    "cross-origin requests may not send the correlation header (`CORS_ALLOW_HEADERS`)",
+)
+RETIRED_SETTING = Check(
+    "errors.W007", "a retired `ERRORS_*` setting is still set; it is no longer read"
+)
+CHECKS = (
+    NO_MIDDLEWARE,
+    FOREIGN_HANDLER,
+    DETAILS_WITHOUT_DEBUG,
+    MIDDLEWARE_TOO_LATE,
+    HEADER_NOT_EXPOSED,
+    SCHEMA_WITHOUT_SPECTACULAR,
+    HANDLER_WITHOUT_DRF,
+    HEADER_NOT_ALLOWED,
+    RETIRED_SETTING,
+)
+
+
+def all_checks() -> list[tuple[str, str, str]]:
+    """`(id, level, meaning)` of every check id ever published, sorted; retired ones say so."""
+    rows = [(c.id, c.level, c.meaning) for c in CHECKS]
+    rows += [(s.check_id, "error", f"`{s.name}` {s.validate(object())}") for s in SETTINGS]
+    rows += [(r.check_id, "retired", f"`{r.name}` was invalid (it {r.meaning})") for r in RETIRED]
+    return sorted(rows)
+
 
 MIDDLEWARE_PATH = "errors.middleware.CorrelationIdMiddleware"
 HANDLER_PATH = "errors.handler.exception_handler"
@@ -32,17 +94,16 @@ _MUST_COME_AFTER = (
 
 
 @register(Tags.compatibility)
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report settings that would leave some errors outside the envelope."""
-    problems: list[Error | Warning] = []
+    problems: list[CheckMessage] = []
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
     if MIDDLEWARE_PATH not in middleware:
         problems.append(
-            Error(
+            NO_MIDDLEWARE(
                 f"{MIDDLEWARE_PATH} is not in MIDDLEWARE.",
-                hint="Add it first in MIDDLEWARE: it sets the correlation id and answers "
+                "Add it first in MIDDLEWARE: it sets the correlation id and answers "
                 "errors raised outside DRF views.",
-                id="errors.E001",
             )
         )
     else:
@@ -50,11 +111,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
         before = [path for path in middleware[:position] if path in _MUST_COME_AFTER]
         if before:
             problems.append(
-                Warning(
+                MIDDLEWARE_TOO_LATE(
                     f"{MIDDLEWARE_PATH} comes after {', '.join(before)}.",
-                    hint="Move it before them, so their failures get the JSON envelope and "
+                    "Move it before them, so their failures get the JSON envelope and "
                     "the correlation id.",
-                    id="errors.W002",
                 )
             )
     # Plain Django projects, without DRF, need no exception handler.
@@ -62,42 +122,38 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     handler = _rest_framework_setting("EXCEPTION_HANDLER")
     if drf_in_use and handler != HANDLER_PATH:
         problems.append(
-            Error(
+            FOREIGN_HANDLER(
                 f"REST_FRAMEWORK['EXCEPTION_HANDLER'] is {handler!r}, not {HANDLER_PATH!r}.",
-                hint="Errors in DRF views would not get the error envelope.",
-                id="errors.E002",
+                "Errors in DRF views would not get the error envelope.",
             )
         )
     if errors_settings.include_exception_details and not settings.DEBUG:
         problems.append(
-            Warning(
+            DETAILS_WITHOUT_DEBUG(
                 "ERRORS_INCLUDE_EXCEPTION_DETAILS is on while DEBUG is off.",
-                hint="It has no effect without DEBUG; exception details are never sent in "
+                "It has no effect without DEBUG; exception details are never sent in "
                 "production. Turn it off to say what happens.",
-                id="errors.W001",
             )
         )
     if apps.is_installed("corsheaders"):
         exposed = {h.lower() for h in getattr(settings, "CORS_EXPOSE_HEADERS", ())}
         if errors_settings.correlation_id_header.lower() not in exposed:
             problems.append(
-                Warning(
+                HEADER_NOT_EXPOSED(
                     f"{errors_settings.correlation_id_header} is not in CORS_EXPOSE_HEADERS.",
-                    hint="Browsers' scripts cannot read the correlation id of a cross-origin "
+                    "Browsers' scripts cannot read the correlation id of a cross-origin "
                     "response unless it is exposed.",
-                    id="errors.W003",
                 )
             )
         allowed = {h.lower() for h in getattr(settings, "CORS_ALLOW_HEADERS", _cors_defaults())}
         if errors_settings.correlation_id_header.lower() not in allowed:
             problems.append(
-                Warning(
+                HEADER_NOT_ALLOWED(
                     f"{errors_settings.correlation_id_header} is not in CORS_ALLOW_HEADERS.",
-                    hint="Browsers refuse the preflight of a cross-origin request that sends its "
+                    "Browsers refuse the preflight of a cross-origin request that sends its "
                     "own correlation id (the errors app's JavaScript client sends one with "
                     "every request). Add it: (*corsheaders.defaults.default_headers, "
                     f"{errors_settings.correlation_id_header.lower()!r}).",
-                    id="errors.W006",
                 )
             )
     return problems
@@ -110,12 +166,11 @@ def _cors_defaults() -> tuple[str, ...]:
 
 
 @register(Tags.compatibility)
-def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    """Report every `ERRORS_*` setting whose value its declaration in `errors.conf` refuses."""
-    problems: list[Error] = []
-    # One id per setting from its place in SETTINGS, E101 for the first. Users silence ids in
-    # SILENCED_SYSTEM_CHECKS, so a new setting goes at the end of SETTINGS.
-    for number, setting in enumerate(SETTINGS, start=101):
+def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report every `ERRORS_*` setting whose value its declaration in `errors.conf` refuses,
+    under the check id stated there, and every retired setting still set (`errors.W007`)."""
+    problems: list[CheckMessage] = []
+    for setting in SETTINGS:
         if not hasattr(settings, setting.name):
             continue
         value = getattr(settings, setting.name)
@@ -128,41 +183,47 @@ def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                     f"{setting.name} {text}, got {shown}.",
                     hint=f"{setting.name}: {setting.meaning}. Remove it for the default, "
                     f"{setting.default!r}.",
-                    id=f"errors.E{number}",
+                    id=setting.check_id,
+                )
+            )
+    for retired in RETIRED:
+        if hasattr(settings, retired.name):
+            problems.append(
+                RETIRED_SETTING(
+                    f"{retired.name} is no longer read (it {retired.meaning}).",
+                    f"Remove it; to keep what it did, {retired.instead} in ERRORS_INTEGRATIONS.",
                 )
             )
     return problems
 
 
 @register(Tags.compatibility)
-def check_optional_libraries(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+def check_optional_libraries(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report settings naming parts of `errors` whose optional library is not installed.
 
     Without the library the first request that needs the part would fail; a warning at start
     says so instead. `find_spec` locates a library without importing it.
     """
-    problems: list[Warning] = []
+    problems: list[CheckMessage] = []
     if _rest_framework_setting("DEFAULT_SCHEMA_CLASS") == SCHEMA_PATH and not _importable(
         "drf_spectacular"
     ):
         problems.append(
-            Warning(
+            SCHEMA_WITHOUT_SPECTACULAR(
                 f"REST_FRAMEWORK['DEFAULT_SCHEMA_CLASS'] is {SCHEMA_PATH!r}, but drf-spectacular "
                 "is not installed.",
-                hint="Install it with `pip install django-cortex-errors[openapi]`.",
-                id="errors.W004",
+                "Install it with `pip install django-cortex-errors[openapi]`.",
             )
         )
     if _rest_framework_setting("EXCEPTION_HANDLER") == HANDLER_PATH and not _importable(
         "rest_framework"
     ):
         problems.append(
-            Warning(
+            HANDLER_WITHOUT_DRF(
                 f"REST_FRAMEWORK['EXCEPTION_HANDLER'] is {HANDLER_PATH!r}, but Django REST "
                 "framework is not installed.",
-                hint="Install it with `pip install django-cortex-errors[drf]`, or remove the "
+                "Install it with `pip install django-cortex-errors[drf]`, or remove the "
                 "REST_FRAMEWORK setting.",
-                id="errors.W005",
             )
         )
     return problems

@@ -1,9 +1,9 @@
-"""Settings of the `errors` app, read from Django settings at the moment they are needed.
+"""Settings of the `errors` app: each `ERRORS_*` setting declared once, read when it is needed.
 
-`SETTINGS` declares every `ERRORS_*` setting once: its default, the check its value must pass and
-what it means. `errors.checks` validates each against it (`errors.E1xx`); the README's settings
-table lists the same names, and a test keeps the two in step. Every property of
-`ErrorsSettings` reads `django.conf.settings` on access, so `override_settings` works in tests.
+A declaration states the setting's name, its system-check id, default, validator and meaning;
+`errors.checks` validates each value with it, and `manage.py errors_docs` writes the reference
+pages (docs/settings.md, docs/checks.md) from it. Every attribute of `errors_settings` reads
+`django.conf.settings` on access, so `override_settings` works.
 """
 
 from __future__ import annotations
@@ -12,19 +12,44 @@ import ipaddress
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from django.conf import settings
 
+T = TypeVar("T")
+Validator = Callable[[Any], str | None]
+
 _LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+# The names ERRORS_INTEGRATIONS accepts; docs/integrations.md says what each one changes.
+INTEGRATIONS = (
+    "celery",
+    "commands",
+    "django_tasks",
+    "httpx",
+    "prometheus_multiprocess",
+    "requests",
+    "sentry",
+)
 
+
+def kind(description: str) -> Callable[[Validator], Validator]:
+    """Label a validator with the type it accepts, as the settings page shows it."""
+
+    def label(validate: Validator) -> Validator:
+        validate.kind = description  # type: ignore[attr-defined]
+        return validate
+
+    return label
+
+
+@kind("bool")
 def _is_bool(value: Any) -> str | None:
     return None if isinstance(value, bool) else "must be True or False"
 
 
+@kind("str (header name)")
 def _is_header(value: Any) -> str | None:
     # isascii(): str.isalnum() also accepts letters such as "é", which no HTTP header can carry.
     if (
@@ -37,6 +62,7 @@ def _is_header(value: Any) -> str | None:
     return "must be a header name of ASCII letters, digits and '-'"
 
 
+@kind("str or int (logging level)")
 def _is_level(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return None
@@ -45,26 +71,31 @@ def _is_level(value: Any) -> str | None:
     return f"must be a logging level: one of {', '.join(_LEVEL_NAMES)} or an int"
 
 
+@kind("int ≥ 1")
 def _positive_int(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return None
     return "must be an int of at least 1"
 
 
+@kind("int ≥ 1 or None")
 def _optional_positive_int(value: Any) -> str | None:
     return None if value is None else _positive_int(value)
 
 
+@kind("number > 0")
 def _positive_number(value: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return None
     return "must be a number greater than 0"
 
 
+@kind("str")
 def _is_str(value: Any) -> str | None:
     return None if isinstance(value, str) else "must be a string"
 
 
+@kind("list of str (URL path prefixes)")
 def _path_prefixes(value: Any) -> str | None:
     if isinstance(value, list | tuple) and all(
         isinstance(p, str) and p.startswith("/") for p in value
@@ -73,11 +104,11 @@ def _path_prefixes(value: Any) -> str | None:
     return "must be a list or tuple of URL path prefixes, each starting with '/'"
 
 
+@kind("list of str (IP networks)")
 def _networks(value: Any) -> str | None:
     if isinstance(value, list | tuple) and all(isinstance(n, str) for n in value):
         try:
-            for network in value:
-                ipaddress.ip_network(network, strict=False)
+            parse_networks(tuple(value))
         except ValueError:
             pass
         else:
@@ -89,316 +120,220 @@ def _networks(value: Any) -> str | None:
 _BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 
+@kind("str (bearer token) or None")
 def _bearer_token(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and _BEARER_TOKEN.fullmatch(value)):
         return None
     return "must be None or a token of letters, digits and -._~+/ (RFC 6750)"
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """One `ERRORS_*` setting: its default, what a valid value is, and what it does.
+@kind("list of str (integration names)")
+def _integrations(value: Any) -> str | None:
+    if isinstance(value, list | tuple) and all(n in INTEGRATIONS for n in value):
+        return None
+    return f"must be a list or tuple of integration names among {', '.join(INTEGRATIONS)}"
 
-    A `secret` setting's value is never shown (the system check names its type only).
-    """
-
-    name: str
-    default: Any
-    validate: Callable[[Any], str | None]
-    meaning: str
-    secret: bool = False
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "ERRORS_INCLUDE_EXCEPTION_DETAILS",
-        False,
-        _is_bool,
-        "add `debug_info` to 5xx bodies, only while `DEBUG` is on too",
-    ),
-    Setting(
-        "ERRORS_CORRELATION_ID_HEADER",
-        "X-Correlation-ID",
-        _is_header,
-        "header read from requests and set on every response",
-    ),
-    Setting(
-        "ERRORS_REQUEST_LOG_LEVEL",
-        "DEBUG",
-        _is_level,
-        "level of the one line logged per completed request",
-    ),
-    Setting(
-        "ERRORS_DB_RETRY_AFTER",
-        5,
-        _positive_int,
-        "seconds in `Retry-After` when the database is unreachable",
-    ),
-    Setting(
-        "ERRORS_PROBLEM_DETAILS",
-        False,
-        _is_bool,
-        "answer every error as `application/problem+json`",
-    ),
-    Setting(
-        "ERRORS_PROBLEM_TYPE_BASE",
-        "/api/errors/",
-        _is_str,
-        "prefix of problem details' `type` URI (the code is appended); "
-        "`errors.urls` serves those pages",
-    ),
-    Setting(
-        "ERRORS_JSON_PATH_PREFIXES",
-        (),
-        _path_prefixes,
-        "URL path prefixes whose errors are always JSON, whatever the client's `Accept`",
-    ),
-    Setting(
-        "ERRORS_ENABLE_MONITORING",
-        True,
-        _is_bool,
-        "Prometheus metrics and error-rate alerting (`errors.urls` serves `/metrics`)",
-    ),
-    Setting(
-        "ERRORS_ALERT_THRESHOLD",
-        10,
-        _positive_int,
-        'server errors in a 60 s window that log "error threshold exceeded"',
-    ),
-    Setting(
-        "ERRORS_PROPAGATE_CORRELATION_ID",
-        True,
-        _is_bool,
-        "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks",
-    ),
-    Setting(
-        "ERRORS_INSTRUMENT_HTTP_CLIENTS",
-        True,
-        _is_bool,
-        "patch httpx's and requests' send methods at start-up (they add the header)",
-    ),
-    Setting(
-        "ERRORS_CORRELATE_COMMANDS",
-        True,
-        _is_bool,
-        "wrap `BaseCommand.execute` at start-up so each management command gets an id",
-    ),
-    Setting(
-        "ERRORS_FORGET_DEAD_PROCESSES",
-        True,
-        _is_bool,
-        "at start-up, drop live gauges of dead processes from `PROMETHEUS_MULTIPROC_DIR`",
-    ),
-    Setting(
-        "ERRORS_JSON_MAX_DEPTH",
-        64,
-        _positive_int,
-        "arrays and objects `errors.parsers.JSONParser` lets a request body nest; "
-        "deeper is 400 `parse_error`",
-    ),
-    Setting(
-        "ERRORS_METRICS_ALLOWED_NETWORKS",
-        (),
-        _networks,
-        'networks (`"10.0.0.0/8"`, `"127.0.0.1"`) whose clients (`REMOTE_ADDR`) may read '
-        "`/metrics`, others get 403; empty: every client",
-    ),
-    Setting(
-        "ERRORS_METRICS_BEARER_TOKEN",
-        None,
-        _bearer_token,
-        "token `/metrics` asks for as `Authorization: Bearer <token>` (401 without it); "
-        "`None`: no token",
-        secret=True,
-    ),
-    Setting(
-        "ERRORS_MAX_CONCURRENT_REQUESTS",
-        None,
-        _optional_positive_int,
-        "requests `errors.limits.ConcurrencyLimitMiddleware` lets run at once (size it to "
-        "the database pool); more wait their turn; `None`: no limit",
-    ),
-    Setting(
-        "ERRORS_QUEUE_TIMEOUT",
-        5.0,
-        _positive_number,
-        "seconds a request may wait for its turn before it is answered 503 `service_busy`",
-    ),
-    Setting(
-        "ERRORS_QUEUE_EXEMPT_PATHS",
-        ("/healthz", "/metrics"),
-        _path_prefixes,
-        "URL path prefixes that never wait in the queue (probes and metrics)",
-    ),
-    Setting(
-        "ERRORS_BUSY_RETRY_AFTER",
-        1,
-        _positive_int,
-        "seconds in `Retry-After` of a 503 `service_busy`",
-    ),
-    Setting(
-        "ERRORS_REDIS_RETRY_AFTER",
-        5,
-        _positive_int,
-        "seconds in `Retry-After` when Redis is needed and unreachable",
-    ),
-    Setting(
-        "ERRORS_TRACE_RESPONSE_HEADER",
-        False,
-        _is_bool,
-        "send `traceresponse` (the request's trace id and span id) on responses to requests "
-        "that belong to a trace",
-    ),
-    Setting(
-        "ERRORS_CORRELATE_CELERY",
-        True,
-        _is_bool,
-        "with Celery loaded at start-up, connect `errors.celery`: tasks carry the correlation "
-        "id and `traceparent`, failures are logged once",
-    ),
-)
-
-_DEFAULTS = {s.name: s.default for s in SETTINGS}
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @lru_cache(maxsize=8)
-def _parse_networks(networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+def parse_networks(networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    """Parse IP networks or single addresses ("10.0.0.0/8", "::1"); ValueError when one is not."""
     return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
 
 
-def _get(name: str) -> Any:
-    return getattr(settings, name, _DEFAULTS[name])
+def _level(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    return logging.getLevelNamesMapping().get(str(value).upper(), logging.DEBUG)
+
+
+class Setting(Generic[T]):
+    """One `ERRORS_*` setting, declared as an attribute of `ErrorsSettings`.
+
+    `check_id` is the system check that refuses a bad value; it is public (projects silence it)
+    and never changes nor is reused. A `secret` setting's value is never shown.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        check_id: str,
+        default: Any,
+        validate: Validator,
+        meaning: str,
+        convert: Callable[[Any], T],
+        *,
+        secret: bool = False,
+    ) -> None:
+        self.name = name
+        self.check_id = check_id
+        self.default = default
+        self.validate = validate
+        self.meaning = meaning
+        self.convert = convert
+        self.secret = secret
+
+    @property
+    def kind(self) -> str:
+        """The type a value must have, in words."""
+        return str(getattr(self.validate, "kind", "any"))
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Setting[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+    def __get__(self, instance: object | None, owner: type) -> Setting[T] | T:
+        if instance is None:
+            return self
+        return self.convert(getattr(settings, self.name, self.default))
+
+    def __repr__(self) -> str:
+        return f"Setting({self.name!r}, {self.check_id!r})"
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _networks_of(value: Any) -> tuple[IPNetwork, ...]:
+    return parse_networks(tuple(value))
 
 
 class ErrorsSettings:
-    """Typed access to the `ERRORS_*` settings, with their defaults."""
+    """Typed access to the `ERRORS_*` settings, with their defaults (one declaration each)."""
 
-    @property
-    def include_exception_details(self) -> bool:
-        """Add `debug_info` to error bodies; only honoured while DEBUG is on as well."""
-        return bool(_get("ERRORS_INCLUDE_EXCEPTION_DETAILS"))
+    include_exception_details = Setting(
+        "ERRORS_INCLUDE_EXCEPTION_DETAILS", "errors.E101", False, _is_bool,
+        "add `debug_info` to 5xx bodies, only while `DEBUG` is on too", bool,
+    )  # fmt: skip
+    correlation_id_header = Setting(
+        "ERRORS_CORRELATION_ID_HEADER", "errors.E102", "X-Correlation-ID", _is_header,
+        "header read from requests and set on every response", str,
+    )  # fmt: skip
+    request_log_level = Setting(
+        "ERRORS_REQUEST_LOG_LEVEL", "errors.E103", "DEBUG", _is_level,
+        "level of the one line logged per completed request", _level,
+    )  # fmt: skip
+    db_retry_after = Setting(
+        "ERRORS_DB_RETRY_AFTER", "errors.E104", 5, _positive_int,
+        "seconds in `Retry-After` when the database is unreachable", int,
+    )  # fmt: skip
+    problem_details_default = Setting(
+        "ERRORS_PROBLEM_DETAILS", "errors.E105", False, _is_bool,
+        "answer every error as `application/problem+json`", bool,
+    )  # fmt: skip
+    problem_type_base = Setting(
+        "ERRORS_PROBLEM_TYPE_BASE", "errors.E106", "/api/errors/", _is_str,
+        "prefix of problem details' `type` URI (the code is appended); "
+        "`errors.urls` serves those pages", str,
+    )  # fmt: skip
+    json_path_prefixes = Setting(
+        "ERRORS_JSON_PATH_PREFIXES", "errors.E107", (), _path_prefixes,
+        "URL path prefixes whose errors are always JSON, whatever the client's `Accept`", tuple,
+    )  # fmt: skip
+    monitoring_enabled = Setting(
+        "ERRORS_ENABLE_MONITORING", "errors.E108", True, _is_bool,
+        "Prometheus metrics and error-rate alerting (`errors.urls` serves `/metrics`)", bool,
+    )  # fmt: skip
+    alert_threshold = Setting(
+        "ERRORS_ALERT_THRESHOLD", "errors.E109", 10, _positive_int,
+        'server errors in a 60 s window that log "error threshold exceeded"', int,
+    )  # fmt: skip
+    propagate_correlation_id = Setting(
+        "ERRORS_PROPAGATE_CORRELATION_ID", "errors.E110", True, _is_bool,
+        "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks "
+        "(read on each call)", bool,
+    )  # fmt: skip
+    # errors.E111-E113 are retired (see RETIRED).
+    json_max_depth = Setting(
+        "ERRORS_JSON_MAX_DEPTH", "errors.E114", 64, _positive_int,
+        "arrays and objects `errors.parsers.JSONParser` lets a request body nest; "
+        "deeper is 400 `parse_error`", int,
+    )  # fmt: skip
+    metrics_allowed_networks = Setting(
+        "ERRORS_METRICS_ALLOWED_NETWORKS", "errors.E115", (), _networks,
+        'networks (`"10.0.0.0/8"`, `"127.0.0.1"`) whose clients (`REMOTE_ADDR`) may read '
+        "`/metrics`, others get 403; empty: every client", _networks_of,
+    )  # fmt: skip
+    metrics_bearer_token = Setting(
+        "ERRORS_METRICS_BEARER_TOKEN", "errors.E116", None, _bearer_token,
+        "token `/metrics` asks for as `Authorization: Bearer <token>` (401 without it); "
+        "`None`: no token", _optional_str, secret=True,
+    )  # fmt: skip
+    max_concurrent_requests = Setting(
+        "ERRORS_MAX_CONCURRENT_REQUESTS", "errors.E117", None, _optional_positive_int,
+        "requests `errors.limits.ConcurrencyLimitMiddleware` lets run at once (size it to "
+        "the database pool); more wait their turn; `None`: no limit", _optional_int,
+    )  # fmt: skip
+    queue_timeout = Setting(
+        "ERRORS_QUEUE_TIMEOUT", "errors.E118", 5.0, _positive_number,
+        "seconds a request may wait for its turn before it is answered 503 `service_busy`",
+        float,
+    )  # fmt: skip
+    queue_exempt_paths = Setting(
+        "ERRORS_QUEUE_EXEMPT_PATHS", "errors.E119", ("/healthz", "/metrics"), _path_prefixes,
+        "URL path prefixes that never wait in the queue (probes and metrics)", tuple,
+    )  # fmt: skip
+    busy_retry_after = Setting(
+        "ERRORS_BUSY_RETRY_AFTER", "errors.E120", 1, _positive_int,
+        "seconds in `Retry-After` of a 503 `service_busy`", int,
+    )  # fmt: skip
+    redis_retry_after = Setting(
+        "ERRORS_REDIS_RETRY_AFTER", "errors.E121", 5, _positive_int,
+        "seconds in `Retry-After` when Redis is needed and unreachable", int,
+    )  # fmt: skip
+    trace_response_header = Setting(
+        "ERRORS_TRACE_RESPONSE_HEADER", "errors.E122", False, _is_bool,
+        "send `traceresponse` (the request's trace id and span id) on responses to requests "
+        "that belong to a trace", bool,
+    )  # fmt: skip
+    # errors.E123 is retired (see RETIRED).
+    integrations = Setting(
+        "ERRORS_INTEGRATIONS", "errors.E124", (), _integrations,
+        "the other libraries `errors` may change at start-up, by name "
+        "(docs/integrations.md); empty: none", tuple,
+    )  # fmt: skip
 
     @property
     def debug_info_enabled(self) -> bool:
         """True only when both DEBUG and ERRORS_INCLUDE_EXCEPTION_DETAILS are on."""
         return bool(settings.DEBUG) and self.include_exception_details
 
-    @property
-    def correlation_id_header(self) -> str:
-        """The HTTP header that carries the correlation id, in and out."""
-        return str(_get("ERRORS_CORRELATION_ID_HEADER"))
+    def integration(self, name: str) -> bool:
+        """Tell whether ERRORS_INTEGRATIONS names `name` (one of `INTEGRATIONS`)."""
+        if name not in INTEGRATIONS:
+            raise ValueError(f"unknown integration {name!r}")
+        return name in self.integrations
 
-    @property
-    def request_log_level(self) -> int:
-        """The level of the one line logged for each completed request (DEBUG by default)."""
-        value = _get("ERRORS_REQUEST_LOG_LEVEL")
-        if isinstance(value, int):
-            return value
-        return logging.getLevelNamesMapping().get(str(value).upper(), logging.DEBUG)
 
-    @property
-    def db_retry_after(self) -> int:
-        """Seconds a client is told to wait (Retry-After) when the database is unreachable."""
-        return int(_get("ERRORS_DB_RETRY_AFTER"))
+SETTINGS: tuple[Setting[Any], ...] = tuple(
+    value for value in vars(ErrorsSettings).values() if isinstance(value, Setting)
+)
 
-    @property
-    def max_concurrent_requests(self) -> int | None:
-        """Requests let into the application at once by the concurrency limit; None: no limit."""
-        value = _get("ERRORS_MAX_CONCURRENT_REQUESTS")
-        return None if value is None else int(value)
 
-    @property
-    def queue_timeout(self) -> float:
-        """Seconds a request waits for its turn before it is answered 503 `service_busy`."""
-        return float(_get("ERRORS_QUEUE_TIMEOUT"))
+class Retired:
+    """A setting that is no longer read, and the check id it had: never given to another."""
 
-    @property
-    def queue_exempt_paths(self) -> tuple[str, ...]:
-        """URL path prefixes that bypass the concurrency limit."""
-        return tuple(_get("ERRORS_QUEUE_EXEMPT_PATHS"))
+    def __init__(self, name: str, check_id: str, meaning: str, instead: str) -> None:
+        self.name, self.check_id, self.meaning, self.instead = name, check_id, meaning, instead
 
-    @property
-    def busy_retry_after(self) -> int:
-        """Seconds in Retry-After of a 503 `service_busy`."""
-        return int(_get("ERRORS_BUSY_RETRY_AFTER"))
 
-    @property
-    def redis_retry_after(self) -> int:
-        """Seconds in Retry-After when Redis is needed and unreachable."""
-        return int(_get("ERRORS_REDIS_RETRY_AFTER"))
-
-    @property
-    def problem_type_base(self) -> str:
-        """Prefix of the `type` URI of problem details; the error code is appended."""
-        return str(_get("ERRORS_PROBLEM_TYPE_BASE"))
-
-    @property
-    def problem_details_default(self) -> bool:
-        """Render errors as RFC 9457 application/problem+json even when the client did not ask."""
-        return bool(_get("ERRORS_PROBLEM_DETAILS"))
-
-    @property
-    def json_path_prefixes(self) -> tuple[str, ...]:
-        """URL path prefixes whose error responses are JSON even for browsers."""
-        return tuple(_get("ERRORS_JSON_PATH_PREFIXES"))
-
-    @property
-    def monitoring_enabled(self) -> bool:
-        """Count requests and errors in Prometheus metrics and watch the error rate."""
-        return bool(_get("ERRORS_ENABLE_MONITORING"))
-
-    @property
-    def alert_threshold(self) -> int:
-        """Handled errors within 60 s that raise an "error threshold exceeded" alert."""
-        return int(_get("ERRORS_ALERT_THRESHOLD"))
-
-    @property
-    def propagate_correlation_id(self) -> bool:
-        """Send the correlation id on outgoing HTTP calls (checked on each call)."""
-        return bool(_get("ERRORS_PROPAGATE_CORRELATION_ID"))
-
-    @property
-    def instrument_http_clients(self) -> bool:
-        """Patch httpx and requests at start-up so that outgoing calls can carry the id."""
-        return bool(_get("ERRORS_INSTRUMENT_HTTP_CLIENTS"))
-
-    @property
-    def correlate_commands(self) -> bool:
-        """Run each management command under a correlation id of its own."""
-        return bool(_get("ERRORS_CORRELATE_COMMANDS"))
-
-    @property
-    def forget_dead_processes(self) -> bool:
-        """Drop the live gauges of dead processes from the multiprocess directory at start-up."""
-        return bool(_get("ERRORS_FORGET_DEAD_PROCESSES"))
-
-    @property
-    def json_max_depth(self) -> int:
-        """How deeply `errors.parsers.JSONParser` lets arrays and objects of a body nest."""
-        return int(_get("ERRORS_JSON_MAX_DEPTH"))
-
-    @property
-    def metrics_allowed_networks(self) -> tuple[IPNetwork, ...]:
-        """The networks whose clients may read `/metrics`; empty for every client."""
-        return _parse_networks(tuple(_get("ERRORS_METRICS_ALLOWED_NETWORKS")))
-
-    @property
-    def metrics_bearer_token(self) -> str | None:
-        """The bearer token `/metrics` asks for, or None."""
-        value = _get("ERRORS_METRICS_BEARER_TOKEN")
-        return None if value is None else str(value)
-
-    @property
-    def trace_response_header(self) -> bool:
-        """Send `traceresponse` on responses to requests that belong to a trace."""
-        return bool(_get("ERRORS_TRACE_RESPONSE_HEADER"))
-
-    @property
-    def correlate_celery(self) -> bool:
-        """Connect `errors.celery` at start-up when Celery is loaded."""
-        return bool(_get("ERRORS_CORRELATE_CELERY"))
-
+RETIRED: tuple[Retired, ...] = (
+    Retired("ERRORS_INSTRUMENT_HTTP_CLIENTS", "errors.E111",
+            "patched httpx's and requests' send methods", 'name "httpx" and "requests"'),
+    Retired("ERRORS_CORRELATE_COMMANDS", "errors.E112",
+            "wrapped `BaseCommand.execute`", 'name "commands"'),
+    Retired("ERRORS_FORGET_DEAD_PROCESSES", "errors.E113",
+            "forgot dead processes' gauges in `PROMETHEUS_MULTIPROC_DIR`",
+            'name "prometheus_multiprocess"'),
+    Retired("ERRORS_CORRELATE_CELERY", "errors.E123",
+            "connected `errors.celery` when Celery was loaded", 'name "celery"'),
+)  # fmt: skip
 
 errors_settings = ErrorsSettings()

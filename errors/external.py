@@ -31,14 +31,12 @@ of the call (a `KeyError` in our own code stays a 500 `internal_error`).
 httpx and requests are optional: their exceptions are recognised only when the library has
 been imported, and this module imports neither at import time.
 
-`instrument_http_clients()` (called from `ErrorsConfig.ready()`) makes every request sent with an
-`httpx.Client`, `httpx.AsyncClient` or `requests.Session` (and so `httpx.get`, `requests.get`, …)
-carry the current correlation id in ERRORS_CORRELATION_ID_HEADER (`X-Correlation-ID`), unless
-the request sets that header itself or no correlation id is current; inside a trace
-(`errors.tracing.current_trace()`) it also carries W3C `traceparent` (the same trace id, the
-current span's id as the parent) and `tracestate`, unless the request sets `traceparent` itself
-(as OpenTelemetry's own client instrumentation does). Set ERRORS_PROPAGATE_CORRELATION_ID = False
-to send neither (checked on each request).
+Outgoing requests carry the current correlation id in ERRORS_CORRELATION_ID_HEADER (and, inside
+a trace, `traceparent`/`tracestate`) through the libraries' own extension points:
+`httpx_event_hooks()` / `httpx_async_event_hooks()` for an httpx client's `event_hooks`, and
+`correlate_session()` for a `requests.Session` (an adapter whose `add_headers` adds them).
+`instrument_http_clients()` wraps the clients' `send` instead; `ErrorsConfig.ready()` calls it
+only for "httpx" / "requests" named in ERRORS_INTEGRATIONS. See docs/integrations.md.
 """
 
 from __future__ import annotations
@@ -248,6 +246,50 @@ def add_correlation_header(headers: MutableMapping[str, str]) -> None:
         headers.update(trace.headers())
 
 
+def _httpx_request(request: Any) -> None:
+    add_correlation_header(request.headers)
+
+
+async def _httpx_async_request(request: Any) -> None:
+    add_correlation_header(request.headers)
+
+
+def httpx_event_hooks() -> dict[str, list[Callable[..., Any]]]:
+    """`event_hooks` for an `httpx.Client` whose requests carry the correlation id:
+    `httpx.Client(event_hooks=httpx_event_hooks())`."""
+    return {"request": [_httpx_request]}
+
+
+def httpx_async_event_hooks() -> dict[str, list[Callable[..., Any]]]:
+    """`event_hooks` for an `httpx.AsyncClient` (its hooks are awaited)."""
+    return {"request": [_httpx_async_request]}
+
+
+@functools.cache
+def _adapter_class() -> type:
+    from requests.adapters import HTTPAdapter
+
+    class CorrelationIdAdapter(HTTPAdapter):
+        """requests' transport adapter, adding the correlation id in `add_headers`, the method
+        requests leaves for subclasses to add headers (requests' own hooks see responses only)."""
+
+        def add_headers(self, request: Any, **kwargs: Any) -> None:
+            super().add_headers(request, **kwargs)
+            add_correlation_header(request.headers)
+
+    return CorrelationIdAdapter
+
+
+def correlate_session(session: Any, **adapter_kwargs: Any) -> Any:
+    """Mount an adapter on `session` (a `requests.Session`) for `http://` and `https://` that adds
+    the correlation id to each request it sends; returns the session. `adapter_kwargs` go to
+    `HTTPAdapter` (`max_retries`, `pool_maxsize`…)."""
+    adapter = _adapter_class()(**adapter_kwargs)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 _MARK: Final = "__errors_correlation_id__"
 _lock = threading.Lock()
 
@@ -340,7 +382,10 @@ __all__ = [
     "classify",
     "correlation_header_name",
     "correlation_headers",
+    "correlate_session",
     "external_service",
+    "httpx_async_event_hooks",
+    "httpx_event_hooks",
     "instrument_http_clients",
     "is_instrumented",
     "translate",

@@ -204,7 +204,10 @@ def exposition() -> tuple[bytes, str]:
 
 
 def forget_dead_processes() -> None:
-    """Drop the live gauges of processes that are gone (their counters still count)."""
+    """Drop the live gauges of processes that are gone (their counters still count).
+
+    `ErrorsConfig.ready()` calls it when ERRORS_INTEGRATIONS names "prometheus_multiprocess".
+    """
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not directory or not os.path.isdir(directory):
         return

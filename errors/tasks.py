@@ -27,7 +27,8 @@ the task function takes it off with `correlated`.
   `errors.tasks`, with the traceback, the task (its module path), task id, attempt and the
   enqueuer's correlation id, and counted in `django_task_failures_total{task}`. Django's own line
   for it (`django.tasks`, or `django_tasks` on 5.2: "Task id=… path=… state=FAILED", with the
-  traceback again) is dropped. `ErrorsConfig.ready()` calls it when a tasks module is importable.
+  traceback again) is dropped. `ErrorsConfig.ready()` calls it when ERRORS_INTEGRATIONS names
+  "django_tasks"; a project may call it itself instead.
 
 Whoever logs an exception here or in `errors.celery` marks it (`mark_logged`), and a marked
 exception is not logged again.

@@ -1,8 +1,16 @@
-"""What `errors` changes at start-up is each switched off by a setting of its own."""
+"""What `errors` changes in other libraries at start-up is what ERRORS_INTEGRATIONS names.
+
+A project that names nothing is proven untouched in a fresh process (tests/standalone); here,
+in the service's process, each name is switched on and off by hand.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,12 +19,16 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.test import override_settings
 
+from errors import tasks
 from errors.external import instrument_http_clients, is_instrumented, uninstrument_http_clients
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STANDALONE = REPO_ROOT / "tests" / "standalone"
 
 
 @pytest.fixture
 def undone() -> Iterator[None]:
-    """Undo the start-up patches for the test, and put them back afterwards."""
+    """Undo the service's start-up patches for the test, and put them back afterwards."""
     wrapped = BaseCommand.execute
     BaseCommand.execute = wrapped.__wrapped__  # type: ignore[attr-defined,method-assign]
     uninstrument_http_clients()
@@ -31,30 +43,84 @@ def ready() -> None:
     apps.get_app_config("errors").ready()
 
 
-@pytest.mark.usefixtures("undone")
-def test_by_default_commands_and_http_clients_are_patched() -> None:
-    ready()
+def test_the_service_names_every_integration() -> None:
     assert getattr(BaseCommand.execute, "_errors_correlated", False)
     assert is_instrumented("httpx") and is_instrumented("requests")
 
 
 @pytest.mark.usefixtures("undone")
-@override_settings(ERRORS_CORRELATE_COMMANDS=False, ERRORS_INSTRUMENT_HTTP_CLIENTS=False)
-def test_settings_turn_the_patches_off() -> None:
+@override_settings(ERRORS_INTEGRATIONS=[])
+def test_nothing_named_nothing_patched() -> None:
     ready()
     assert not getattr(BaseCommand.execute, "_errors_correlated", False)
     assert not is_instrumented("httpx") and not is_instrumented("requests")
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_dead_processes_are_forgotten_unless_switched_off(
-    enabled: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.usefixtures("undone")
+@override_settings(ERRORS_INTEGRATIONS=["commands", "httpx"])
+def test_only_what_is_named_is_patched() -> None:
+    ready()
+    assert getattr(BaseCommand.execute, "_errors_correlated", False)
+    assert is_instrumented("httpx") and not is_instrumented("requests")
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_dead_processes_are_forgotten_only_when_named(
+    named: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A live gauge file of a process that no longer exists (pid 2**22 + 1 is beyond pid_max).
     dead = tmp_path / f"gauge_livesum_{2**22 + 1}.db"
     dead.write_bytes(b"")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    with override_settings(ERRORS_FORGET_DEAD_PROCESSES=enabled):
+    with override_settings(ERRORS_INTEGRATIONS=["prometheus_multiprocess"] if named else []):
         ready()
-    assert dead.exists() is not enabled
+    assert dead.exists() is not named
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path)
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_django_tasks_receiver_and_filter_only_when_named(named: bool) -> None:
+    module = tasks.tasks_module()
+    if module is None:
+        pytest.skip("needs django.tasks or the django_tasks backport")
+    task_logger = logging.getLogger(module.__name__)
+
+    def filtered() -> bool:
+        return any(isinstance(f, tasks.TaskDuplicateLogFilter) for f in task_logger.filters)
+
+    tasks.disconnect()
+    try:
+        with override_settings(ERRORS_INTEGRATIONS=["django_tasks"] if named else []):
+            ready()
+        assert filtered() is named
+    finally:
+        tasks.connect()  # as the service has it
+
+
+def test_a_project_that_names_no_integration_has_nothing_changed(tmp_path: Path) -> None:
+    # A live gauge file of a process that no longer exists: the project did not ask to drop it.
+    dead = tmp_path / f"gauge_livesum_{2**22 + 1}.db"
+    dead.write_bytes(b"")
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join([str(STANDALONE), str(REPO_ROOT)]),
+    }
+    result = subprocess.run(
+        [sys.executable, str(STANDALONE / "untouched.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # BaseCommand.execute, httpx's and requests' send, Sentry's ignored loggers and Celery's
+    # receivers are what they were before Django set up; no logger got a filter (sentry-sdk
+    # filters a logger of its own).
+    assert report["changed"] == []
+    assert not [name for name in report["logger filters"] if name.startswith(("django", "celery"))]
+    assert report["multiproc files removed"] == [] and dead.exists()
+    assert report["checks"] == []

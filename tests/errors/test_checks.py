@@ -12,7 +12,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 from pytest_django.fixtures import Settings
 
-from errors.checks import MIDDLEWARE_PATH
+from errors.checks import MIDDLEWARE_PATH, all_checks
 from errors.conf import SETTINGS
 
 # Django 6.1's `check` asks every database (as `manage.py check` does), so the tests may too.
@@ -75,8 +75,121 @@ def test_correlation_header_that_cross_origin_requests_may_not_send_is_a_warning
     assert "errors.W006" in run_check()
 
 
-# One row per entry of errors.conf.SETTINGS, in its order: name, a value it refuses, one it takes,
-# and the check id, which is published (SILENCED_SYSTEM_CHECKS) and so must not move.
+# Every check id ever published, with what it checks: a change here is a change to the public API
+# (projects list ids in SILENCED_SYSTEM_CHECKS). Ids are never renumbered nor reused.
+PINNED: list[tuple[str, str, str]] = [
+    ("errors.E001", "error", "the middleware is not in `MIDDLEWARE`"),
+    (
+        "errors.E002",
+        "error",
+        'DRF is installed but `REST_FRAMEWORK["EXCEPTION_HANDLER"]` is another handler',
+    ),
+    ("errors.E101", "error", "`ERRORS_INCLUDE_EXCEPTION_DETAILS` must be True or False"),
+    (
+        "errors.E102",
+        "error",
+        "`ERRORS_CORRELATION_ID_HEADER` must be a header name of ASCII letters, digits and '-'",
+    ),
+    (
+        "errors.E103",
+        "error",
+        "`ERRORS_REQUEST_LOG_LEVEL` must be a logging level: one of DEBUG, INFO, WARNING, "
+        "ERROR, CRITICAL or an int",
+    ),
+    ("errors.E104", "error", "`ERRORS_DB_RETRY_AFTER` must be an int of at least 1"),
+    ("errors.E105", "error", "`ERRORS_PROBLEM_DETAILS` must be True or False"),
+    ("errors.E106", "error", "`ERRORS_PROBLEM_TYPE_BASE` must be a string"),
+    (
+        "errors.E107",
+        "error",
+        "`ERRORS_JSON_PATH_PREFIXES` must be a list or tuple of URL path prefixes, each "
+        "starting with '/'",
+    ),
+    ("errors.E108", "error", "`ERRORS_ENABLE_MONITORING` must be True or False"),
+    ("errors.E109", "error", "`ERRORS_ALERT_THRESHOLD` must be an int of at least 1"),
+    ("errors.E110", "error", "`ERRORS_PROPAGATE_CORRELATION_ID` must be True or False"),
+    (
+        "errors.E111",
+        "retired",
+        "`ERRORS_INSTRUMENT_HTTP_CLIENTS` was invalid (it patched httpx's and requests' send "
+        "methods)",
+    ),
+    (
+        "errors.E112",
+        "retired",
+        "`ERRORS_CORRELATE_COMMANDS` was invalid (it wrapped `BaseCommand.execute`)",
+    ),
+    (
+        "errors.E113",
+        "retired",
+        "`ERRORS_FORGET_DEAD_PROCESSES` was invalid (it forgot dead processes' gauges in "
+        "`PROMETHEUS_MULTIPROC_DIR`)",
+    ),
+    ("errors.E114", "error", "`ERRORS_JSON_MAX_DEPTH` must be an int of at least 1"),
+    (
+        "errors.E115",
+        "error",
+        "`ERRORS_METRICS_ALLOWED_NETWORKS` must be a list or tuple of IP networks or addresses,"
+        ' such as "10.0.0.0/8"',
+    ),
+    (
+        "errors.E116",
+        "error",
+        "`ERRORS_METRICS_BEARER_TOKEN` must be None or a token of letters, digits and -._~+/ "
+        "(RFC 6750)",
+    ),
+    ("errors.E117", "error", "`ERRORS_MAX_CONCURRENT_REQUESTS` must be an int of at least 1"),
+    ("errors.E118", "error", "`ERRORS_QUEUE_TIMEOUT` must be a number greater than 0"),
+    (
+        "errors.E119",
+        "error",
+        "`ERRORS_QUEUE_EXEMPT_PATHS` must be a list or tuple of URL path prefixes, each "
+        "starting with '/'",
+    ),
+    ("errors.E120", "error", "`ERRORS_BUSY_RETRY_AFTER` must be an int of at least 1"),
+    ("errors.E121", "error", "`ERRORS_REDIS_RETRY_AFTER` must be an int of at least 1"),
+    ("errors.E122", "error", "`ERRORS_TRACE_RESPONSE_HEADER` must be True or False"),
+    (
+        "errors.E123",
+        "retired",
+        "`ERRORS_CORRELATE_CELERY` was invalid (it connected `errors.celery` when Celery was "
+        "loaded)",
+    ),
+    (
+        "errors.E124",
+        "error",
+        "`ERRORS_INTEGRATIONS` must be a list or tuple of integration names among celery, "
+        "commands, django_tasks, httpx, prometheus_multiprocess, requests, sentry",
+    ),
+    ("errors.W001", "warning", "exception details asked for without `DEBUG`"),
+    ("errors.W002", "warning", "the middleware comes after middleware that can fail a request"),
+    (
+        "errors.W003",
+        "warning",
+        "the correlation header is not exposed to CORS (`CORS_EXPOSE_HEADERS`)",
+    ),
+    (
+        "errors.W004",
+        "warning",
+        "`DEFAULT_SCHEMA_CLASS` is `ErrorResponsesAutoSchema` but drf-spectacular is not installed",
+    ),
+    ("errors.W005", "warning", "`EXCEPTION_HANDLER` is ours but DRF is not installed"),
+    (
+        "errors.W006",
+        "warning",
+        "cross-origin requests may not send the correlation header (`CORS_ALLOW_HEADERS`)",
+    ),
+    ("errors.W007", "warning", "a retired `ERRORS_*` setting is still set; it is no longer read"),
+]
+RETIRED_IDS = {"errors.E111", "errors.E112", "errors.E113", "errors.E123"}
+
+
+def test_every_check_id_is_pinned() -> None:
+    assert all_checks() == PINNED
+    assert {id_ for id_, level, _ in all_checks() if level == "retired"} == RETIRED_IDS
+
+
+# One row per setting: name, a value it refuses, one it takes, and its check id.
 SETTING_VALUES: list[tuple[str, Any, Any, str]] = [
     ("ERRORS_INCLUDE_EXCEPTION_DETAILS", "yes", True, "errors.E101"),
     ("ERRORS_CORRELATION_ID_HEADER", "X_Correlation_ID", "X-Request-ID", "errors.E102"),
@@ -88,9 +201,6 @@ SETTING_VALUES: list[tuple[str, Any, Any, str]] = [
     ("ERRORS_ENABLE_MONITORING", "off", False, "errors.E108"),
     ("ERRORS_ALERT_THRESHOLD", "10", 3, "errors.E109"),
     ("ERRORS_PROPAGATE_CORRELATION_ID", None, False, "errors.E110"),
-    ("ERRORS_INSTRUMENT_HTTP_CLIENTS", "true", False, "errors.E111"),
-    ("ERRORS_CORRELATE_COMMANDS", 0, False, "errors.E112"),
-    ("ERRORS_FORGET_DEAD_PROCESSES", [], False, "errors.E113"),
     ("ERRORS_JSON_MAX_DEPTH", 0, 200, "errors.E114"),
     ("ERRORS_METRICS_ALLOWED_NETWORKS", ["10.0.0.0/33"], ["10.0.0.0/8", "::1"], "errors.E115"),
     ("ERRORS_METRICS_BEARER_TOKEN", "two words", "s3cr3t-t0ken_~+/==", "errors.E116"),
@@ -100,14 +210,14 @@ SETTING_VALUES: list[tuple[str, Any, Any, str]] = [
     ("ERRORS_BUSY_RETRY_AFTER", 0, 2, "errors.E120"),
     ("ERRORS_REDIS_RETRY_AFTER", -1, 10, "errors.E121"),
     ("ERRORS_TRACE_RESPONSE_HEADER", "yes", True, "errors.E122"),
-    ("ERRORS_CORRELATE_CELERY", 1, False, "errors.E123"),
+    ("ERRORS_INTEGRATIONS", ["httpx", "guid"], ["celery", "sentry"], "errors.E124"),
 ]
 
 
 SECRET = {setting.name: setting.secret for setting in SETTINGS}
 
 
-def test_the_table_has_every_setting_in_order() -> None:
+def test_the_table_has_every_setting() -> None:
     assert [row[0] for row in SETTING_VALUES] == [setting.name for setting in SETTINGS]
 
 
@@ -124,6 +234,23 @@ def test_every_setting_is_checked(name: str, bad: Any, good: Any, check_id: str)
 
     with override_settings(**{name: good}):
         assert "errors.E1" not in run_check()
+
+
+@pytest.mark.parametrize(
+    ("name", "instead"),
+    [
+        ("ERRORS_INSTRUMENT_HTTP_CLIENTS", 'name "httpx" and "requests"'),
+        ("ERRORS_CORRELATE_COMMANDS", 'name "commands"'),
+        ("ERRORS_FORGET_DEAD_PROCESSES", 'name "prometheus_multiprocess"'),
+        ("ERRORS_CORRELATE_CELERY", 'name "celery"'),
+    ],
+)
+def test_a_retired_setting_still_set_is_a_warning(name: str, instead: str) -> None:
+    with override_settings(**{name: False}):
+        output = run_check()
+    assert f"(errors.W007) {name} is no longer read" in output
+    assert f"{instead} in ERRORS_INTEGRATIONS" in output
+    assert "errors.W007" not in run_check()
 
 
 def test_a_project_without_drf_needs_no_exception_handler(settings: Settings) -> None:

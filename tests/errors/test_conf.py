@@ -1,18 +1,24 @@
-"""`errors.conf.SETTINGS`: each declared default passes its own check."""
+"""`errors.conf`: each setting declared once, read on access; the settings page is generated."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 
-from errors.conf import SETTINGS, Setting
+from errors.conf import RETIRED, SETTINGS, Setting, errors_settings
+from errors.management.commands.errors_docs import REGENERATE
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.name)
-def test_every_default_is_valid(setting: Setting) -> None:
+def test_every_default_is_valid(setting: Setting[object]) -> None:
     assert setting.validate(setting.default) is None
 
 
@@ -22,17 +28,47 @@ def test_a_correlation_header_is_a_name_django_can_send(header: str) -> None:
     assert BY_NAME["ERRORS_CORRELATION_ID_HEADER"].validate(header) is not None
 
 
-def test_the_readme_lists_every_setting_with_its_default_and_meaning() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Settings of the app", 1)[1].split("\n## ", 1)[0]
-    rows = {
-        cells[0].strip("`"): (cells[1], cells[2])
-        for line in section.splitlines()
-        if line.startswith("| `ERRORS_")
-        for cells in [[c.strip() for c in line.strip("|").split("|")]]
-    }
-    assert list(rows) == [s.name for s in SETTINGS]
-    for setting in SETTINGS:
-        default = setting.default
-        shown = f'`"{default}"`' if isinstance(default, str) else f"`{default!r}`"
-        assert rows[setting.name] == (shown, setting.meaning), setting.name
+def test_names_and_check_ids_are_unique_and_never_reused() -> None:
+    names = [s.name for s in SETTINGS] + [r.name for r in RETIRED]
+    ids = [s.check_id for s in SETTINGS] + [r.check_id for r in RETIRED]
+    assert len(set(names)) == len(names)
+    assert len(set(ids)) == len(ids)
+
+
+def test_values_are_read_on_access_and_converted() -> None:
+    assert errors_settings.request_log_level == 10  # "DEBUG", the default
+    assert errors_settings.queue_exempt_paths == ("/healthz", "/metrics")
+    with override_settings(
+        ERRORS_REQUEST_LOG_LEVEL="warning",
+        ERRORS_QUEUE_TIMEOUT=2,
+        ERRORS_METRICS_ALLOWED_NETWORKS=["10.0.0.0/8"],
+        ERRORS_INTEGRATIONS=["httpx"],
+    ):
+        assert errors_settings.request_log_level == 30
+        assert errors_settings.queue_timeout == 2.0
+        assert [str(n) for n in errors_settings.metrics_allowed_networks] == ["10.0.0.0/8"]
+        assert errors_settings.integration("httpx")
+        assert not errors_settings.integration("requests")
+    with pytest.raises(ValueError, match="unknown integration 'guid'"):
+        errors_settings.integration("guid")
+
+
+def test_the_committed_reference_pages_are_what_the_declarations_generate(tmp_path: Path) -> None:
+    # A fresh process with the service's settings: exactly what regenerating the pages runs.
+    env = {**os.environ, "ENVIRONMENT": "test", "DJANGO_SETTINGS_MODULE": "cortex.settings"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "errors_docs", "--output-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for page in ("settings.md", "checks.md"):
+        committed = REPO_ROOT / "docs" / page
+        assert committed.is_file(), f"docs/{page} is missing; create it with `{REGENERATE}`"
+        assert (tmp_path / page).read_text(encoding="utf-8") == committed.read_text(
+            encoding="utf-8"
+        ), f"docs/{page} is out of date; regenerate it with `{REGENERATE}`"

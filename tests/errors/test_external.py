@@ -24,8 +24,11 @@ from django.test import RequestFactory, override_settings
 from errors.context import reset_correlation_id, set_correlation_id
 from errors.exceptions import ExternalServiceException, NotFoundException
 from errors.external import (
+    correlate_session,
     correlation_headers,
     external_service,
+    httpx_async_event_hooks,
+    httpx_event_hooks,
     instrument_http_clients,
     is_instrumented,
     translate,
@@ -313,6 +316,39 @@ def test_uninstrumented_clients_send_nothing(
     finally:
         instrument_http_clients()
     assert [r.headers.get("x-correlation-id") for r in upstream.received()] == [None, None]
+
+
+@pytest.fixture
+def uninstrumented() -> Iterator[None]:
+    """httpx and requests with their own send methods during the test, as they were after."""
+    before = {library: is_instrumented(library) for library in ("httpx", "requests")}
+    uninstrument_http_clients()
+    try:
+        yield
+    finally:
+        instrument_http_clients(tuple(library for library, was in before.items() if was))
+
+
+@pytest.mark.usefixtures("uninstrumented")
+def test_the_libraries_hooks_carry_the_id_without_any_patch(
+    upstream: UpstreamServer, correlation_id: str
+) -> None:
+    with httpx.Client(timeout=2, event_hooks=httpx_event_hooks()) as client:
+        client.get(upstream.url)
+        client.get(upstream.url, headers={"X-Correlation-ID": "theirs"})
+
+    async def async_get() -> None:
+        async with httpx.AsyncClient(timeout=2, event_hooks=httpx_async_event_hooks()) as client:
+            await client.get(upstream.url)
+
+    asyncio.run(async_get())
+    with correlate_session(requests.Session()) as session:
+        session.get(upstream.url, timeout=2)
+    with requests.Session() as plain:  # a session of its own: untouched
+        plain.get(upstream.url, timeout=2)
+    httpx.get(upstream.url, timeout=2)
+    seen = [r.headers.get("x-correlation-id") for r in upstream.received()]
+    assert seen == [correlation_id, "theirs", correlation_id, correlation_id, None, None]
 
 
 def test_errors_imports_no_http_client_nor_the_project() -> None:
