@@ -4,7 +4,8 @@ from django.apps import AppConfig
 
 
 class EventStreamConfig(AppConfig):
-    """Registers the app's error code (`stream_lagging`) with the `errors` catalog."""
+    """Registers the app's error code (`stream_lagging`) with the `errors` catalog and makes the
+    open-streams gauge (`eventstream.metrics`)."""
 
     name = "eventstream"
     verbose_name = "Event streams"
@@ -12,3 +13,6 @@ class EventStreamConfig(AppConfig):
     def ready(self) -> None:
         # `stream_lagging` is registered by the exception class that states it.
         from . import streams  # noqa: F401
+        from .metrics import open_streams
+
+        open_streams()  # before any request, so that /metrics lists it from the first scrape

@@ -35,14 +35,13 @@ from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, No
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from errors import metrics
 from errors.asgi import error_response, header
 from errors.conf import errors_settings
 from errors.context import get_correlation_id
 from errors.exceptions import AppException
 from errors.limits import request_slot
 
-from . import flow, sse
+from . import flow, metrics, sse
 from .authentication import TicketAuthentication
 from .conf import stream_settings
 from .cors import cors_headers
