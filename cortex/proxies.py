@@ -23,7 +23,6 @@ proxy said.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,10 +33,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
+from errors.addresses import IPAddress, IPNetwork, parse_address, parse_network
 from errors.hybrid import SyncAndAsyncMiddleware
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # What a proxy tells the service about the original request; believed only from a trusted peer.
 FORWARDED_HEADERS = (
@@ -47,32 +44,7 @@ FORWARDED_HEADERS = (
     "HTTP_X_FORWARDED_PORT",
 )
 
-_PORT = re.compile(r"[0-9]{1,5}")
 _COUNT = re.compile(r"-?[0-9]+")
-
-
-def parse_address(text: str) -> IPAddress | None:
-    """The IP address in one `X-Forwarded-For` entry (a port is allowed), or None.
-
-    `::ffff:a.b.c.d` becomes the IPv4 address, so one client has one identity.
-    """
-    text = text.strip()
-    if text.startswith("["):  # [2001:db8::1] or [2001:db8::1]:443
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or (rest and not (rest[0] == ":" and _PORT.fullmatch(rest[1:]))):
-            return None
-        text = host
-    elif text.count(":") == 1:  # 192.0.2.1:443
-        text, _, port = text.partition(":")
-        if not _PORT.fullmatch(port):
-            return None
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 @dataclass(frozen=True)
@@ -140,7 +112,7 @@ class TrustedProxies:
 
 def _network(text: str, name: str) -> IPNetwork:
     try:
-        return ipaddress.ip_network(text)
+        return parse_network(text)
     except ValueError as exc:
         raise ImproperlyConfigured(
             f"{name} must be a count (such as 1) or comma-separated IP addresses and networks "

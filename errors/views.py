@@ -10,14 +10,13 @@ middleware then logs once.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import sys
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views import csrf, defaults
 
-from .conf import IPNetwork
+from .addresses import address_in
 from .exceptions import AuthenticationException, AuthorizationException
 from .handling import handle_exception, respond
 from .negotiation import prefers_html
@@ -82,7 +81,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not errors_settings.monitoring_enabled:
         raise Http404("Monitoring is off")
     networks = errors_settings.metrics_allowed_networks
-    if networks and not _address_in(request.META.get("REMOTE_ADDR") or "", networks):
+    if networks and not address_in(request.META.get("REMOTE_ADDR") or "", networks):
         return handle_exception(
             AuthorizationException("Metrics are not available to this address"), request
         )
@@ -93,16 +92,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
             return refusal
     body, content_type = exposition()
     return HttpResponse(body, content_type=content_type)
-
-
-def _address_in(address: str, networks: tuple[IPNetwork, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:  # no address at all (a Unix socket), or garbage: not in any network
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:10.1.2.3 is the IPv4 client 10.1.2.3
-    return any(ip in network for network in networks)
 
 
 def _bearer_refusal(request: HttpRequest, token: str) -> HttpResponse | None:
