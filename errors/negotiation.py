@@ -11,8 +11,11 @@ come through the exception handler, which always answers with the envelope.
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.http.request import MediaType
 
 from .conf import errors_settings
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 # In order of preference when the client does not mind: JSON first, so `*/*` is an API client.
 _OFFERED = ("application/json", "text/html")
@@ -27,3 +30,19 @@ def prefers_html(request: HttpRequest | None) -> bool:
     if "html" not in request.META.get("HTTP_ACCEPT", ""):
         return False  # the common API case, without parsing the header
     return request.get_preferred_type(_OFFERED) == "text/html"
+
+
+def wants_problem_details(accept: str | None) -> bool:
+    """Whether an error should be problem details: ERRORS_PROBLEM_DETAILS says always, or the
+    client's Accept names `application/problem+json` with a quality above 0 (read by Django's
+    own Accept parsing, the one `get_preferred_type` uses)."""
+    if errors_settings.problem_details_default:
+        return True
+    if not accept or PROBLEM_CONTENT_TYPE not in accept.lower():
+        return False  # the common case, without parsing the header
+    for token in accept.split(","):
+        media_type = MediaType(token)
+        full_type = f"{media_type.main_type}/{media_type.sub_type}".lower()
+        if full_type == PROBLEM_CONTENT_TYPE and media_type.quality > 0:
+            return True
+    return False

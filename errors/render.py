@@ -16,10 +16,10 @@ from django.http import HttpRequest, HttpResponse
 
 from . import catalog
 from .conf import errors_settings
+from .negotiation import PROBLEM_CONTENT_TYPE, wants_problem_details
 from .normalize import ErrorInfo
 
 JSON_CONTENT_TYPE = "application/json"
-PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 def _default(value: Any) -> str:
@@ -71,30 +71,6 @@ def problem(info: ErrorInfo, correlation_id: str, instance: str | None) -> dict[
     if "debug_info" in error:
         body["debug_info"] = error["debug_info"]
     return body
-
-
-def wants_problem_details(accept: str | None) -> bool:
-    """Whether an Accept header asks for application/problem+json (or settings say always)."""
-    if errors_settings.problem_details_default:
-        return True
-    if not accept or PROBLEM_CONTENT_TYPE not in accept:
-        return False
-    for part in accept.split(","):
-        media_type, *params = part.split(";")
-        if media_type.strip().lower() == PROBLEM_CONTENT_TYPE:
-            return _quality(params) > 0
-    return False
-
-
-def _quality(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.strip().partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 0.0
-    return 1.0
 
 
 def error_body(
