@@ -1,14 +1,8 @@
-"""ASGI entry point: `daphne cortex.asgi:application`.
+"""ASGI entry point: `daphne cortex.asgi:application` (any ASGI server serves it).
 
-`/api/events/` is the Channels consumer that streams workspace events (the eventstream app, behind
-the errors app's ASGI correlation-id middleware; it authenticates the token or session itself
-with DRF's authentication classes, so it needs no Channels auth middleware per stream);
-everything else is Django.
-
-Under daphne, `cortex.server.install()` hardens the server this module is loaded into (bodies
-refused while they arrive, a header deadline, a JSON access log, the open-file limit; see
-cortex/server.py; DAPHNE_HOOKS=false turns it off): daphne builds its HTTP factory and access log
-only after it imported the application, so `daphne cortex.asgi:application` needs no flags.
+`/api/events/` is the Channels consumer that streams workspace events; everything else is Django.
+Every HTTP request passes the body limit first (`errors.asgi.BodyLimitMiddleware`). Under daphne,
+`cortex.server.install()` hardens the server this module is loaded into (docs/asgi.md).
 """
 
 import os
@@ -30,22 +24,27 @@ server.install()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
-from errors.asgi import CorrelationIdMiddleware  # noqa: E402
+from errors.asgi import BodyLimitMiddleware, CorrelationIdASGIMiddleware  # noqa: E402
 from errors.limits import ConcurrencyLimitGate  # noqa: E402
 from eventstream.flow import FlowControlMiddleware  # noqa: E402
 from workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
 
 # Channels routes ASGI applications where Django's path() expects views, hence the ignores.
-events_app = FlowControlMiddleware(CorrelationIdMiddleware(WorkspaceEventsConsumer.as_asgi()))
+events_app = FlowControlMiddleware(CorrelationIdASGIMiddleware(WorkspaceEventsConsumer.as_asgi()))
 
 application = ProtocolTypeRouter(
     {
-        "http": URLRouter(
-            [
-                path("api/events/", events_app),  # type: ignore[arg-type]
-                # Requests wait for their turn here, before Django starts a thread for them.
-                re_path(r"", ConcurrencyLimitGate(django_asgi_app)),  # type: ignore[arg-type]
-            ]
+        # Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused before Django reads them; the API
+        # takes JSON only, so multipart bodies get the same limit.
+        "http": BodyLimitMiddleware(
+            URLRouter(
+                [
+                    path("api/events/", events_app),  # type: ignore[arg-type]
+                    # Requests wait for their turn here, before Django starts a thread for them.
+                    re_path(r"", ConcurrencyLimitGate(django_asgi_app)),  # type: ignore[arg-type]
+                ]
+            ),
+            limit_multipart=True,
         )
     }
 )

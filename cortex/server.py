@@ -1,35 +1,8 @@
 """daphne's HTTP server, hardened against hostile clients; `install()` is called by cortex/asgi.py.
 
-Written against daphne 4.2.3 and Twisted 26.10.0 (another version logs a warning at start: check
-these hooks still hold). daphne has no extension point for any of this: its server builds
-`daphne.server.HTTPFactory` and its command line `daphne.cli.AccessLogGenerator`, both looked up
-when the server starts, after the application was imported. `install()` replaces those two names:
-
-- **Bodies refused while they arrive.** A request body over DATA_UPLOAD_MAX_MEMORY_SIZE is
-  answered 413 `payload_too_large` (the error envelope, `X-Correlation-ID`, `Connection: close`,
-  logged once like every error) as soon as that is known — from its Content-Length before any of
-  it is read, or, chunked, once what arrived passes the limit — and the connection is closed
-  without reading the rest. Left alone, daphne (Twisted) stores the whole body in a temporary file
-  first, and only then does Django refuse it. Multipart bodies get the same limit: this API
-  accepts JSON only, and Twisted's own parsing of form bodies (a second copy of the body in memory
-  as `request.args`, which daphne never reads) is turned off.
-- **Header deadline.** A connection must deliver a request's complete headers within
-  HTTP_HEADER_TIMEOUT seconds of opening, and a keep-alive connection within as long after its
-  previous response ended; otherwise it is closed. Twisted's idle timeout restarts with every
-  byte, so a client that trickles its headers was never cut off. Once the headers are in, the
-  deadline no longer applies: a long response (an event stream) is not affected.
-- **Access log.** One record per request on the `cortex.access` logger, through the service's
-  logging (JSON lines on stderr, LOG_FILE) instead of daphne's NCSA lines on stdout: `method`,
-  `path` with secret query values masked (`errors.logging.redact_url`), `status_code`,
-  `duration_ms`, `client`, `size`, `client_disconnected`, and the `correlation_id` the
-  application answered with. daphne's `-v 0` still turns it off; `--access-log FILE` is not used
-  (LOG_FILE is).
-- **Twisted's own warnings and errors** go to Python logging (logger `twisted`); daphne discards
-  Twisted's log at its default verbosity.
-
-`install()` also raises the soft open-file limit to the hard limit, and
-`log_uncaught_exceptions()` makes a traceback at start (a bad setting) a JSON line too. With
-DAPHNE_HOOKS off, `install()` does nothing.
+Only what no ASGI middleware can do under daphne: bodies refused while they arrive (daphne buffers
+a whole body before calling the application), the header deadline, the access log as JSON records.
+Written against daphne 4.2.3 and Twisted 26.10.0; what each hook does and why: docs/asgi.md.
 """
 
 from __future__ import annotations
@@ -39,8 +12,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Final, cast
 
@@ -50,7 +22,6 @@ import daphne.server
 import twisted
 from daphne import http_protocol
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from twisted.logger import (
     FilteringLogObserver,
     ILogFilterPredicate,
@@ -62,12 +33,10 @@ from twisted.logger import (
 )
 from twisted.web import http
 
+from errors.asgi import find_header, payload_too_large
 from errors.conf import errors_settings
-from errors.context import accept_correlation_id, reset_correlation_id, set_correlation_id
-from errors.handling import report_error
+from errors.context import reset_correlation_id, set_correlation_id
 from errors.logging import JsonFormatter, redact_url
-from errors.normalize import normalize
-from errors.render import error_body
 
 WRITTEN_AGAINST: Final[dict[str, str]] = {"daphne": "4.2.3", "Twisted": "26.10.0"}
 
@@ -76,14 +45,6 @@ access_logger = logging.getLogger("cortex.access")
 
 
 # --- requests: the body limit, and the response's correlation id --------------------------------
-
-
-@dataclass(frozen=True)
-class _RequestLine:
-    """What `errors.handling.report_error` logs of a request refused before it was complete."""
-
-    method: str
-    path: str
 
 
 class WebRequest(http_protocol.WebRequest):
@@ -132,7 +93,9 @@ class WebRequest(http_protocol.WebRequest):
         """Send the application's message; the last one under the response's correlation id,
         which the access log then carries."""
         if message.get("type") == "http.response.start":
-            self.correlation_id = _correlation_header(message.get("headers") or ())
+            self.correlation_id = find_header(
+                message.get("headers") or (), errors_settings.correlation_id_header
+            )
         elif message.get("type") == "http.response.body" and not message.get("more_body"):
             with _correlation_id(self.correlation_id):
                 super().handle_reply(message)
@@ -157,41 +120,38 @@ class WebRequest(http_protocol.WebRequest):
         channel.persistent = False
         method = _ascii(getattr(channel, "_command", b""))
         target = _ascii(getattr(channel, "_path", b""))
-        correlation_id = accept_correlation_id(self._header(errors_settings.correlation_id_header))
-        info = normalize(RequestDataTooBig("Request body too large"))
-        body, content_type = error_body(info, correlation_id, accept=self._header("Accept"))
-        headers = [
-            (b"Content-Type", content_type.encode()),
-            (b"Content-Length", str(len(body)).encode()),
-            (errors_settings.correlation_id_header.encode(), correlation_id.encode()),
-            (b"Connection", b"close"),
-        ]
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": target.split("?", 1)[0],
+            "headers": [
+                (name.lower(), value)
+                for name, values in self.requestHeaders.getAllRawHeaders()
+                for value in values
+            ],
+        }
+        status, headers, body = payload_too_large(scope)  # logged there, once
         if self.server.server_name:
-            headers.append((b"Server", self.server.server_name.encode()))
-        channel.writeHeaders(b"HTTP/1.1", b"413", http.RESPONSES[413], headers)
+            headers.append((b"server", self.server.server_name.encode()))
+        channel.writeHeaders(b"HTTP/1.1", str(status).encode(), http.RESPONSES[status], headers)
         channel.write(body)
         # What the client still sends is never read: loseConnection stops reading, writes the
         # answer out and closes; a client that does not read it is cut off after abortTimeout.
         channel._abortingCall = channel.callLater(channel.abortTimeout, channel.forceAbortClient)
         channel.loseConnection()
-        with _correlation_id(correlation_id):
-            report_error(info, _RequestLine(method, target.split("?", 1)[0]))
+        with _correlation_id(find_header(headers, errors_settings.correlation_id_header)):
             self.server.log_action(
                 "http",
                 "complete",
                 {
                     "path": target,
-                    "status": info.status,
+                    "status": status,
                     "method": method,
                     "client": _peer(self.client),
                     "time_taken": time.monotonic() - self._created,
                     "size": len(body),
                 },
             )
-
-    def _header(self, name: str) -> str | None:
-        values = self.requestHeaders.getRawHeaders(name.encode("latin-1"))
-        return values[0].decode("latin-1") if values else None
 
 
 # --- connections: the header deadline -------------------------------------------------------
@@ -428,14 +388,6 @@ def _correlation_id(value: str | None) -> Iterator[None]:
         yield
     finally:
         reset_correlation_id(token)
-
-
-def _correlation_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    wanted = errors_settings.correlation_id_header.lower().encode("latin-1")
-    for name, value in headers:
-        if name.lower() == wanted:
-            return value.decode("latin-1")
-    return None
 
 
 def _access_details(request: WebRequest, status: int | None, size: int) -> dict[str, Any]:

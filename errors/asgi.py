@@ -1,17 +1,16 @@
-"""Correlation ids and error envelopes for raw ASGI applications (Channels consumers).
+"""ASGI middleware of `errors`: correlation ids for raw ASGI apps, and the request body limit.
 
-`CorrelationIdMiddleware` does for an ASGI application what `errors.middleware` does for Django
-views: it adopts a valid `X-Correlation-ID` request header or makes a new id, keeps it in the
-context variable for everything the application does (its tasks inherit it) and in
-`scope["correlation_id"]`, and adds the header to the response. `error_response` answers an
-exception with the same envelope, logged once, that Django views get.
+How to use them, and why the body limit must wrap Django's ASGI app: docs/asgi.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from types import SimpleNamespace
 from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 
 from .conf import errors_settings
 from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
@@ -24,19 +23,34 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = Iterable[tuple[bytes, bytes]]
 
 
-def header(scope: Scope, name: str) -> str | None:
-    """The value of request header `name` (case-insensitive), decoded as latin-1, if present."""
+def find_header(headers: Headers, name: str) -> str | None:
+    """The value of header `name` (case-insensitive) among raw ASGI headers, decoded as latin-1."""
     wanted = name.lower().encode("latin-1")
-    for key, value in scope.get("headers", ()):
+    for key, value in headers:
         if key.lower() == wanted:
             return bytes(value).decode("latin-1")
     return None
 
 
-class CorrelationIdMiddleware:
-    """ASGI middleware giving every HTTP and WebSocket connection its correlation id."""
+def header(scope: Scope, name: str) -> str | None:
+    """The value of request header `name` of an ASGI scope, if present."""
+    return find_header(scope.get("headers", ()), name)
+
+
+def _correlation_id(scope: Scope) -> str:
+    """The request's id: the one an outer middleware chose, else the client's if valid, else new."""
+    chosen = scope.get("correlation_id")
+    if isinstance(chosen, str):
+        return chosen
+    return accept_correlation_id(header(scope, errors_settings.correlation_id_header))
+
+
+class CorrelationIdASGIMiddleware:
+    """ASGI middleware giving every HTTP and WebSocket connection its correlation id (in the
+    context variable and `scope["correlation_id"]`), and the response its header."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -71,8 +85,12 @@ def error_response(
     """Status, headers and body of the envelope answering `exc`, logged once like any error (and,
     for a 5xx, told to `got_request_exception` receivers, without a request)."""
     info = normalize(exc)
-    report_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))
-    signal_server_error(info, None)
+    token = set_correlation_id(correlation_id)
+    try:
+        report_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))
+        signal_server_error(info, None)
+    finally:
+        reset_correlation_id(token)
     body, content_type = error_body(
         info, correlation_id, accept=header(scope, "accept"), instance=scope.get("path")
     )
@@ -82,3 +100,105 @@ def error_response(
         for name, value in info.headers.items()
     )
     return info.status, headers, body
+
+
+# --- the body limit ------------------------------------------------------------------------------
+
+
+def body_limit(content_type: str | None, *, limit_multipart: bool = False) -> int | None:
+    """The most bytes a request body of `content_type` may have: DATA_UPLOAD_MAX_MEMORY_SIZE,
+    except for multipart bodies (file uploads, which Django limits per field) unless
+    `limit_multipart`; None for no limit."""
+    if not limit_multipart and (content_type or "").lower().startswith("multipart/"):
+        return None
+    limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return limit
+
+
+def declared_too_large(content_length: str | None, limit: int | None) -> bool:
+    """Whether a declared Content-Length passes `limit` (a malformed one is the server's to
+    refuse, not ours)."""
+    if limit is None or not content_length:
+        return False
+    try:
+        return int(content_length) > limit
+    except ValueError:
+        return False
+
+
+def payload_too_large(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The 413 `payload_too_large` answering the request of `scope` (logged once): its status,
+    headers (correlation id, Content-Length, `Connection: close`) and body."""
+    correlation_id = _correlation_id(scope)
+    status, headers, body = error_response(
+        RequestDataTooBig("Request body too large"), scope, correlation_id
+    )
+    headers += [
+        (errors_settings.correlation_id_header.lower().encode("latin-1"), correlation_id.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    return status, headers, body
+
+
+class BodyLimitMiddleware:
+    """ASGI middleware answering 413 `payload_too_large` as soon as a request body is known to
+    pass DATA_UPLOAD_MAX_MEMORY_SIZE (declared or arriving), without reading the rest.
+
+        application = BodyLimitMiddleware(get_asgi_application())
+
+    Multipart bodies are let through (Django limits their fields, not their files) unless
+    `limit_multipart=True`.
+    """
+
+    def __init__(
+        self, app: Callable[..., Awaitable[None]], *, limit_multipart: bool = False
+    ) -> None:
+        self.app = app
+        self.limit_multipart = limit_multipart
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit(header(scope, "content-type"), limit_multipart=self.limit_multipart)
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        if declared_too_large(header(scope, "content-length"), limit):
+            await self._refuse(scope, send)  # before receive(): no `100 Continue` is sent
+            return
+        received = 0
+        refused = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # The application is told the client went away; it reads no more.
+                    refused = True
+                    if not started:
+                        await self._refuse(scope, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out instead
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send) -> None:
+        status, headers, body = payload_too_large(scope)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

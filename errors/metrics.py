@@ -1,4 +1,4 @@
-"""Prometheus metrics of requests, handled errors and open streams (prometheus_client).
+"""Prometheus metrics of requests and handled errors (prometheus_client).
 
 Metrics exist only while ERRORS_ENABLE_MONITORING is on (the default); with it off nothing is
 created or counted, and recording costs one attribute check. Labels stay low-cardinality: route
@@ -30,7 +30,7 @@ class Metrics:
     """The service's metrics, created on first use when monitoring is on."""
 
     def __init__(self) -> None:
-        from prometheus_client import Counter, Gauge, Histogram
+        from prometheus_client import Counter, Histogram
 
         self.requests = Counter(
             "http_requests_total",
@@ -47,11 +47,6 @@ class Metrics:
             "errors_handled_total",
             "Errors answered with the error envelope, by code and status.",
             ["code", "status"],
-        )
-        self.open_streams = Gauge(
-            "sse_open_streams",
-            "Server-Sent Events streams open now.",
-            multiprocess_mode="livesum",
         )
         self.external_failures = Counter(
             "external_call_failures_total",
@@ -172,20 +167,6 @@ def record_django_task_failure(task: str) -> None:
     m = metrics()
     if m is not None:
         m.django_task_failures.labels(task).inc()
-
-
-def stream_opened() -> None:
-    """One more open event stream."""
-    m = metrics()
-    if m is not None:
-        m.open_streams.inc()
-
-
-def stream_closed() -> None:
-    """One event stream fewer."""
-    m = metrics()
-    if m is not None:
-        m.open_streams.dec()
 
 
 def exposition() -> tuple[bytes, str]:

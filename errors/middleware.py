@@ -1,25 +1,6 @@
 """`CorrelationIdMiddleware`: a correlation id for every request, and JSON for every error.
 
-Put it first in MIDDLEWARE. For each request it
-
-- adopts the client's `X-Correlation-ID` when it is 1-128 characters of letters, digits and
-  `._:-`, or else the trace id of a valid W3C `traceparent`, or makes a new UUID4 (a bad value is
-  neither echoed nor logged), and keeps the id in a context variable and on
-  `request.correlation_id`;
-- continues the trace of a valid `traceparent` with a span id of its own (`errors.tracing`), so
-  log lines and outgoing calls carry the trace; with ERRORS_TRACE_RESPONSE_HEADER it answers
-  with `traceresponse`;
-- refuses a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before anything reads it;
-- answers exceptions of plain Django views with the error envelope (DRF views have the
-  exception handler), and turns error pages that Django or other code built (HTML 404 and 500
-  pages, CSRF failures, a bare 405) into the envelope, keeping their headers — except for
-  browsers, which keep Django's pages (`errors.negotiation`);
-- logs each error response once and sets `X-Correlation-ID` on every response, and logs the
-  completed request at ERRORS_REQUEST_LOG_LEVEL (DEBUG by default).
-
-If its own work fails (metrics, logging, rendering), an error response becomes a minimal 500
-envelope with the request's id, a successful one goes out as it is, and the failure is logged
-with its traceback.
+Put it first in MIDDLEWARE; what it does for each request is described in docs/asgi.md.
 """
 
 from __future__ import annotations
@@ -30,12 +11,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import Error as DatabaseError
 from django.http import HttpRequest, HttpResponseBase
 
 from . import metrics
+from .asgi import body_limit, declared_too_large
 from .conf import errors_settings
 from .context import (
     accept_correlation_id,
@@ -135,17 +116,11 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
 
     def _refuse_early(self, request: HttpRequest) -> HttpResponseBase | None:
         # Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when request.body or request.POST is
-        # read, and DRF's parsers read the stream without that check; refusing on the declared
-        # length covers both. File uploads (multipart) are limited per field by Django instead.
-        length = request.META.get("CONTENT_LENGTH")
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if not length or limit is None:
-            return None
-        try:
-            too_big = int(length) > limit
-        except ValueError:
-            return None
-        if too_big and not request.META.get("CONTENT_TYPE", "").startswith("multipart/"):
+        # read; refusing on the declared length covers views that never read it (under WSGI:
+        # under ASGI, errors.asgi.BodyLimitMiddleware refuses before Django reads the body).
+        meta = request.META
+        limit = body_limit(meta.get("CONTENT_TYPE"))
+        if declared_too_large(meta.get("CONTENT_LENGTH"), limit):
             return handle_exception(RequestDataTooBig("Request body too large"), request)
         return None
 

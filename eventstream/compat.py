@@ -1,17 +1,7 @@
-"""What this app relies on that its frameworks do not promise, in one place.
+"""What this app relies on that its frameworks do not promise, in one place (docs/asgi.md).
 
 Written against daphne 4.2.3 (on Twisted 26.10.0) and Channels 4.3.2; tests/eventstream/
 test_compat.py fails when the internals used here change.
-
-- **daphne's `send`, and Twisted's producer slot.** ASGI has no backpressure and daphne offers
-  none, but Twisted does (see `flow`). daphne hands each application
-  `functools.partial(server.handle_reply, request)`, so the Twisted request is that partial's
-  first argument (`daphne_request`). A Twisted HTTP channel holds one producer at a time and
-  refuses a second; `producer_slot_free` reads its private `_requestProducer` to tell.
-- **Channels' in-memory layer sweeps everything on every group send and receive** (its private
-  `_clean_expired`), so one event fanned out to N streams costs O(N^2): with 5,000 streams one
-  event took seconds to reach them all. `InMemoryChannelLayer` sweeps at most once a second;
-  messages and memberships still expire, a second later at most.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ from tests.consumer.build import (
     session_wheel,
     write_constraints,
 )
-from tests.consumer.servers import ConsumerServer, Kind, stop_all
+from tests.consumer.servers import HOST, ConsumerServer, Kind, stop_all
+from tests.support.huge_body import GIB, post_huge_body, rss
 
 pytestmark = pytest.mark.consumer
 
@@ -353,6 +354,7 @@ def test_project_settings_are_the_readme_setup() -> None:
     section = readme.split("## Using `errors` in your own project", 1)[-1].split("\n## ", 1)[0]
     settings = (PROJECT_SOURCE / "project" / "settings.py").read_text(encoding="utf-8")
     urls = (PROJECT_SOURCE / "project" / "urls.py").read_text(encoding="utf-8")
+    asgi = (PROJECT_SOURCE / "project" / "asgi.py").read_text(encoding="utf-8")
     # What the project uses, in which file, and what of it the README must show (None: all).
     lines: list[tuple[str, str, str | None]] = [
         ('"errors"', settings, None),
@@ -363,6 +365,8 @@ def test_project_settings_are_the_readme_setup() -> None:
         ('LOGGING = build_logging_config(level="INFO", fmt="json")', settings, None),
         ('ERRORS_JSON_PATH_PREFIXES = ["/api/"]', settings, "ERRORS_JSON_PATH_PREFIXES"),
         ('path("", include("errors.urls"))', urls, 'include("errors.urls")'),
+        ("from errors.asgi import BodyLimitMiddleware", asgi, None),
+        ("application = BodyLimitMiddleware(get_asgi_application())", asgi, None),
     ]  # fmt: skip
     assert not [used for used, source, _ in lines if used not in source]
     missing = [shown or used for used, _, shown in lines if (shown or used) not in section]
@@ -888,3 +892,40 @@ def test_a_request_past_the_limit_waits_then_gets_503_service_busy(
     assert line["level"] == "WARNING" and "exception" not in line, line
     assert exempt.status_code == 200
     assert [response.status_code for response in held] == [200] * 8
+
+
+# --- hostile bodies: errors.asgi.BodyLimitMiddleware in the stranger's project -------------------
+
+UVICORN_SERVERS = [name for name, (_, kind) in SERVERS.items() if kind == "uvicorn"]
+RSS_BUDGET = 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", UVICORN_SERVERS)
+def test_a_1_gb_chunked_body_is_refused_while_it_arrives_on_uvicorn(
+    servers: Ready[ConsumerServer], name: str
+) -> None:
+    """The body limit answers 413 once the chunks pass DATA_UPLOAD_MAX_MEMORY_SIZE, without
+    reading on: the client is stopped far short of 1 GB and the server barely grows."""
+    server = servers[name]
+    assert server.process is not None
+    cid = new_id(f"huge-{name}")
+    httpx.get(f"{server.url}/views/ok/", timeout=10)  # warm: the first request costs memory too
+    before = rss(server.process.pid)
+
+    answer = post_huge_body(HOST, server.port, "/views/ok/", cid, chunked=True)
+    growth = rss(server.process.pid) - before
+
+    assert answer.status == 413, answer
+    assert json.loads(answer.body) == {
+        "error": {
+            "code": "payload_too_large",
+            "message": "Request body too large",
+            "correlation_id": cid,
+        }
+    }
+    assert answer.headers["x-correlation-id"] == cid
+    # Answered while the body was still arriving: the client stopped after a few megabytes.
+    assert answer.sent < GIB // 16, answer.sent
+    assert growth < RSS_BUDGET, growth
+    line = assert_logged_once(server, cid, "payload_too_large", 413)
+    assert (line["method"], line["path"]) == ("POST", "/views/ok/")

@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.huge_body import GIB, post_huge_body, rss
 from tests.support.servers import REPO_ROOT, DaphneServer, current_database_url, server_environment
 
 HEADER_TIMEOUT = 1  # HTTP_HEADER_TIMEOUT of the servers, in seconds
 BODY_LIMIT = 2_621_440  # Django's default DATA_UPLOAD_MAX_MEMORY_SIZE, which cortex keeps
-GIB = 1024**3
 RSS_BUDGET = 64 * 1024 * 1024
 USERNAME, PASSWORD = "ops", "ops-password-4417"
 
@@ -119,14 +119,6 @@ def body_server(request: pytest.FixtureRequest) -> Iterator[DaphneServer]:
 # --- reading the servers ----------------------------------------------------------------------
 
 
-def rss(pid: int) -> int:
-    """The resident memory of a process, in bytes (/proc/<pid>/status)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.MULTILINE)
-    assert match, status
-    return int(match.group(1)) * 1024
-
-
 def open_file_limits(pid: int) -> tuple[int, int]:
     limits = Path(f"/proc/{pid}/limits").read_text()
     match = re.search(r"^Max open files\s+(\d+)\s+(\d+)", limits, re.MULTILINE)
@@ -166,86 +158,6 @@ def login(server: DaphneServer) -> dict[str, str]:
     return {"Authorization": f"Token {response.json()['token']}"}
 
 
-# --- a client that sends a huge body ----------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    sent: int  # bytes of the body (with chunk framing) the client got to send
-    seconds: float  # from the request's first byte until the server closed the connection
-
-
-def post_huge_body(
-    server: DaphneServer, correlation_id: str, *, chunked: bool, size: int = GIB
-) -> Answer:
-    """POST `size` bytes to the token endpoint, made up on the fly, until the server answers.
-
-    The body is written 64 kB at a time for as long as the socket takes it and no answer came;
-    then the answer is read until the server closes the connection.
-    """
-    piece = b"\0" * 65536
-    frame = memoryview(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
-    length = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % size
-    head = b"\r\n".join(
-        [
-            b"POST /api/auth/token/ HTTP/1.1",
-            f"Host: {server.host}:{server.port}".encode(),
-            b"Content-Type: application/json",
-            f"X-Correlation-ID: {correlation_id}".encode(),
-            length,
-            b"",
-            b"",
-        ]
-    )
-    started = time.monotonic()
-    deadline = started + 10
-    sock = socket.create_connection((server.host, server.port), timeout=5)
-    try:
-        sock.sendall(head)
-        sock.setblocking(False)
-        sent = offset = 0
-        while sent < size:
-            assert time.monotonic() < deadline, f"no answer after {sent} bytes of the body"
-            readable, writable, _ = select.select([sock], [sock], [], 0.2)
-            if readable:
-                break
-            if not writable:
-                continue
-            try:
-                written = sock.send(frame[offset:])
-            except BlockingIOError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += written
-            offset = (offset + written) % len(frame)
-        sock.setblocking(True)
-        received = bytearray()
-        while True:
-            sock.settimeout(max(deadline - time.monotonic(), 0.01))
-            try:
-                data = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            if not data:
-                break
-            received += data
-        seconds = time.monotonic() - started
-    finally:
-        sock.close()
-    head_bytes, _, body = bytes(received).partition(b"\r\n\r\n")
-    assert head_bytes, f"no answer at all after {sent} bytes of the body"
-    status_line, *lines = head_bytes.decode("latin-1").split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip()
-        for name, _, value in (line.partition(":") for line in lines)
-    }
-    return Answer(int(status_line.split()[1]), headers, body, sent, seconds)
-
-
 # --- bodies over the limit --------------------------------------------------------------------
 
 
@@ -256,7 +168,9 @@ def test_a_1_gb_body_is_refused_while_it_arrives(body_server: DaphneServer, chun
     httpx.get(f"{server.url}/healthz", timeout=5)  # warm: the first request costs memory too
     before = rss(server.pid)
 
-    answer = post_huge_body(server, correlation_id, chunked=chunked)
+    answer = post_huge_body(
+        server.host, server.port, "/api/auth/token/", correlation_id, chunked=chunked
+    )
     time.sleep(0.2)  # whatever the server still does with the connection
     growth = rss(server.pid) - before
     print(
@@ -427,6 +341,31 @@ def test_headers_must_arrive_in_time_but_a_stream_is_not_cut(server: DaphneServe
 
 
 # --- the access log and the other lines ---------------------------------------------------------
+
+
+def test_one_line_per_request_even_at_debug(tmp_path: Path) -> None:
+    # daphne's access log is the request line; errors' own (errors.request) stays off.
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'debug.sqlite3'}"}
+    with DaphneServer({**database, **PRODUCTION, "LOG_LEVEL": "DEBUG"}) as server:
+        response = httpx.get(
+            f"{server.url}/healthz", headers={"X-Correlation-ID": "one-line-1"}, timeout=5
+        )
+        [access] = access_records(server, "one-line-1")
+        records = server.log_records()
+    assert response.status_code in (200, 503)
+    request_lines = [
+        record
+        for record in records
+        if record.get("correlation_id") == "one-line-1"
+        and record["logger"] in ("cortex.access", "errors.request")
+    ]
+    assert request_lines == [access]
+    assert (access["method"], access["path"], access["status_code"]) == (
+        "GET",
+        "/healthz",
+        response.status_code,
+    )
+    assert access["duration_ms"] > 0
 
 
 def test_access_log_is_json_with_correlation_ids_and_no_secrets(server: DaphneServer) -> None:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from accounts.tokens import issue_token
-from errors.asgi import CorrelationIdMiddleware
+from errors.asgi import CorrelationIdASGIMiddleware
 from errors.limits import current_limit
 from eventstream import hub as hubs
 from eventstream import streams, tickets
@@ -76,7 +76,7 @@ class TrackedConsumer(WorkspaceEventsConsumer):
         await super().__call__(scope, receive, send)
 
 
-APP = CorrelationIdMiddleware(TrackedConsumer.as_asgi())
+APP = CorrelationIdASGIMiddleware(TrackedConsumer.as_asgi())
 
 
 def scope(headers: dict[str, str], method: str = "GET", query: str = "") -> dict[str, Any]:
