@@ -453,6 +453,6 @@ LOGGING = build_logging_config(
     max_bytes=env_int("LOG_FILE_MAX_SIZE", 10 * 1024 * 1024, minimum=1),
     backup_count=env_int("LOG_FILE_BACKUP_COUNT", 5),
 )
-# One line per request: daphne's access log (`cortex.access`, cortex/server.py), which also sees the
-# event stream and bodies refused by the server; errors' own request line stays off, even at DEBUG.
+# One line per request: daphne's access log (`cortex.access`, cortex/server.py), which also sees
+# the event stream and bodies refused by the server; errors' own request line stays off.
 LOGGING["loggers"]["errors.request"] = {"level": "INFO"}
