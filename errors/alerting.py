@@ -1,9 +1,6 @@
-"""Error-rate alerting without a background thread: checked as errors are recorded.
+"""Error-rate alerting, checked as errors are recorded: one CRITICAL line per burst.
 
-When the handled errors of the last 60 seconds reach ERRORS_ALERT_THRESHOLD, one CRITICAL line
-"error threshold exceeded" is logged with the counts by code, and no other until the window has
-passed: a burst of errors is one alert, not a storm. Each process watches its own errors; for
-the whole service, alert in Prometheus on `errors_handled_total` (deploy/prometheus/alerts.yml).
+See docs/logging.md, "Error-rate alert".
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""The catalog of error codes: every code the service can answer with, and what it means.
+"""The catalog of error codes: each code's status, category, severity, message and meaning.
 
-Each entry states the HTTP status, category and severity of a code plus a one-line meaning, so the
-catalog can be printed for client authors and used to fill API documentation. Apps add their own
-codes with `register()` (usually from `AppConfig.ready()`).
+Apps add codes with `register()`. See docs/exceptions.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,4 @@
-"""The correlation id of the work in progress, kept in a context variable.
-
-A context variable (not a thread-local, not a process-global logging filter) is what keeps ids
-apart when one process serves many requests at once: each asyncio task and each thread that
-asgiref starts for a sync view runs in a copy of the context of the request that started it.
-"""
+"""The correlation id of the work in progress, kept in a context variable (docs/tracing.md)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""Telling database failures apart by what the driver reports, never by message text.
+"""Database failures told apart by SQLSTATE or SQLite error name, and translated for the client.
 
-PostgreSQL errors are classified by SQLSTATE (psycopg 3 puts it on `.sqlstate`, with the
-diagnostics on `.diag`); SQLite errors by the extended result code name that Python 3.11+ puts on
-`sqlite3.Error.sqlite_errorname`. Django wraps driver errors in its own `django.db` classes and
-keeps the driver error as `__cause__`, which is where these functions look.
+See docs/database-errors.md.
 """
 
 from __future__ import annotations
@@ -71,10 +68,8 @@ _PG_CLASSES = {
     "22": DbErrorKind.INVALID_DATA,  # data_exception and the subclasses not listed above
 }
 
-# Django 6.0+: the base of every model's `NotUpdated`, raised when `save(force_update=True)` or
-# `save(update_fields=...)` matched no row. Each model's class also subclasses DatabaseError (for
-# code written against 5.2, where a plain DatabaseError was raised), so it arrives here; the base
-# is matched, not the message, and only where Django has it.
+# Django 6.0+: the base of every model's `NotUpdated` (a forced update that matched no row),
+# which also subclasses DatabaseError; matched only where Django has it (docs/database-errors.md).
 OBJECT_NOT_UPDATED: tuple[type[Exception], ...] = tuple(
     cls for cls in [getattr(django_exc, "ObjectNotUpdated", None)] if cls is not None
 )
@@ -136,14 +131,8 @@ def _is_psycopg_operational(exc: BaseException) -> bool:
 def _is_psycopg_refused_parameter(exc: BaseException) -> bool:
     """Whether psycopg itself refused a query parameter, so the query never reached the server.
 
-    psycopg raises `DataError` without a SQLSTATE both for parameters it cannot send (a NUL
-    character in a text parameter, nested lists of uneven lengths, a `time` whose zone has no
-    fixed offset) and for results it cannot load ('infinity' dates, years after 9999): neither
-    the class nor any attribute tells them apart. Where it was raised does: psycopg's `execute`
-    and `executemany` re-raise their own errors with the traceback cut at themselves, so a
-    parameter error ends in that frame and a result error in a loader. Written against psycopg
-    3.3; should a release stop cutting the traceback, parameter errors become 500s again (loud),
-    never result errors 400s.
+    Told by where the DataError was raised: psycopg 3.3's `execute` cuts the traceback at itself
+    for parameter errors, not for result errors (docs/database-errors.md).
     """
     try:
         import psycopg
@@ -182,24 +171,15 @@ def classify(exc: BaseException) -> DbErrorKind:
 
 
 def release_broken_connections() -> None:
-    """Close the connections of open transactions after a connection failure.
-
-    Django's outermost `atomic` (ATOMIC_REQUESTS included) would otherwise try to roll back on
-    the dead connection, then reconnect on its way out to restore autocommit, waiting the whole
-    connect or pool timeout and failing a second time. A connection closed inside a transaction
-    is simply dropped when the block exits; its transaction is lost either way.
-    """
+    """Close the connections of open transactions after a connection failure, so leaving the
+    transaction does not wait for a reconnection (docs/database-errors.md)."""
     for connection in connections.all(initialized_only=True):
         if connection.in_atomic_block and not connection.closed_in_transaction:
             connection.close()
 
 
 def constraint_name(exc: BaseException) -> str | None:
-    """The name of the constraint a PostgreSQL integrity error names, when the server said it.
-
-    SQLite does not report constraint names apart from its message text, so this is None there;
-    callers tell constraints apart by kind (and by which write they were doing) instead.
-    """
+    """The name of the constraint a PostgreSQL integrity error names; None on SQLite."""
     diag = getattr(driver_error(exc), "diag", None)
     return getattr(diag, "constraint_name", None) if diag is not None else None
 
@@ -214,13 +194,8 @@ def _client_data_error(code: str) -> ValidationException:
 def translate(exc: BaseException) -> AppException:
     """Turn a database error into the application exception the client should get.
 
-    The result carries nothing of the driver's text; chain it (`raise ... from exc`) so the
-    log keeps the original. After a connection failure the connections of open transactions
-    are released (see `release_broken_connections`), so leaving the transaction is immediate.
-    Errors caused by the client's data (check and NOT NULL violations, class 22 data
-    exceptions) are 400 validation errors logged at INFO, never counted as the service's fault.
-    A forced update that matched no row (Django 6.0+'s `Model.NotUpdated`) is 409
-    `update_conflict`: the row was deleted or changed since it was read.
+    The result carries nothing of the driver's text; chain it (`raise ... from exc`) so the log
+    keeps the original. The mapping is in docs/database-errors.md.
     """
     if isinstance(exc, OBJECT_NOT_UPDATED):
         return ConflictException(code="update_conflict")

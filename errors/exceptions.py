@@ -1,11 +1,6 @@
-"""The exception hierarchy that application code raises.
+"""The exceptions application code raises; each names its catalog code (docs/exceptions.md).
 
-Like DRF's `APIException` subclasses, each class has its status code, default code, default
-message, category and severity as class attributes; the handler reads them, so raising the right
-class is all a view, service or repository has to do. Each fact is stated once: a class names
-its code, and the rest is that code's entry in `errors.catalog`. The message and details of
-these exceptions are written for clients and are sent as they are; never put internal text in
-them.
+Their message and details are sent to clients as they are: never put internal text in them.
 """
 
 from __future__ import annotations
@@ -19,9 +14,7 @@ from .catalog import Category, Severity
 class _FromCatalog:
     """A class attribute read from the catalog entry of the class's `default_code`.
 
-    The catalog is the one place where a code's status, message, category and severity are
-    stated; the classes only name their code. An instance may still set its own `status_code`
-    (a non-data descriptor lets the instance attribute win).
+    A non-data descriptor, so an instance may still set its own `status_code`.
     """
 
     def __init__(self, field: str) -> None:
@@ -40,20 +33,8 @@ class _FromCatalog:
 class AppException(Exception):
     """Base of all application errors: `AppException(message, code, status_code, details)`.
 
-    A class names its code (`default_code`); its `status_code`, `default_message`, `category`
-    and `severity` are that code's catalog entry. A class for a code of its own states them
-    instead (and `meaning`, or a docstring), and is registered in the catalog when it is
-    defined::
-
-        class PaymentRequired(AppException):
-            \"\"\"The account's plan does not include this feature.\"\"\"
-
-            default_code = "payment_required"
-            status_code = 402
-            default_message = "Payment required"
-
-    Passing another registered `code` brings that code's status and message
-    (`AppException(code="not_found")` answers 404 "Not found") unless they are given too.
+    A class names its `default_code`; the rest comes from the catalog. A class for a code of its
+    own states `status_code` and `default_message` and is registered (docs/exceptions.md).
     """
 
     default_code: ClassVar[str] = "internal_error"
@@ -209,9 +190,7 @@ class ExternalServiceException(AppException):
 class DatabaseException(AppException):
     """A database failure, told to the client without any of its SQL, tables or driver text.
 
-    `query_info` (operation, table) is kept on the exception for logs only; it is never put into
-    `details`. The code chooses the status through the catalog: `db_connection_error` answers 503
-    with Retry-After, `db_timeout` 504, anything else 500.
+    `query_info` (operation, table) is for logs only, never put into `details`.
     """
 
     default_code = "database_error"
@@ -252,8 +231,7 @@ class RateLimitException(AppException):
 class ServiceUnavailableException(AppException):
     """The service cannot answer now, through no fault of the request; retry after a while.
 
-    The code says why (`service_busy` when overloaded, `redis_unavailable` when Redis is needed
-    and unreachable); `retry_after` seconds become Retry-After.
+    The code says why (`service_busy`, `redis_unavailable`); `retry_after` becomes Retry-After.
     """
 
     default_code = "service_unavailable"

@@ -1,9 +1,6 @@
 """Answering an error: normalise it, roll back, log it once, tell other tools, render it.
 
-Every entry point (the DRF exception handler, the middleware, the Django error views) comes
-through here, so an error is handled the same way wherever it was raised. If `errors`' own code
-fails while it answers, the client still gets a minimal envelope with the request's correlation
-id, and the failure is logged with its traceback.
+Every entry point comes through here (docs/logging.md, "One line per handled error").
 """
 
 from __future__ import annotations
@@ -51,12 +48,11 @@ def set_rollback() -> None:
 
 
 def report_error(info: ErrorInfo, request: Any) -> None:
-    """Log one line for a handled error (at its severity's level; 5xx with the traceback), count
-    it in the metrics and, if it is the service's fault, feed it to the error-rate alert.
+    """Log one line for a handled error (5xx with the traceback), count it in the metrics and,
+    if it is the service's fault, feed it to the error-rate alert.
 
-    `request` is anything with `method` and `path` (an HttpRequest, or a stand-in for ASGI). It
-    is marked as reported, so Django's own line for the same response is dropped as a duplicate
-    (`errors.logging.DuplicateRequestLogFilter`).
+    `request` is anything with `method` and `path`; an HttpRequest is marked as reported, so
+    Django's own line for it is dropped (`DuplicateRequestLogFilter`).
     """
     if isinstance(request, HttpRequest):
         request._errors_reported = True  # type: ignore[attr-defined]
@@ -88,13 +84,8 @@ def report_error(info: ErrorInfo, request: Any) -> None:
 
 
 def signal_server_error(info: ErrorInfo, request: HttpRequest | None) -> None:
-    """Send Django's `got_request_exception` for a 5xx, once per request.
-
-    Sentry's Django integration, django-structlog and others listen to it; Django sends it only
-    for exceptions it renders itself, and `errors` answers most exceptions before Django sees
-    them. `errors.middleware.remember_exception` marks the request when the signal was sent
-    (by Django or by us), so it is never sent twice for one request.
-    """
+    """Send Django's `got_request_exception` for a 5xx, once per request (Sentry and others
+    listen to it; Django sends it only for the exceptions it renders itself)."""
     exc = info.exc
     if not info.is_server_error or exc is None or getattr(request, "_errors_signalled", False):
         return

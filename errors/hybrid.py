@@ -1,9 +1,6 @@
-"""A base for middleware that runs in the mode of the handler it wraps, sync or async.
+"""`SyncAndAsyncMiddleware`: a middleware base that runs in its handler's mode, sync or async.
 
-Django adapts a middleware to the handler's mode, and under ASGI a sync-only one costs a thread hop
-per request. A middleware that is both sync and async capable runs without one: Django's async
-middleware documentation describes the pattern (`sync_capable`, `async_capable`, and marking the
-instance as a coroutine function when the next handler is one), which this class writes once.
+See docs/overload.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,6 @@
-"""Overload is not an outage: a bounded number of requests run at once, the others wait their turn.
+"""A bound on the requests that run at once; the others wait their turn or get 503 `service_busy`.
 
-Under ASGI, Django runs each request's sync code (middleware, views) in a thread of its own, and
-each such thread takes a database connection while it works. A burst of requests then asks the
-pool for more connections than it holds; after the pool's timeout the surplus fails as if the
-database were down. `ConcurrencyLimitMiddleware` lets at most ERRORS_MAX_CONCURRENT_REQUESTS
-requests past it at once (size it to the pool) and queues the others in the event loop, where
-waiting costs a coroutine, not a thread or a connection. A request whose turn does not come within
-ERRORS_QUEUE_TIMEOUT seconds is answered 503 `service_busy` with Retry-After, logged at WARNING:
-the service is busy, not failing, so it does not count as a database failure or feed the
-error-rate alert. Under WSGI the server's threads wait on a semaphore instead, with the same
-deadline.
-
-Turns are handed out first come, first served. Paths under ERRORS_QUEUE_EXEMPT_PATHS (health
-probes, metrics) never wait: an orchestrator must not restart a service for being busy.
-`request_slot()` lets code outside Django's request cycle (a Channels consumer that reads the
-database) take a turn from the same budget.
+See docs/overload.md.
 """
 
 from __future__ import annotations
@@ -34,12 +20,8 @@ from .hybrid import SyncAndAsyncMiddleware
 
 
 class ConcurrencyLimit:
-    """`limit` turns, handed out in order of asking, to coroutines of one event loop or to threads.
-
-    The asyncio semaphore belongs to the loop it was first used on (one per process under daphne
-    and uvicorn); threads share a `threading.BoundedSemaphore` of their own, so a WSGI server's
-    threads and an ASGI loop never wait on each other.
-    """
+    """`limit` turns, handed out in order of asking, to coroutines of one event loop or to threads
+    (each with a semaphore of its own, so they never wait on each other)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -118,9 +100,7 @@ async def request_slot() -> AsyncIterator[None]:
 class ConcurrencyLimitMiddleware(SyncAndAsyncMiddleware):
     """Let ERRORS_MAX_CONCURRENT_REQUESTS requests run at once; sync and async capable.
 
-    Put it right after `errors.middleware.CorrelationIdMiddleware` (and middleware that only
-    sets headers), so that a busy answer has its correlation id, is logged once and is counted,
-    and before anything that reads the database or the session.
+    Put it right after `CorrelationIdMiddleware`, before anything that reads the database.
     """
 
     def _exempt(self, request: HttpRequest) -> bool:
@@ -166,16 +146,8 @@ _ADMITTED = "errors.admitted"
 class ConcurrencyLimitGate:
     """ASGI middleware that makes requests wait for their turn before Django sees them.
 
-    `ConcurrencyLimitMiddleware` alone already bounds the work under ASGI, but Django starts a
-    thread for each request (for its `request_started` receivers) before any middleware runs; a
-    burst of thousands then means thousands of threads competing for the GIL. Wrapping Django's
-    ASGI application in this gate makes waiting requests cost a coroutine only, and holds the turn
-    until Django has returned the request's database connection to the pool. A request whose wait
-    ran out still goes to Django, marked, and `ConcurrencyLimitMiddleware` answers it 503
-    `service_busy`, so the answer has its correlation id, CORS and security headers, log line and
-    metrics like any other.
-
-        application = ConcurrencyLimitGate(get_asgi_application())
+    `application = ConcurrencyLimitGate(get_asgi_application())`; keep the middleware, which
+    answers the requests whose wait ran out (docs/overload.md).
     """
 
     def __init__(self, app: Any) -> None:

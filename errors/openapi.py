@@ -1,28 +1,6 @@
-"""OpenAPI documentation of error responses, for drf-spectacular (the `openapi` extra).
+"""Error responses in the OpenAPI schema, for drf-spectacular (the `openapi` extra).
 
-`ErrorResponsesAutoSchema` documents, for every operation, the error responses it can really
-answer with, derived from the view rather than listed by hand, so a new view gets them for free:
-
-- 400 `validation_error` when the operation has a request body or query parameters, and
-  `parse_error` when it has a body;
-- 401 `authentication_error` when the view has authenticators (bad credentials are refused even
-  on `AllowAny` views), 403 instead when its first authenticator sends no `WWW-Authenticate`;
-- 403 `authorization_error` when a permission other than `AllowAny`/`IsAuthenticated*` may deny,
-  or session authentication checks CSRF (unsafe methods);
-- 404 `not_found` when the path has parameters;
-- 413 `payload_too_large` and 415 `unsupported_media_type` when the operation has a body;
-- 429 `rate_limit_exceeded` when the view has throttles;
-- always 405 `method_not_allowed`, 406 `not_acceptable`, 500 `internal_error` and
-  `database_error`, 503 `db_connection_error`, 504 `db_timeout` (every view may touch the
-  database), and 503 `service_busy` while ERRORS_MAX_CONCURRENT_REQUESTS is set.
-
-Domain codes (409 `workspace_name_conflict`, …) come from an optional `error_codes` attribute —
-a sequence of catalog codes, or a mapping from lower-case HTTP method to such a sequence — on the
-view or on any of its authentication, permission, throttle or parser classes. Each error response
-refers to the `ErrorEnvelope` component, carries one example per code (built from the catalog)
-and lists its codes in the `x-error-codes` extension, which `manage.py errors_catalog` reads.
-
-This module imports drf-spectacular; nothing else in `errors` imports it at import time.
+The only module that imports drf-spectacular. See docs/openapi.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,4 @@
-"""Route labels: `ResolverMatch.route` written the way path() templates read.
-
-Metrics and the request log line name the route a request matched, never its raw path. path()
-templates (`api/workspaces/<uuid:workspace_id>/`) are kept as they are; re_path() regexes, which
-DRF's routers make, are made readable: `^api/widgets/(?P<pk>[^/.]+)/$` becomes
-`api/widgets/<pk>/`. Django's own `regex_helper.normalize` is internal and reads `\\d+` as `0`.
-"""
+"""Route labels: `ResolverMatch.route` written the way path() templates read (docs/logging.md)."""
 
 from __future__ import annotations
 
@@ -22,10 +16,7 @@ _route_labels: dict[str, str] = {}
 def route_label(route: str) -> str:
     r"""The `route` label of a resolved route: `ResolverMatch.route`, regexes made readable.
 
-    path() templates are kept as they are. re_path() regexes (DRF's routers make them, and a
-    route joined from includes may mix both) are written the way path() templates read:
-    `^api/widgets/(?P<pk>[^/.]+)\.(?P<format>[a-z0-9]+)/?$` becomes `api/widgets/<pk>.<format>`.
-    The root route is `/`.
+    `^api/widgets/(?P<pk>[^/.]+)/$` becomes `api/widgets/<pk>/`; the root route is `/`.
     """
     label = _route_labels.get(route)
     if label is None:
@@ -46,13 +37,8 @@ _Kind = Literal["parameter", "literal", "verbatim"]
 
 
 def _readable(regex: str) -> tuple[str, bool]:
-    r"""The regex written as a path() template, and whether it has a parameter.
-
-    Named groups become `<name>`, other capturing groups `<arg>`; anchors, assertions and
-    optional characters (`/?`) are left out, escaped characters unescaped, and quantifiers
-    dropped. What has no readable form (a character class or `\d+` outside a group) stays as
-    written.
-    """
+    r"""The regex written as a path() template, and whether it has a parameter (the rules are
+    in docs/logging.md, "Route labels")."""
     parts: list[str] = []
     has_parameter = False
     i = 0

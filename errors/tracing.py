@@ -1,17 +1,6 @@
 """W3C Trace Context: the trace a request or task belongs to, for log lines and outgoing calls.
 
-A `traceparent` header (https://www.w3.org/TR/trace-context/) names a trace and the caller's span
-in it: `00-<trace-id: 32 hex>-<parent-id: 16 hex>-<flags: 2 hex>`. `parse_traceparent` applies the
-specification's rules; anything it refuses is ignored (never echoed, never logged).
-
-`TraceContext` is the span of the work in progress: the incoming trace id and flags with a span id
-of its own (`continue_trace`), so that this service's log lines and the calls it makes can be told
-apart from the caller's. It lives in a context variable, like the correlation id.
-
-`current_trace()` is what log lines and outgoing calls use: OpenTelemetry's current span when
-opentelemetry-api is installed and a span is recording (say, under
-opentelemetry-instrumentation-django), otherwise the `TraceContext` set here, otherwise None. This
-module never imports OpenTelemetry unless it is installed, and then only on first use.
+OpenTelemetry's recording span wins when it is installed. See docs/tracing.md.
 """
 
 from __future__ import annotations
@@ -52,15 +41,8 @@ class TraceParent:
 
 
 def parse_traceparent(value: str | None) -> TraceParent | None:
-    """Parse a `traceparent` header by the W3C rules; None for a missing or invalid one.
-
-    - Lowercase hex only, fields of exactly 2, 32, 16 and 2 digits joined by `-`.
-    - Version `ff` is invalid; version `00` has nothing after the flags; a later version may
-      carry more fields after a `-`, which are ignored (its first four fields are read as 00's).
-    - An all-zero trace id or parent id is invalid.
-    - Every flags value is accepted (only the `sampled` bit means anything today).
-    - Spaces and tabs around the value (HTTP's optional whitespace) are ignored.
-    """
+    """Parse a `traceparent` header by the W3C rules (docs/tracing.md); None for a missing or
+    invalid one."""
     if not value:
         return None
     value = value.strip(" \t")
@@ -179,9 +161,7 @@ _OTEL_DJANGO_EXCEPTION_KEY: Final = "opentelemetry-instrumentor-django.exception
 def record_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
     """`got_request_exception` receiver: record a 5xx's exception on OpenTelemetry's span.
 
-    `errors` answers most exceptions before Django's middleware chain sees them, so
-    OpenTelemetry's Django middleware would not know the request failed with an exception;
-    `errors` sends this signal once for every 5xx it answers.
+    `errors` answers most exceptions before OpenTelemetry's Django middleware sees them.
     """
     exc = sys.exc_info()[1]
     if exc is None:

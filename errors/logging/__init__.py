@@ -1,11 +1,6 @@
 """Structured logging for the `errors` app: JSON lines, correlation ids, redaction.
 
-Nothing here imports Django, so the module can be used (and its config built) before settings
-are configured, e.g. from `settings.py` itself::
-
-    from errors.logging import build_logging_config
-
-    LOGGING = build_logging_config(level=env("LOG_LEVEL"), fmt=env("LOG_FORMAT"))
+Imports nothing from Django, so `settings.py` can build LOGGING with it. See docs/logging.md.
 """
 
 from .config import QUIET_LOGGERS, build_logging_config

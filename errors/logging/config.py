@@ -43,18 +43,9 @@ def build_logging_config(
 ) -> dict[str, Any]:
     """Return a `logging.config.dictConfig` dict (usable as Django's `LOGGING`).
 
-    - Root logger at `level` (DEBUG, INFO, WARNING, ERROR or CRITICAL; case-insensitive),
-      writing to a `console` handler on `stream` (default: sys.stderr) formatted as `fmt`:
-      "json" (one JSON object per line, `JsonFormatter`) or "console" (`ConsoleFormatter`).
-    - With `log_file` (a path; None or "" for none), also a size-rotated file handler
-      (`max_bytes`, `backup_count`), always JSON whatever `fmt` says: files are for machines.
-    - Every handler runs `dedupe` (`DuplicateRequestLogFilter`), `correlation_id`
-      (`CorrelationIdFilter`) and `redact` (`RedactingFilter`), in that order.
-    - `django` and `errors` loggers have no handlers of their own and propagate to root at
-      `level`; the noisy loggers in `QUIET_LOGGERS` are held at WARNING (or `level`, if that
-      is higher).
-
-    Raises ValueError, naming the value, for an unknown `level` or `fmt`.
+    Console output on `stream` as `fmt` ("json" or "console"), an optional rotated JSON file, the
+    `dedupe`, `correlation_id` and `redact` filters on every handler (docs/logging.md). Raises
+    ValueError, naming the value, for an unknown `level` or `fmt`.
     """
     level_name = _check_level(level, "level")
     if fmt not in _FORMATS:

@@ -30,14 +30,9 @@ REDACTED: Final[str] = "[REDACTED]"
 
 
 class CorrelationIdFilter(logging.Filter):
-    """Copy the current correlation id and trace onto each record.
+    """Copy the current correlation id and trace onto each record, when it is handled.
 
-    `record.correlation_id` is read from the context variable in `errors.context` when the record
-    is handled, i.e. in the thread or task that logged it, so concurrent requests never swap ids
-    (a process-global filter holding "the" current id does). A record that already carries an id
-    keeps it; records without any id get None. `record.trace_id` and `record.span_id` are those of
-    `errors.tracing.current_trace()` (OpenTelemetry's recording span, or the request's
-    `traceparent`), None outside a trace. Never drops a record.
+    A record that already carries an id keeps it; outside a trace `trace_id` and `span_id` are None.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -53,17 +48,9 @@ class CorrelationIdFilter(logging.Filter):
 
 
 class RedactingFilter(logging.Filter):
-    """Mask the values of sensitive keys in a record's extras, at any depth.
+    """Mask the values of sensitive keys in a record's extras, at any depth (docs/logging.md).
 
-    A key is sensitive when its lowercased name contains one of `keys` (by default
-    `DEFAULT_SENSITIVE_KEYS`). Both an extra whose own name is sensitive
-    (`extra={"token": ...}`) and sensitive keys inside dicts nested in dicts, lists and
-    tuples are replaced by `"[REDACTED]"`.
-
-    Containers are copied on write: the caller's objects are never modified, and containers
-    without anything to mask are not copied at all. Structures nested deeper than
-    `max_depth` (which includes self-referencing ones) are masked as a whole rather than
-    risk letting a secret through. Never raises and never drops a record.
+    Copies on write, masks too-deep structures as a whole, never raises nor drops a record.
     """
 
     # Sensitive-ness of a key is cached per name; bounded because nested dict keys may be
@@ -173,13 +160,7 @@ class RedactingFilter(logging.Filter):
 class DuplicateRequestLogFilter(logging.Filter):
     """Drop Django's `django.request` records for requests whose errors `errors` logs itself.
 
-    Django logs every 4xx/5xx response on `django.request`, passing the request as
-    `record.request`. `errors` logs each error response exactly once, with its correlation id,
-    and marks the request (`_errors_reported`): in `errors.handling.report_error`, and in the
-    middleware for every request it serves, since it logs all their error responses (some of
-    Django's lines come before that). Django's line for such a request is a duplicate.
-    `django.security.*` records (CSRF reasons, disallowed hosts, suspicious operations) say what
-    `errors` does not and always pass, as do all other records.
+    Such requests are marked `_errors_reported`; `django.security.*` and other records always pass.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -65,20 +65,8 @@ CONSOLE_FORMAT: Final[str] = (
 class JsonFormatter(logging.Formatter):
     """Format each record as one JSON object on one line, serialized with orjson.
 
-    Fields, in this order: `timestamp` (UTC, ISO-8601 with milliseconds and `Z`), `level`,
-    `message`, `logger`, `module`, `function`, `line`, `process_id`, `thread_id`,
-    `correlation_id` (null when there is none), `trace_id` and `span_id` (only inside a trace,
-    see `errors.tracing`), then `exception` (an object with `type`,
-    `message` and `traceback`) when the record carries exception info, `stack_info` when the
-    record carries a stack, and finally every extra attribute at top level.
-
-    An extra whose name collides with one of those fields is written as `extra_<name>`. A
-    `request` extra (Django's `django.request` logger passes the HttpRequest) is rendered as
-    "<METHOD> <path>". Values orjson cannot serialize are written as their str() (sets as
-    lists, bytes decoded as UTF-8).
-
-    `format` never raises: broken %-arguments give a message saying so, unserializable values
-    are stringified, and if everything else fails a minimal line is still produced.
+    The fields, the handling of extras and what happens to values orjson cannot serialize are
+    described in docs/logging.md. `format` never raises.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

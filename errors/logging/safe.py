@@ -1,8 +1,4 @@
-"""Turning any value into text or JSON without raising.
-
-These run inside logging calls, where an exception would either be swallowed by
-Handler.handleError (losing the line) or print a traceback to stderr.
-"""
+"""Turning any value into text or JSON without raising, for use inside logging calls."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""`redact_url`: a URL fit for a log line, with the values of its secret-looking parameters masked.
+"""`redact_url`: a URL fit for a log line, its secret-looking parameter values masked.
 
-Query strings carry credentials more often than they should (`?token=`, `?api_key=`, signed URLs'
-`X-Amz-Signature=`, OAuth's `code=`), and access logs write them out whole. Nothing here imports
-Django.
+See docs/logging.md.
 """
 
 from __future__ import annotations
@@ -55,14 +53,8 @@ def is_sensitive_parameter(name: str) -> bool:
 def redact_url(url: str) -> str:
     """Return `url` with every secret-looking value replaced by `[REDACTED]`.
 
-    - Query parameters (`name=value`, separated by `&` or `;`) whose name
-      `is_sensitive_parameter` keep their name and lose their value; so do such parameters in a
-      fragment (`#access_token=…`, OAuth's implicit flow).
-    - The password of a URL's user info (`https://user:secret@host/`).
-    - Everything else is kept exactly as given, neither decoded nor re-encoded, so the line still
-      shows what the client sent. Works on full URLs and on request targets (`/path?query`).
-
-    Never raises: a value that defeats it comes back as `[REDACTED]` as a whole.
+    Sensitive query and fragment parameters and the user info's password are masked; the rest is
+    kept exactly as given. Never raises (docs/logging.md).
     """
     try:
         text = url if isinstance(url, str) else safe_str(url)

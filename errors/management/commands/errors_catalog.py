@@ -1,11 +1,6 @@
 """`manage.py errors_catalog --format markdown|json`: every error code and where it can occur.
 
-Each row of the catalog (`errors.catalog.entries()`) with the endpoints that can answer with it,
-read from the OpenAPI schema drf-spectacular generates in-process for `--urlconf` (the
-`SPECTACULAR_SETTINGS["SERVE_URLCONF"]` or ROOT_URLCONF by default) with
-`errors.openapi.ErrorResponsesAutoSchema`, whether or not the project configured it. Without DRF
-or drf-spectacular installed the endpoints are left out. The Cortex service's docs/errors.md is
-this command's markdown output.
+See docs/openapi.md.
 """
 
 from __future__ import annotations
@@ -74,11 +69,7 @@ class Command(BaseCommand):
     def endpoints(self, urlconf: str | None) -> dict[str, list[str]] | None:
         """`{code: ["POST /api/…", …]}`, or None when the schema cannot be generated.
 
-        The schema is generated with `ErrorResponsesAutoSchema` even where the project's
-        DEFAULT_SCHEMA_CLASS is another (DRF's own, when drf-spectacular is installed but not
-        configured), since only it documents error codes. Without DRF or drf-spectacular, or
-        when a view's own schema class cannot generate, the endpoints are left out, with a
-        note on stderr.
+        Generated with `ErrorResponsesAutoSchema` whatever DEFAULT_SCHEMA_CLASS says.
         """
         try:
             from errors.openapi import ErrorResponsesAutoSchema, endpoints_by_code, generate_schema
