@@ -57,17 +57,7 @@ HEADER_NOT_ALLOWED = Check(
 RETIRED_SETTING = Check(
     "errors.W007", "a retired `ERRORS_*` setting is still set; it is no longer read"
 )
-CHECKS = (
-    NO_MIDDLEWARE,
-    FOREIGN_HANDLER,
-    DETAILS_WITHOUT_DEBUG,
-    MIDDLEWARE_TOO_LATE,
-    HEADER_NOT_EXPOSED,
-    SCHEMA_WITHOUT_SPECTACULAR,
-    HANDLER_WITHOUT_DRF,
-    HEADER_NOT_ALLOWED,
-    RETIRED_SETTING,
-)
+CHECKS = tuple(value for value in tuple(globals().values()) if isinstance(value, Check))
 
 
 def all_checks() -> list[tuple[str, str, str]]:

@@ -8,14 +8,15 @@ pages (docs/settings.md, docs/checks.md) from it. Every attribute of `errors_set
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from django.conf import settings
+
+from .addresses import IPNetwork, parse_network
 
 T = TypeVar("T")
 Validator = Callable[[Any], str | None]
@@ -108,7 +109,7 @@ def _path_prefixes(value: Any) -> str | None:
 def _networks(value: Any) -> str | None:
     if isinstance(value, list | tuple) and all(isinstance(n, str) for n in value):
         try:
-            parse_networks(tuple(value))
+            _parse_networks(tuple(value))
         except ValueError:
             pass
         else:
@@ -134,13 +135,9 @@ def _integrations(value: Any) -> str | None:
     return f"must be a list or tuple of integration names among {', '.join(INTEGRATIONS)}"
 
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
 @lru_cache(maxsize=8)
-def parse_networks(networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    """Parse IP networks or single addresses ("10.0.0.0/8", "::1"); ValueError when one is not."""
-    return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
+def _parse_networks(networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(parse_network(network, strict=False) for network in networks)
 
 
 def _level(value: Any) -> int:
@@ -189,9 +186,6 @@ class Setting(Generic[T]):
             return self
         return self.convert(getattr(settings, self.name, self.default))
 
-    def __repr__(self) -> str:
-        return f"Setting({self.name!r}, {self.check_id!r})"
-
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
@@ -202,7 +196,7 @@ def _optional_str(value: Any) -> str | None:
 
 
 def _networks_of(value: Any) -> tuple[IPNetwork, ...]:
-    return parse_networks(tuple(value))
+    return _parse_networks(tuple(value))
 
 
 class ErrorsSettings:
@@ -305,23 +299,19 @@ class ErrorsSettings:
         """True only when both DEBUG and ERRORS_INCLUDE_EXCEPTION_DETAILS are on."""
         return bool(settings.DEBUG) and self.include_exception_details
 
-    def integration(self, name: str) -> bool:
-        """Tell whether ERRORS_INTEGRATIONS names `name` (one of `INTEGRATIONS`)."""
-        if name not in INTEGRATIONS:
-            raise ValueError(f"unknown integration {name!r}")
-        return name in self.integrations
-
 
 SETTINGS: tuple[Setting[Any], ...] = tuple(
     value for value in vars(ErrorsSettings).values() if isinstance(value, Setting)
 )
 
 
-class Retired:
+class Retired(NamedTuple):
     """A setting that is no longer read, and the check id it had: never given to another."""
 
-    def __init__(self, name: str, check_id: str, meaning: str, instead: str) -> None:
-        self.name, self.check_id, self.meaning, self.instead = name, check_id, meaning, instead
+    name: str
+    check_id: str
+    meaning: str
+    instead: str
 
 
 RETIRED: tuple[Retired, ...] = (

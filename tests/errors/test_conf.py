@@ -47,10 +47,7 @@ def test_values_are_read_on_access_and_converted() -> None:
         assert errors_settings.request_log_level == 30
         assert errors_settings.queue_timeout == 2.0
         assert [str(n) for n in errors_settings.metrics_allowed_networks] == ["10.0.0.0/8"]
-        assert errors_settings.integration("httpx")
-        assert not errors_settings.integration("requests")
-    with pytest.raises(ValueError, match="unknown integration 'guid'"):
-        errors_settings.integration("guid")
+        assert errors_settings.integrations == ("httpx",)
 
 
 def test_the_committed_reference_pages_are_what_the_declarations_generate(tmp_path: Path) -> None:
