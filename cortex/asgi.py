@@ -11,10 +11,10 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cortex.settings")
 
-from cortex import server  # noqa: E402
+from cortex import process, server  # noqa: E402
 
 # Before the settings load: a traceback at start is a log line too.
-server.log_uncaught_exceptions()
+process.log_uncaught_exceptions()
 
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
@@ -29,22 +29,24 @@ from errors.limits import ConcurrencyLimitGate  # noqa: E402
 from eventstream.flow import FlowControlMiddleware  # noqa: E402
 from workspaces.consumers import WorkspaceEventsConsumer  # noqa: E402
 
-# Channels routes ASGI applications where Django's path() expects views, hence the ignores.
-events_app = FlowControlMiddleware(CorrelationIdASGIMiddleware(WorkspaceEventsConsumer.as_asgi()))
+# Channels routes ASGI applications where Django's path() expects views, hence the ignores. Bodies
+# over DATA_UPLOAD_MAX_MEMORY_SIZE are refused before anything reads them (multipart ones too: the
+# API takes JSON). FlowControlMiddleware stays outermost: it needs the server's own `send`.
+events_app = FlowControlMiddleware(
+    BodyLimitMiddleware(
+        CorrelationIdASGIMiddleware(WorkspaceEventsConsumer.as_asgi()), limit_multipart=True
+    )
+)
+# Requests wait for their turn in the gate, before Django starts a thread for them.
+django_app = BodyLimitMiddleware(ConcurrencyLimitGate(django_asgi_app), limit_multipart=True)
 
 application = ProtocolTypeRouter(
     {
-        # Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused before Django reads them; the API
-        # takes JSON only, so multipart bodies get the same limit.
-        "http": BodyLimitMiddleware(
-            URLRouter(
-                [
-                    path("api/events/", events_app),  # type: ignore[arg-type]
-                    # Requests wait for their turn here, before Django starts a thread for them.
-                    re_path(r"", ConcurrencyLimitGate(django_asgi_app)),  # type: ignore[arg-type]
-                ]
-            ),
-            limit_multipart=True,
+        "http": URLRouter(
+            [
+                path("api/events/", events_app),  # type: ignore[arg-type]
+                re_path(r"", django_app),  # type: ignore[arg-type]
+            ]
         )
     }
 )

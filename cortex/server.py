@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any, Final, cast
 
 import daphne
@@ -33,10 +31,11 @@ from twisted.logger import (
 )
 from twisted.web import http
 
+from cortex.process import raise_open_file_limit
 from errors.asgi import find_header, payload_too_large
 from errors.conf import errors_settings
 from errors.context import reset_correlation_id, set_correlation_id
-from errors.logging import JsonFormatter, redact_url
+from errors.logging import redact_url
 
 WRITTEN_AGAINST: Final[dict[str, str]] = {"daphne": "4.2.3", "Twisted": "26.10.0"}
 
@@ -300,63 +299,7 @@ class AccessLog:
             )
 
 
-# --- the process: open-file limit, uncaught exceptions, install -----------------------------------
-
-
-def raise_open_file_limit() -> None:
-    """Raise the soft limit of open files to the hard limit; log the result; never raise."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        target = hard if hard != resource.RLIM_INFINITY else _nr_open()
-        if target is not None and soft != resource.RLIM_INFINITY and target > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    except Exception as exc:
-        logger.warning("Could not raise the open-file limit: %s", exc)
-        return
-    logger.info(
-        "Open-file limit: %s (was %s, hard limit %s)",
-        limit,
-        soft,
-        hard,
-        extra={"open_file_limit": limit, "previous_open_file_limit": soft},
-    )
-
-
-def _nr_open() -> int | None:
-    # An unlimited hard limit still stops at the kernel's per-process maximum on Linux.
-    try:
-        with open("/proc/sys/fs/nr_open") as file:
-            return int(file.read())
-    except (OSError, ValueError):
-        return None
-
-
-def log_uncaught_exceptions() -> None:
-    """Make an uncaught exception one log record instead of a bare traceback on stderr.
-
-    Before Django has configured logging (the settings failed), the record is written as a JSON
-    line by `errors.logging.JsonFormatter` itself, unless LOG_FORMAT is `console`.
-    """
-    previous = sys.excepthook
-
-    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        console = os.environ.get("LOG_FORMAT", "").strip().lower() == "console"
-        if issubclass(kind, KeyboardInterrupt) or (console and not settings.configured):
-            previous(kind, exc, tb)
-            return
-        if settings.configured:
-            logger.critical("Uncaught exception: %s", exc, exc_info=(kind, exc, tb))
-            return
-        record = logger.makeRecord(
-            logger.name, logging.CRITICAL, __file__, 0, "Uncaught exception: %s", (exc,),
-            (kind, exc, tb),
-        )  # fmt: skip
-        sys.stderr.write(JsonFormatter().format(record) + "\n")
-
-    sys.excepthook = hook
+# --- install ----------------------------------------------------------------------------------
 
 
 def install() -> None:
