@@ -31,7 +31,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         {"document_root": SIDECAR_DIR},
         name="sidecar-static",
     ),
-    re_path(r"^static/(?P<path>(?:errors|console)/.+)$", static_file, name="static"),
+    re_path(r"^static/(?P<path>(?:errors|eventstream|console)/.+)$", static_file, name="static"),
     path("", include("console.urls")),
 ]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.errors.test_client_js import database_url, node_or_skip
 from tests.support.accounts import forget_events, make_accounts
 from tests.support.fixtures import DaphneFactory
+from tests.support.node import database_url, node_or_skip
 from tests.support.servers import REPO_ROOT
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -207,5 +207,6 @@ def test_every_module_the_console_imports_is_served(client: Client) -> None:
         "/static/console/signin.js",
         "/static/console/workspaces.js",
         "/static/console/live.js",
+        "/static/eventstream/stream.js",
         "/static/errors/client.js",
     }

@@ -20,6 +20,8 @@ def test_healthz_reports_the_database(client: Client) -> None:
         ("/static/errors/client.js", "text/javascript; charset=utf-8"),
         ("/static/console/console.js", "text/javascript; charset=utf-8"),
         ("/static/errors/client.d.ts", "text/plain; charset=utf-8"),
+        ("/static/eventstream/stream.js", "text/javascript; charset=utf-8"),
+        ("/static/eventstream/stream.d.ts", "text/plain; charset=utf-8"),
         ("/static/console/console.css", "text/css; charset=utf-8"),
     ],
 )

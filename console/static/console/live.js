@@ -2,15 +2,15 @@
  * The live events panel: the stream's state, the caller's workspace events as they happen, and
  * what went wrong with the stream.
  *
- * The stream is the client module's EventStream: a fresh single-use ticket for every connection
- * (EventSource cannot send the token), and after any break a reconnection that resumes from the
- * last event id, so events published while it was away (a server restart, say) are replayed.
+ * The stream is the eventstream app's EventStream (eventstream/stream.js): a fresh single-use
+ * ticket for every connection (EventSource cannot send the token), and after any break a
+ * reconnection that resumes from the last event id, so events published while it was away (a server restart, say) are replayed.
  * When the server no longer holds them it says `events_lost`: the panel says so and the list is
  * reloaded, since it may be missing changes. Events caused by this tab's own requests are told
  * apart from the others' by their correlation id.
  */
 
-import { EventStream } from "../errors/client.js";
+import { EventStream } from "../eventstream/stream.js";
 import { announce, clear, element, showError } from "./alerts.js";
 
 const EVENT_TYPES = ["workspace.created", "workspace.updated", "workspace.deleted"];

@@ -1,11 +1,12 @@
 /**
- * A third-party page using the service's client module from the service itself: it signs in
+ * A third-party page using the service's client modules from the service itself: it signs in
  * through the API, opens the event stream with a ticket and lists the events it receives. All
  * of it crosses origins, so it works only as far as the service's CORS answers allow.
  */
 
 const service = new URL(window.location.href).searchParams.get("service");
-const { ApiClient, EventStream } = await import(`${service}/static/errors/client.js`);
+const { ApiClient } = await import(`${service}/static/errors/client.js`);
+const { EventStream } = await import(`${service}/static/eventstream/stream.js`);
 
 const client = new ApiClient(service);
 const form = document.getElementById("sign-in");

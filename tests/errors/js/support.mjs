@@ -1,5 +1,5 @@
-// What the client's Node tests share: the servers tests/errors/test_client_js.py started for
-// them (read from the environment), a local HTTP server of the test's own, and assertions.
+// What the Node tests of the clients share: the servers tests/support/node.py started for them
+// (read from the environment), a local HTTP server of the test's own, and assertions.
 
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -9,7 +9,7 @@ import { ApiClient, ApiError } from "../../../errors/static/errors/client.js";
 function required(name) {
   const value = process.env[name];
   if (!value)
-    throw new Error(`${name} is not set: run these tests through tests/errors/test_client_js.py`);
+    throw new Error(`${name} is not set: run these tests through pytest (tests/support/node.py)`);
   return value;
 }
 

@@ -3,9 +3,10 @@
 // Node has no EventSource; TestEventSource (eventsource.mjs) stands in for the browser's.
 
 import assert from "node:assert/strict";
+import { register } from "node:module";
 import { afterEach, test } from "node:test";
 
-import { ApiClient, ApiError, EventStream } from "../../../errors/static/errors/client.js";
+import { ApiClient, ApiError } from "../../../errors/static/errors/client.js";
 import { TestEventSource } from "./eventsource.mjs";
 import {
   ACCOUNTS,
@@ -15,7 +16,12 @@ import {
   closedPort,
   login,
   until,
-} from "./support.mjs";
+} from "../../errors/js/support.mjs";
+
+// stream.js imports the client as served, from "../errors/client.js": resolved as /static/ lays
+// the files out (static-layout.mjs), to the same module as the tests' own import above.
+register("./static-layout.mjs", import.meta.url);
+const { EventStream } = await import("../../../eventstream/static/eventstream/stream.js");
 
 const WORKSPACES = "/api/workspaces/";
 const EVENT_ID = /^\d+-\d+$/;
