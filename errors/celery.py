@@ -1,26 +1,6 @@
-"""Celery tasks under the correlation id (and trace) of the code that published them.
+"""Celery tasks under the correlation id and trace of their publisher, failures logged once.
 
-`connect()` connects receivers to Celery's signals (public extension points; nothing is patched):
-
-- `before_task_publish`: a task published while a request, a command or another task is being
-  served carries its correlation id in the message header `errors_correlation_id`, and inside a
-  trace `traceparent` and `tracestate` (unless the message has its own, as OpenTelemetry's Celery
-  instrumentation gives it);
-- `task_prerun` / `task_postrun`: the worker runs the task under that correlation id (a new one
-  when the message has none) and continues its trace with a span of its own, so every line the
-  task logs carries them; both are restored afterwards;
-- `task_retry`: each retry is logged once at WARNING on `errors.tasks` and counted in
-  `task_retries_total`;
-- `task_failure`: each failure is logged once on `errors.tasks`, at ERROR with the traceback (at
-  INFO without it for the task's expected exceptions, `Task.throws`), with the task name, task id
-  and correlation id, and counted in `task_failures_total`. Celery's own lines for failures and
-  retries (`celery.app.trace`, which also write the task's arguments) are dropped, so each is
-  logged once.
-
-`ErrorsConfig.ready()` calls `connect()` when ERRORS_INTEGRATIONS names "celery" and Celery is
-loaded by then; a project that loads Celery later calls it where it creates its Celery app. It is
-idempotent.
-Written against Celery 5.7. Importing this module needs Celery (the `[celery]` extra).
+Written against Celery 5.7; needs the `[celery]` extra. See docs/background-work.md.
 """
 
 from __future__ import annotations

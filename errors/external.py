@@ -1,42 +1,6 @@
 """Outgoing calls: failures become `ExternalServiceException`, requests carry the correlation id.
 
-The guard, as a context manager or a decorator (sync and async functions)::
-
-    with external_service("billing"):
-        response = client.get(url)
-        response.raise_for_status()
-        data = response.json()
-
-    @external_service("billing")
-    async def fetch_invoice(invoice_id: str) -> dict[str, Any]: ...
-
-turns a failure of the call into `ExternalServiceException` (code `external_service_error`) whose
-details name the service and the kind of failure:
-
-| failure                                                        | status | details.reason     |
-| -------------------------------------------------------------- | ------ | ------------------ |
-| connection refused, DNS failure, reset, TLS error (any OSError) | 502    | `connection_error` |
-| timeout (httpx, requests, TimeoutError, asyncio)               | 504    | `timeout`          |
-| upstream answered 4xx/5xx (`raise_for_status()`)               | 502    | `bad_status`       |
-| invalid JSON, undecodable body, too many redirects             | 502    | `invalid_response` |
-
-`details` is `{"service_name", "reason"}` plus `upstream_status` for `bad_status`. An upstream 4xx
-is a 502 as well: our client's request was fine, it is our call that the upstream refused, and
-our client can do nothing about it. Nothing the upstream sent (body, reason phrase, error text)
-and no URL is put into the message or details; the original exception is chained (`raise … from
-exc`), so the server's log line keeps it. `AppException`s raised inside pass through untouched
-(so nested guards keep the innermost service name), and so does anything that is not a failure
-of the call (a `KeyError` in our own code stays a 500 `internal_error`).
-
-httpx and requests are optional: their exceptions are recognised only when the library has
-been imported, and this module imports neither at import time.
-
-Outgoing requests carry the current correlation id in ERRORS_CORRELATION_ID_HEADER (and, inside
-a trace, `traceparent`/`tracestate`) through the libraries' own extension points:
-`httpx_event_hooks()` / `httpx_async_event_hooks()` for an httpx client's `event_hooks`, and
-`correlate_session()` for a `requests.Session` (an adapter whose `add_headers` adds them).
-`instrument_http_clients()` wraps the clients' `send` instead; `ErrorsConfig.ready()` calls it
-only for "httpx" / "requests" named in ERRORS_INTEGRATIONS. See docs/integrations.md.
+See docs/background-work.md.
 """
 
 from __future__ import annotations
@@ -141,8 +105,7 @@ def translate(exc: BaseException, service_name: str) -> ExternalServiceException
 
 
 class external_service:  # a lower-case class: it reads like a function at the call site
-    """Guard an outgoing call to `service_name`: a context manager (sync and async) and a
-    decorator (of sync and async functions). See the module docstring for the mapping."""
+    """Guard an outgoing call to `service_name` (context manager or decorator, sync or async)."""
 
     def __init__(self, service_name: str) -> None:
         if not service_name:
@@ -218,9 +181,7 @@ def _propagation_enabled() -> bool:
 
 
 def correlation_headers() -> dict[str, str]:
-    """The headers that carry the current correlation id and trace to a call made now:
-    `{X-Correlation-ID: id}`, plus `traceparent` (and `tracestate`) inside a trace; empty when
-    neither is current or ERRORS_PROPAGATE_CORRELATION_ID is off."""
+    """The headers that carry the current correlation id and trace to a call made now."""
     correlation_id = get_correlation_id()
     trace = current_trace()
     if not (correlation_id or trace) or not _propagation_enabled():
@@ -232,8 +193,7 @@ def correlation_headers() -> dict[str, str]:
 
 
 def add_correlation_header(headers: MutableMapping[str, str]) -> None:
-    """Add the current correlation id (and trace) to case-insensitive `headers`, each unless
-    they carry it already."""
+    """Add the current correlation id and trace to `headers`, each unless already there."""
     correlation_id = get_correlation_id()
     trace = current_trace()
     if not (correlation_id or trace) or not _propagation_enabled():
@@ -255,8 +215,7 @@ async def _httpx_async_request(request: Any) -> None:
 
 
 def httpx_event_hooks() -> dict[str, list[Callable[..., Any]]]:
-    """`event_hooks` for an `httpx.Client` whose requests carry the correlation id:
-    `httpx.Client(event_hooks=httpx_event_hooks())`."""
+    """`event_hooks` for an `httpx.Client` whose requests carry the correlation id."""
     return {"request": [_httpx_request]}
 
 
@@ -270,8 +229,7 @@ def _adapter_class() -> type:
     from requests.adapters import HTTPAdapter
 
     class CorrelationIdAdapter(HTTPAdapter):
-        """requests' transport adapter, adding the correlation id in `add_headers`, the method
-        requests leaves for subclasses to add headers (requests' own hooks see responses only)."""
+        """Adds the correlation id in `add_headers` (requests' hooks see responses only)."""
 
         def add_headers(self, request: Any, **kwargs: Any) -> None:
             super().add_headers(request, **kwargs)
@@ -281,9 +239,7 @@ def _adapter_class() -> type:
 
 
 def correlate_session(session: Any, **adapter_kwargs: Any) -> Any:
-    """Mount an adapter on `session` (a `requests.Session`) for `http://` and `https://` that adds
-    the correlation id to each request it sends; returns the session. `adapter_kwargs` go to
-    `HTTPAdapter` (`max_retries`, `pool_maxsize`…)."""
+    """Mount a correlating `HTTPAdapter(**adapter_kwargs)` on a `requests.Session`; return it."""
     adapter = _adapter_class()(**adapter_kwargs)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -341,11 +297,7 @@ def _client_classes(library: str) -> list[tuple[type, Callable[..., Any]]]:
 
 
 def instrument_http_clients(libraries: tuple[str, ...] = ("httpx", "requests")) -> list[str]:
-    """Make httpx and requests send the correlation id; returns the libraries instrumented.
-
-    Wraps `httpx.Client.send`, `httpx.AsyncClient.send` and `requests.Session.send` of the
-    libraries that can be imported (the others are skipped). Idempotent and thread-safe.
-    """
+    """Wrap the clients' `send` to add the correlation id; return the libraries instrumented."""
     done = []
     with _lock:
         for library in libraries:

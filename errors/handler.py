@@ -1,7 +1,4 @@
-"""The DRF exception handler.
-
-Set `REST_FRAMEWORK["EXCEPTION_HANDLER"] = "errors.handler.exception_handler"`.
-"""
+"""The DRF exception handler (`REST_FRAMEWORK["EXCEPTION_HANDLER"]`); see docs/handling.md."""
 
 from __future__ import annotations
 
@@ -21,10 +18,6 @@ except ImportError as exc:  # pragma: no cover - exercised by the consumer-proje
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
-    """Answer every exception raised in a DRF view with the error envelope.
-
-    Unlike DRF's default handler it never returns None: unknown exceptions become a 500
-    `internal_error` here, logged with their traceback, instead of propagating to Django.
-    """
+    """Answer every exception raised in a DRF view with the error envelope (never None)."""
     request = context.get("request")
     return handle_exception(exc, getattr(request, "_request", request))

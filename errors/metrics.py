@@ -1,15 +1,4 @@
-"""Prometheus metrics of requests and handled errors (prometheus_client).
-
-Metrics exist only while ERRORS_ENABLE_MONITORING is on (the default); with it off nothing is
-created or counted, and recording costs one attribute check. Labels stay low-cardinality: route
-templates (`api/workspaces/<uuid:workspace_id>/`), never raw paths or ids; regex routes, such as
-DRF routers' (`^widgets/(?P<pk>[^/.]+)/$`), are written the same way (`widgets/<pk>/`, see
-`errors.routes`).
-
-With several worker processes set PROMETHEUS_MULTIPROC_DIR (an empty directory, shared by the
-processes and emptied before they start); prometheus_client then keeps each process's values in
-files there and `/metrics` adds them up. Gauges of processes that died are dropped at start-up.
-"""
+"""Prometheus metrics of requests and handled errors (prometheus_client). See docs/metrics.md."""
 
 from __future__ import annotations
 
@@ -72,8 +61,7 @@ class Metrics:
             "errors_alerts_total",
             "Times the handled-error count of a 60 s window reached ERROR_ALERT_THRESHOLD.",
         )
-        # labels() validates and locks on every call; the children it returns are cached here,
-        # so counting a request is two dict lookups and two increments.
+        # labels() validates and locks on every call: its children are cached here.
         self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def request_children(self, method: str, route: str, status: int) -> tuple[Any, Any]:
@@ -81,9 +69,7 @@ class Metrics:
         key = (method, route, status)
         children = self._request_children.get(key)
         if children is None:
-            # No lock: threads that miss together each call labels(), which locks and hands
-            # them all the same children, and setdefault keeps the first pair stored. A race
-            # costs one extra labels() call, never a second time series.
+            # No lock: a race costs one extra labels() call, never a second time series.
             children = self._request_children.setdefault(
                 key,
                 (
@@ -95,8 +81,7 @@ class Metrics:
 
 
 _metrics: Metrics | None = None
-# Creating Metrics registers its collectors with prometheus_client, which refuses a name twice
-# ("Duplicated timeseries"): threads serving the first requests together must not all create it.
+# prometheus_client refuses a name twice: threads of the first requests must not all create it.
 _metrics_lock = threading.Lock()
 
 
@@ -111,17 +96,12 @@ def metrics() -> Metrics | None:
 
 
 def ensure_metrics() -> None:
-    """Create the metrics now, when monitoring is on; `ErrorsConfig.ready()` calls it.
-
-    Made at start-up, they cost no request any time, and `/metrics` lists every metric, at zero,
-    from the first scrape. `metrics()` still creates them, once, if monitoring is turned on later.
-    """
+    """Create the metrics now, when monitoring is on (`ErrorsConfig.ready()` calls it)."""
     metrics()
 
 
 def record_request(method: str, route: str | None, status: int, seconds: float) -> None:
-    """Count one answered request; `route` is its `errors.routes.route_label` (None when no URL
-    matched)."""
+    """Count one answered request; `route` is its route label (None when no URL matched)."""
     m = metrics()
     if m is None:
         return
@@ -185,10 +165,7 @@ def exposition() -> tuple[bytes, str]:
 
 
 def forget_dead_processes() -> None:
-    """Drop the live gauges of processes that are gone (their counters still count).
-
-    `ErrorsConfig.ready()` calls it when ERRORS_INTEGRATIONS names "prometheus_multiprocess".
-    """
+    """Drop the live gauges of processes that are gone (their counters still count)."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not directory or not os.path.isdir(directory):
         return

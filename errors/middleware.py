@@ -1,6 +1,6 @@
 """`CorrelationIdMiddleware`: a correlation id for every request, and JSON for every error.
 
-Put it first in MIDDLEWARE; what it does for each request is described in docs/asgi.md.
+Put it first in MIDDLEWARE; docs/asgi.md and docs/handling.md describe what it does.
 """
 
 from __future__ import annotations
@@ -87,11 +87,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponseBase | None:
-        """Answer an exception from a plain Django view (DRF views handle their own).
-
-        A browser's request is left to Django when Django renders the exception itself (404,
-        403, 400, 500, and the technical pages in DEBUG); `_finish` then logs it once.
-        """
+        """Answer an exception from a plain Django view; a browser's is left to Django's pages."""
         if prefers_html(request) and not isinstance(exception, _API_EXCEPTIONS):
             return None
         return handle_exception(exception, request)
@@ -115,9 +111,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         return set_correlation_id(correlation_id), None if trace is None else set_trace(trace)
 
     def _refuse_early(self, request: HttpRequest) -> HttpResponseBase | None:
-        # Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when request.body or request.POST is
-        # read; refusing on the declared length covers views that never read it (under WSGI:
-        # under ASGI, errors.asgi.BodyLimitMiddleware refuses before Django reads the body).
+        # Django checks the limit only when the body is read; this covers views that never do.
         meta = request.META
         limit = body_limit(meta.get("CONTENT_TYPE"))
         if declared_too_large(meta.get("CONTENT_LENGTH"), limit):
@@ -171,12 +165,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
             )
 
     def _adopt(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        """Make an error response that did not come from `errors` follow the contract.
-
-        JSON bodies (a view's own JsonResponse) are kept and only logged, and so are the pages
-        browsers get; other error pages are replaced by the envelope, with the exception Django
-        reported for them when there was one.
-        """
+        """Make an error response that did not come from `errors` follow the contract."""
         exception = getattr(request, "_errors_exception", None)
         info = normalize(exception) if exception is not None else for_status(response.status_code)
         info.status = response.status_code
@@ -190,8 +179,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         return respond(info, request)
 
 
-# Exceptions that are API errors whoever asks: a browser gets their envelope too, since Django has
-# no page for a 409 or a 503.
+# API errors whoever asks: Django has no page for a 409 or a 503.
 _API_EXCEPTIONS: tuple[type[Exception], ...] = (AppException, DatabaseError)
 try:
     from rest_framework.exceptions import APIException
@@ -202,12 +190,7 @@ else:
 
 
 def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
-    """`got_request_exception` receiver: keep the exception of a 500, note the signal was sent.
-
-    Exceptions raised outside views (in middleware below ours) are turned into responses by
-    Django itself, which sends the signal; `_adopt` uses the exception kept here to log and
-    describe them properly, and `errors.handling.signal_server_error` does not send it again.
-    """
+    """`got_request_exception` receiver: keep the exception of a 500, note the signal was sent."""
     if request is not None:
         request._errors_exception = sys.exc_info()[1]  # type: ignore[attr-defined]
         request._errors_signalled = True  # type: ignore[attr-defined]

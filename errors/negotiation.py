@@ -1,12 +1,4 @@
-"""Who gets the envelope and who gets Django's HTML error page.
-
-API clients (`Accept: application/json`, `*/*`, or no Accept at all) get the JSON envelope. A
-browser, whose Accept prefers `text/html`, gets Django's own page for the errors Django renders
-itself (404, 403, 400, 500, CSRF failures; in DEBUG the technical pages), so the admin and
-server-rendered pages keep working. Paths under ERRORS_JSON_PATH_PREFIXES (an API's `/api/`) are
-always JSON, whatever the Accept says. DRF views keep DRF's content negotiation: their errors
-come through the exception handler, which always answers with the envelope.
-"""
+"""Who gets the envelope, problem details or Django's HTML error page (docs/handling.md)."""
 
 from __future__ import annotations
 
@@ -33,9 +25,7 @@ def prefers_html(request: HttpRequest | None) -> bool:
 
 
 def wants_problem_details(accept: str | None) -> bool:
-    """Whether an error should be problem details: ERRORS_PROBLEM_DETAILS says always, or the
-    client's Accept names `application/problem+json` with a quality above 0 (read by Django's
-    own Accept parsing, the one `get_preferred_type` uses)."""
+    """Whether an error should be problem details (ERRORS_PROBLEM_DETAILS or the Accept)."""
     if errors_settings.problem_details_default:
         return True
     if not accept or PROBLEM_CONTENT_TYPE not in accept.lower():

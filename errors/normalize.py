@@ -1,10 +1,4 @@
-"""Turning whatever was raised into one shape, `ErrorInfo`, before anything is rendered.
-
-Django, DRF, database drivers and our own exceptions all end up here; `errors.render` is then the
-only code that builds error bodies. Messages of exceptions we do not own are never copied into an
-`ErrorInfo` unless they are written for clients (DRF's `APIException` details and the message a
-developer gave `Http404` or `PermissionDenied`).
-"""
+"""Whatever was raised, turned into one shape, `ErrorInfo`, before rendering (docs/handling.md)."""
 
 from __future__ import annotations
 
@@ -49,9 +43,7 @@ class ErrorInfo:
 
     @property
     def is_server_error(self) -> bool:
-        """The service's fault: a 5xx at ERROR or above, logged with its traceback and told to
-        `got_request_exception` receivers. A 5xx the catalog rates lower (503 `service_busy`:
-        overloaded, not failing) is answered as a 5xx but is none of these."""
+        """The service's fault: a 5xx at ERROR or above (not 503 `service_busy`)."""
         return self.status >= 500 and self.level >= logging.ERROR
 
 
@@ -79,12 +71,7 @@ def _info(
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Flatten DRF/Django validation errors into `{"dotted.path": [messages]}`.
-
-    Nested serializers become `metadata.color`; list items, whether DRF gives them as a list of
-    dicts or (DRF 3.18 ListField) as a dict keyed by index, become `items.0.name`. Messages that
-    belong to no field are listed under `non_field_errors`.
-    """
+    """Flatten DRF/Django validation errors into `{"dotted.path": [messages]}`."""
     out: dict[str, list[str]] = {}
     _flatten_into(out, detail, prefix)
     return out
@@ -182,8 +169,7 @@ def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInf
 _FIELD_FETCH_BLOCKED: type[Exception] | None = getattr(django_exc, "FieldFetchBlocked", None)
 
 
-# What Django 6.1's FETCH_RAISE says (django/db/models/fetch_modes.py); the exception carries
-# no attributes. Should the wording change, the log line simply goes without the two fields.
+# Django 6.1's FETCH_RAISE message (the exception has no attributes); if it changes, no fields.
 _BLOCKED_FETCH = re.compile(r"Fetching of (?P<model>[\w.]+)\.(?P<field>\w+) blocked\.")
 
 
@@ -207,14 +193,9 @@ _registered: list[tuple[tuple[type[BaseException], ...], Translate]] = []
 def register(
     exceptions: type[BaseException] | tuple[type[BaseException], ...], translate: Translate
 ) -> None:
-    """Answer `exceptions` (and their subclasses), when nothing caught them, as the
-    `AppException` that `translate(exc)` returns: the way to give a backing service's errors a
-    code of their own, such as a 503 with Retry-After for a store that cannot be reached.
+    """Answer uncaught `exceptions` as the `AppException` that `translate(exc)` returns.
 
-    Call it from `AppConfig.ready()`. Registrations are consulted in their order, after the
-    built-in mappings (`AppException`, DRF, Django, the database); the exception that was raised
-    stays the cause that is logged, and its text never reaches the client. Registering the same
-    pair again changes nothing.
+    Call it from `AppConfig.ready()`; see docs/handling.md.
     """
     if not isinstance(exceptions, tuple):
         exceptions = (exceptions,)
@@ -249,14 +230,12 @@ def normalize(exc: BaseException) -> ErrorInfo:
             return _from_app(translate(exc), cause=exc)
     info = _info("internal_error", exc=exc)
     if _FIELD_FETCH_BLOCKED is not None and isinstance(exc, _FIELD_FETCH_BLOCKED):
-        # The developer's bug (a queryset that should have loaded the field): a plain 500 for
-        # the client, the model and field on the log line.
+        # The developer's bug: a plain 500 for the client, the model and field on the log line.
         info.log_extra = blocked_fetch(exc)
     return info
 
 
-# Codes for error responses that someone else built (Django's own pages, a bare
-# HttpResponseNotAllowed); anything not listed falls back to client_error / internal_error.
+# Codes for error responses someone else built; others fall back to client_error/internal_error.
 _STATUS_CODES = {
     400: "bad_request",
     401: "authentication_error",

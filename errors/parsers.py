@@ -1,22 +1,6 @@
 """A JSON parser for DRF that answers hostile documents with 400 `parse_error`, never a 500.
 
-`errors.parsers.JSONParser` replaces `rest_framework.parsers.JSONParser` (same media type, same
-messages' form). On top of what DRF's parser does it refuses:
-
-- documents nested deeper than `ERRORS_JSON_MAX_DEPTH` arrays and objects (64 by default).
-  Python's `json` recurses once per level and raises `RecursionError` a few hundred levels down,
-  and code that walks the parsed data (serializers, encoders, the database driver) recurses too;
-  the depth is measured on the text first, without recursion, in linear time;
-- `NaN`, `Infinity` and `-Infinity`, which are not JSON, whatever DRF's `STRICT_JSON` says;
-- a charset in `Content-Type` that is not a text encoding;
-- a body longer than DATA_UPLOAD_MAX_MEMORY_SIZE, with Django's `RequestDataTooBig` (413
-  `payload_too_large`), reading at most one byte past the limit. DRF 3.17 and later read the
-  body through `request.body`, which Django checks; DRF 3.16 hands the parser the raw stream,
-  which nothing checks, so without this a body over the limit was parsed and validated (a 400,
-  or even a success) wherever `errors.middleware` did not refuse it first.
-
-Numbers too large for a float (`1e400`) parse as infinity, as in Python's `json`: DRF's number
-fields and `JSONField` refuse it in validation, where the field's name can be reported.
+See docs/handling.md for what it refuses and why.
 """
 
 from __future__ import annotations
@@ -34,20 +18,14 @@ from rest_framework.exceptions import ParseError
 
 from .conf import errors_settings
 
-# A JSON string, closing quote optional: an unterminated string then runs to the end of the text
-# instead of being retried from every later quote (which would take quadratic time).
+# A JSON string, closing quote optional: an unterminated one is not retried (quadratic time).
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def json_depth(text: str) -> int:
-    """How deeply the arrays and objects of a JSON text nest (0 for a bare string or number).
-
-    Brackets inside strings do not count. Measured on the text, not by parsing, so any depth is
-    measured without recursion; a malformed text gets a number that only the parser's own error
-    makes sense of.
-    """
+    """How deeply the arrays and objects of a JSON text nest, measured without recursion."""
     if text.count("[") + text.count("{") == 0:
         return 0
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
@@ -81,7 +59,7 @@ def _read_within_limit(stream: IO[Any] | None) -> bytes | str:
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, bounded in depth and strict about what JSON is (see the module)."""
+    """DRF's JSON parser, bounded in depth and strict about what JSON is."""
 
     def parse(
         self,
@@ -89,14 +67,12 @@ class JSONParser(parsers.JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Parse the request body; any document it cannot take is a `ParseError` (400), a body
-        over DATA_UPLOAD_MAX_MEMORY_SIZE `RequestDataTooBig` (413)."""
+        """Parse the body: `ParseError` (400) for a bad document, `RequestDataTooBig` (413)."""
         context = parser_context or {}
         encoding = context.get("encoding") or settings.DEFAULT_CHARSET
         raw = _read_within_limit(stream)
         try:
-            # bytes.decode() accepts text encodings only: a bytes-to-bytes codec such as
-            # bz2_codec (which would inflate a small body) is a LookupError here.
+            # decode() takes text encodings only: bz2_codec & co. are a LookupError here.
             text = raw.decode(encoding) if isinstance(raw, bytes) else str(raw)
         except LookupError:
             raise ParseError("Unsupported charset in the Content-Type header.") from None

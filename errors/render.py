@@ -1,10 +1,4 @@
-"""Rendering an `ErrorInfo` as the HTTP response the client gets: the only place bodies are built.
-
-The envelope is `{"error": {"code", "message", "correlation_id", "details"?, "debug_info"?}}`.
-`debug_info` is added to 5xx answers only while DEBUG and ERRORS_INCLUDE_EXCEPTION_DETAILS are
-both on. A client that accepts `application/problem+json` (or every client, with
-ERRORS_PROBLEM_DETAILS) gets the same facts as RFC 9457 problem details instead.
-"""
+"""An `ErrorInfo` as the response: the only place error bodies are built (docs/handling.md)."""
 
 from __future__ import annotations
 
@@ -23,8 +17,7 @@ JSON_CONTENT_TYPE = "application/json"
 
 
 def _default(value: Any) -> str:
-    # Details are meant to be JSON already; anything else is shown as text rather than failing
-    # the error response itself.
+    # Details are meant to be JSON already; anything else is shown as text, not a failure.
     return str(value)
 
 

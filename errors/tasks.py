@@ -1,37 +1,6 @@
-"""Django's background tasks under the correlation id and trace of whoever enqueued them, and
-their failures logged once.
+"""Django's tasks under the correlation id and trace of their enqueuer, failures logged once.
 
-Works with `django.tasks` (Django 6+) and with the django-tasks backport (`django_tasks`) on
-Django 5.2, whichever is importable, through their public API only. A task carries no headers, so
-the correlation id travels with the task's arguments: the enqueuer passes it with `enqueue`, and
-the task function takes it off with `correlated`.
-
-    from django.tasks import task          # `from django_tasks import task` on Django 5.2
-    from errors.tasks import correlated, enqueue
-
-    @task()
-    @correlated
-    def send_report(report_id: int) -> None: ...
-
-    enqueue(send_report, 42)               # in a view: the worker logs with the view's id
-
-- `enqueue(task, *args, **kwargs)` (and `aenqueue`) enqueues `task` with one more keyword
-  argument, `errors_context`: the current correlation id and, inside a trace, `traceparent` and
-  `tracestate` (stored with the other arguments, as JSON). It refuses a task whose function is
-  not `correlated`.
-- `correlated` (under `@task`) takes `errors_context` off and runs the function under that
-  correlation id (a new one when the task was enqueued without it) and continues the trace with
-  a span of its own, so every line the task logs, and every call it makes, carries them. Both are
-  restored afterwards.
-- `connect()` connects a `task_finished` receiver: every failed run is logged once, at ERROR on
-  `errors.tasks`, with the traceback, the task (its module path), task id, attempt and the
-  enqueuer's correlation id, and counted in `django_task_failures_total{task}`. Django's own line
-  for it (`django.tasks`, or `django_tasks` on 5.2: "Task id=… path=… state=FAILED", with the
-  traceback again) is dropped. `ErrorsConfig.ready()` calls it when ERRORS_INTEGRATIONS names
-  "django_tasks"; a project may call it itself instead.
-
-Whoever logs an exception here or in `errors.celery` marks it (`mark_logged`), and a marked
-exception is not logged again.
+See docs/background-work.md.
 """
 
 from __future__ import annotations
@@ -114,8 +83,7 @@ def _check(task: Any) -> None:
 
 
 def enqueue(task: Any, /, *args: Any, **kwargs: Any) -> Any:
-    """`task.enqueue(*args, **kwargs)`, with the current correlation id and trace; returns the
-    backend's `TaskResult`. `task` must be a `correlated` task (TypeError otherwise)."""
+    """`task.enqueue(*args, **kwargs)` with the current correlation id and trace."""
     _check(task)
     kwargs[CONTEXT_ARGUMENT] = carried_context()
     return task.enqueue(*args, **kwargs)
@@ -129,8 +97,7 @@ async def aenqueue(task: Any, /, *args: Any, **kwargs: Any) -> Any:
 
 
 def _read(carried: Any) -> tuple[str | None, Any]:
-    """The correlation id and trace in an `errors_context` value; None for what is missing or
-    invalid (the value comes from the database, so it is checked like a header)."""
+    """The correlation id and trace in an `errors_context` value, each None when invalid."""
     if not isinstance(carried, dict):
         return None, None
     correlation_id = carried.get("correlation_id")
@@ -158,11 +125,7 @@ def _running_under(carried: Any) -> Iterator[None]:
 
 
 def correlated(func: F) -> F:
-    """Run a task function under the correlation id and trace that `enqueue` passed to it.
-
-    Put it under `@task` (Django validates and names the task after the function, which this
-    keeps). Sync and async functions alike; `takes_context=True` tasks too.
-    """
+    """Run a task function (under `@task`) with the correlation id and trace `enqueue` passed."""
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
@@ -187,10 +150,7 @@ def correlated(func: F) -> F:
 
 
 def on_task_finished(sender: Any = None, task_result: Any = None, **kwargs: Any) -> None:
-    """`task_finished`: log a failed run once, at ERROR with its traceback, and count it.
-
-    Never raises: the worker sends the signal while it handles the task's exception.
-    """
+    """`task_finished`: log a failed run once and count it; never raises."""
     if task_result is None or task_result.status != _FAILED:
         return
     try:
@@ -256,8 +216,7 @@ _DISPATCH_UID: Final = "errors.tasks.on_task_finished"
 
 
 def connect() -> bool:
-    """Connect the failure receiver and the duplicate-line filter; False (and nothing done)
-    without a tasks module. Calling it again changes nothing."""
+    """Connect the failure receiver and the duplicate-line filter; False without a tasks module."""
     module = tasks_module()
     if module is None:
         return False

@@ -1,13 +1,4 @@
-"""The URLs `errors` serves: `/metrics` and the problem-details `type` pages.
-
-Include them at the root of your URLconf::
-
-    urlpatterns = [path("", include("errors.urls")), ...]
-
-`metrics` is Prometheus text format (404 while ERRORS_ENABLE_MONITORING is off);
-`api/errors/<code>` is one catalog entry, where ERRORS_PROBLEM_TYPE_BASE (`/api/errors/`) points.
-Included under another prefix, set ERRORS_PROBLEM_TYPE_BASE to match.
-"""
+"""The URLs `errors` serves: `/metrics` and the problem-details `type` pages (docs/metrics.md)."""
 
 from django.urls import path
 

@@ -1,10 +1,6 @@
-"""Django's error views, answering API clients with the envelope and browsers with Django's pages.
+"""Django's error views: the envelope for API clients, Django's pages for browsers.
 
-`CorrelationIdMiddleware` already turns Django's own error pages into the envelope; setting these
-as the root URLconf's `handler400/403/404/500` and as CSRF_FAILURE_VIEW also keeps what only these
-views know (the CSRF failure reason, the exception of a 500) and skips rendering HTML first. A
-client that prefers HTML (`errors.negotiation`) gets Django's default view's page, which the
-middleware then logs once.
+See docs/handling.md.
 """
 
 from __future__ import annotations
@@ -52,11 +48,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF_FAILURE_VIEW; Django's reasons are fixed sentences, safe to show.
-
-    Django logs the reason on `django.security.csrf` for every response that is not marked as
-    logged; this one is unmarked, so that line is written (with the correlation id).
-    """
+    """CSRF_FAILURE_VIEW; Django's reasons are fixed sentences, safe to show."""
+    # Unmarked as logged, so Django writes its `django.security.csrf` line with the reason.
     if prefers_html(request):
         return csrf.csrf_failure(request, reason)
     message = f"CSRF verification failed: {reason}" if reason else None
@@ -68,13 +61,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
-    """`/metrics`: Prometheus text format (404 while ERRORS_ENABLE_MONITORING is off).
-
-    Open to every client unless limited: ERRORS_METRICS_ALLOWED_NETWORKS refuses clients whose
-    REMOTE_ADDR is outside those networks (403), ERRORS_METRICS_BEARER_TOKEN requests without
-    `Authorization: Bearer <that token>` (401, `WWW-Authenticate: Bearer`). With both set, a
-    request must pass both, the network first.
-    """
+    """`/metrics`, limited by network and bearer token when set (docs/metrics.md)."""
     from .conf import errors_settings
     from .metrics import exposition
 
