@@ -13,11 +13,9 @@ _PORT = re.compile(r"[0-9]{1,5}")
 
 
 def parse_address(text: str) -> IPAddress | None:
-    """The IP address in `text` (a `REMOTE_ADDR`, an `X-Forwarded-For` entry; a port is allowed:
-    `192.0.2.1:443`, `[2001:db8::1]:443`), or None for anything else (a name, garbage, nothing).
+    """The IP address in `text` (port allowed: `192.0.2.1:443`, `[2001:db8::1]:443`), or None.
 
-    `::ffff:a.b.c.d` becomes the IPv4 address, so one client has one identity on a dual-stack
-    socket.
+    `::ffff:a.b.c.d` becomes the IPv4 address: one client, one identity on a dual-stack socket.
     """
     text = text.strip()
     if text.startswith("["):

@@ -1,7 +1,6 @@
 """Error-rate alerting, checked as errors are recorded: one CRITICAL line per burst.
 
-See docs/logging.md, "Error-rate alert".
-"""
+See docs/logging.md, "Error-rate alert"."""
 
 from __future__ import annotations
 

@@ -11,11 +11,7 @@ from django.core.signals import got_request_exception
 
 
 class ErrorsConfig(AppConfig):
-    """Registers the checks, connects `errors`' own receivers and builds the metrics registry.
-
-    Nothing of another library changes unless ERRORS_INTEGRATIONS names it; docs/integrations.md
-    says what each name changes and through which extension point.
-    """
+    """Checks, own receivers, metrics; integrations only as named (docs/integrations.md)."""
 
     name = "errors"
     verbose_name = "Error handling"
@@ -48,9 +44,7 @@ class ErrorsConfig(AppConfig):
             from sentry_sdk.integrations.logging import ignore_logger
 
             ignore_logger("errors")
-        # Looked up, not imported: a project that uses Celery has loaded it by now (its Celery
-        # app is usually imported by the project package); one that loads it later calls
-        # errors.celery.connect() itself.
+        # Looked up, not imported: a project that loads Celery later calls connect() itself.
         if "celery" in named and "celery" in sys.modules:
             from .celery import connect
 
@@ -62,12 +56,10 @@ class ErrorsConfig(AppConfig):
 
 
 def _give_commands_correlation_ids() -> None:
-    """Run every management command under a fresh correlation id of its own (once installed).
+    """Run every management command under a correlation id of its own, unless one is current.
 
-    Django has no hook around commands (written against Django 5.2-6.1), so BaseCommand.execute
-    is wrapped: the lines a command logs then group together like a request's. A command called
-    from code that already has an id (call_command inside a request or a task) keeps that id.
-    """
+    Django has no hook around commands (written against Django 5.2-6.1): BaseCommand.execute is
+    wrapped."""
     from django.core.management.base import BaseCommand
 
     from .context import (

@@ -1,7 +1,4 @@
-"""ASGI middleware of `errors`: correlation ids for raw ASGI apps, and the request body limit.
-
-How to use them, and why the body limit must wrap Django's ASGI app: docs/asgi.md.
-"""
+"""ASGI middleware: correlation ids for raw ASGI apps, and the request body limit (docs/asgi.md)."""
 
 from __future__ import annotations
 
@@ -106,9 +103,8 @@ def error_response(
 
 
 def body_limit(content_type: str | None, *, limit_multipart: bool = False) -> int | None:
-    """The most bytes a request body of `content_type` may have: DATA_UPLOAD_MAX_MEMORY_SIZE,
-    except for multipart bodies (file uploads, which Django limits per field) unless
-    `limit_multipart`; None for no limit."""
+    """DATA_UPLOAD_MAX_MEMORY_SIZE for a body of `content_type`; None for no limit (multipart
+    unless `limit_multipart`)."""
     if not limit_multipart and (content_type or "").lower().startswith("multipart/"):
         return None
     limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -142,13 +138,9 @@ def payload_too_large(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], byt
 
 
 class BodyLimitMiddleware:
-    """ASGI middleware answering 413 `payload_too_large` as soon as a request body is known to
-    pass DATA_UPLOAD_MAX_MEMORY_SIZE (declared or arriving), without reading the rest.
+    """Answer 413 `payload_too_large` as soon as a body passes DATA_UPLOAD_MAX_MEMORY_SIZE.
 
-        application = BodyLimitMiddleware(get_asgi_application())
-
-    Multipart bodies are let through (Django limits their fields, not their files) unless
-    `limit_multipart=True`.
+    `application = BodyLimitMiddleware(get_asgi_application())`; see docs/asgi.md.
     """
 
     def __init__(

@@ -1,7 +1,6 @@
 """The catalog of error codes: each code's status, category, severity, message and meaning.
 
-Apps add codes with `register()`. See docs/exceptions.md.
-"""
+Apps add codes with `register()`. See docs/exceptions.md."""
 
 from __future__ import annotations
 
@@ -73,11 +72,7 @@ def register(
     message: str,
     meaning: str,
 ) -> ErrorCode:
-    """Add a code to the catalog (idempotent for an identical entry) and return its entry.
-
-    Registering a code twice with different facts is a programming error and raises ValueError,
-    so two apps cannot silently disagree on what a code means.
-    """
+    """Add a code to the catalog and return its entry; ValueError if it has other facts already."""
     entry = ErrorCode(code, status, Category(category), Severity(severity), message, meaning)
     existing = _registry.get(code)
     if existing is not None and existing != entry:
@@ -100,8 +95,7 @@ _V, _Q = Category.VALIDATION, Category.REQUEST
 _AN, _AZ = Category.AUTHENTICATION, Category.AUTHORIZATION
 _I, _W, _E, _C = Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL
 
-# The codes the `errors` app itself can emit. Columns: code, status, category, severity,
-# default message, meaning.
+# The codes `errors` itself emits: code, status, category, severity, message, meaning.
 BUILTIN_CODES: tuple[tuple[str, int, Category, Severity, str, str], ...] = (
     (
         "validation_error",

@@ -1,7 +1,6 @@
 """Celery tasks under the correlation id and trace of their publisher, failures logged once.
 
-Written against Celery 5.7; needs the `[celery]` extra. See docs/background-work.md.
-"""
+Written against Celery 5.7; needs the `[celery]` extra. See docs/background-work.md."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""System checks for the settings `errors` relies on (`manage.py check`).
+"""System checks (`manage.py check`); each id stated once, at its declaration (docs/checks.md).
 
-Every check id is stated once, at its declaration: `CHECKS` here, and each setting's own in
-`errors.conf`. Ids are public (projects silence them) and never change meaning nor get reused;
-docs/checks.md lists them all, retired ones included.
-"""
+Ids are public: they never change meaning nor get reused."""
 
 from __future__ import annotations
 
@@ -189,11 +186,7 @@ def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 
 @register(Tags.compatibility)
 def check_optional_libraries(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Report settings naming parts of `errors` whose optional library is not installed.
-
-    Without the library the first request that needs the part would fail; a warning at start
-    says so instead. `find_spec` locates a library without importing it.
-    """
+    """Report settings naming parts of `errors` whose optional library is not installed."""
     problems: list[CheckMessage] = []
     if _rest_framework_setting("DEFAULT_SCHEMA_CLASS") == SCHEMA_PATH and not _importable(
         "drf_spectacular"

@@ -1,10 +1,7 @@
-"""Settings of the `errors` app: each `ERRORS_*` setting declared once, read when it is needed.
+"""Each `ERRORS_*` setting declared once (name, check id, default, validator, meaning).
 
-A declaration states the setting's name, its system-check id, default, validator and meaning;
-`errors.checks` validates each value with it, and `manage.py errors_docs` writes the reference
-pages (docs/settings.md, docs/checks.md) from it. Every attribute of `errors_settings` reads
-`django.conf.settings` on access, so `override_settings` works.
-"""
+`errors.checks` and `manage.py errors_docs` (docs/settings.md) read the declarations; attributes
+of `errors_settings` read `django.conf.settings` on access, so `override_settings` works."""
 
 from __future__ import annotations
 
@@ -147,11 +144,7 @@ def _level(value: Any) -> int:
 
 
 class Setting(Generic[T]):
-    """One `ERRORS_*` setting, declared as an attribute of `ErrorsSettings`.
-
-    `check_id` is the system check that refuses a bad value; it is public (projects silence it)
-    and never changes nor is reused. A `secret` setting's value is never shown.
-    """
+    """One `ERRORS_*` setting; `check_id` refuses a bad value, a `secret` one is never shown."""
 
     def __init__(
         self,

@@ -8,8 +8,7 @@ from contextvars import ContextVar, Token
 
 _correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
-# Letters, digits and ._:- only, 1-128 characters: enough for UUIDs, W3C trace ids and most
-# vendors' request ids, and nothing that could split a header or a log line.
+# 1-128 of letters, digits and ._:-: UUIDs, trace ids, vendors' ids; nothing splits a header.
 _VALID_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 

@@ -1,7 +1,6 @@
 """Database failures told apart by SQLSTATE or SQLite error name, and translated for the client.
 
-See docs/database-errors.md.
-"""
+See docs/database-errors.md."""
 
 from __future__ import annotations
 
@@ -39,8 +38,7 @@ _PG_STATES = {
     "23503": DbErrorKind.FOREIGN_KEY_VIOLATION,
     "23514": DbErrorKind.CHECK_VIOLATION,
     "23502": DbErrorKind.NOT_NULL_VIOLATION,
-    # Class 22, data exception: a value that does not fit its column or type. The class as a
-    # whole is INVALID_DATA (below); these are the states a client can be told more about.
+    # Class 22 (data exception) as a whole is INVALID_DATA; these states say more.
     "22001": DbErrorKind.VALUE_TOO_LONG,  # string_data_right_truncation
     "22003": DbErrorKind.VALUE_OUT_OF_RANGE,  # numeric_value_out_of_range
     "22008": DbErrorKind.VALUE_OUT_OF_RANGE,  # datetime_field_overflow
@@ -68,8 +66,7 @@ _PG_CLASSES = {
     "22": DbErrorKind.INVALID_DATA,  # data_exception and the subclasses not listed above
 }
 
-# Django 6.0+: the base of every model's `NotUpdated` (a forced update that matched no row),
-# which also subclasses DatabaseError; matched only where Django has it (docs/database-errors.md).
+# Django 6.0+: the base of every model's `NotUpdated` (a forced update that matched no row).
 OBJECT_NOT_UPDATED: tuple[type[Exception], ...] = tuple(
     cls for cls in [getattr(django_exc, "ObjectNotUpdated", None)] if cls is not None
 )
@@ -82,8 +79,7 @@ _SQLITE_NAMES = {
     "SQLITE_CONSTRAINT_NOTNULL": DbErrorKind.NOT_NULL_VIOLATION,
     "SQLITE_TOOBIG": DbErrorKind.VALUE_TOO_LONG,  # longer than SQLITE_LIMIT_LENGTH
     "SQLITE_MISMATCH": DbErrorKind.INVALID_VALUE,  # e.g. text for an INTEGER PRIMARY KEY
-    # A STRICT table's column type; Python 3.11's sqlite3 does not know this name yet and
-    # reports "unknown", which stays a 500.
+    # A STRICT table's column type ("unknown", a 500, on Python 3.11's sqlite3).
     "SQLITE_CONSTRAINT_DATATYPE": DbErrorKind.INVALID_VALUE,
     "SQLITE_BUSY": DbErrorKind.TIMEOUT,
     "SQLITE_BUSY_TIMEOUT": DbErrorKind.TIMEOUT,
@@ -129,11 +125,7 @@ def _is_psycopg_operational(exc: BaseException) -> bool:
 
 
 def _is_psycopg_refused_parameter(exc: BaseException) -> bool:
-    """Whether psycopg itself refused a query parameter, so the query never reached the server.
-
-    Told by where the DataError was raised: psycopg 3.3's `execute` cuts the traceback at itself
-    for parameter errors, not for result errors (docs/database-errors.md).
-    """
+    """Whether psycopg itself refused a query parameter (told by where the DataError was raised)."""
     try:
         import psycopg
     except ImportError:  # pragma: no cover - psycopg is optional for SQLite-only users
@@ -160,8 +152,7 @@ def classify(exc: BaseException) -> DbErrorKind:
     name = getattr(driver, "sqlite_errorname", None)
     if name:
         return _SQLITE_NAMES.get(name, DbErrorKind.OTHER)
-    # psycopg reports failures to connect, lost connections and pool timeouts as
-    # OperationalError without a SQLSTATE: the server never answered.
+    # No SQLSTATE: connecting failed, the connection was lost or the pool timed out.
     if _is_psycopg_operational(driver) or isinstance(exc, InterfaceError):
         return DbErrorKind.CONNECTION
     # Which parameter psycopg refused (most often a NUL in text) is only in its message.
@@ -192,11 +183,7 @@ def _client_data_error(code: str) -> ValidationException:
 
 
 def translate(exc: BaseException) -> AppException:
-    """Turn a database error into the application exception the client should get.
-
-    The result carries nothing of the driver's text; chain it (`raise ... from exc`) so the log
-    keeps the original. The mapping is in docs/database-errors.md.
-    """
+    """The application exception for a database error, without the driver's text; chain it."""
     if isinstance(exc, OBJECT_NOT_UPDATED):
         return ConflictException(code="update_conflict")
     kind = classify(exc)

@@ -1,7 +1,6 @@
 """The exceptions application code raises; each names its catalog code (docs/exceptions.md).
 
-Their message and details are sent to clients as they are: never put internal text in them.
-"""
+Their message and details are sent to clients as they are: never put internal text in them."""
 
 from __future__ import annotations
 
@@ -12,10 +11,7 @@ from .catalog import Category, Severity
 
 
 class _FromCatalog:
-    """A class attribute read from the catalog entry of the class's `default_code`.
-
-    A non-data descriptor, so an instance may still set its own `status_code`.
-    """
+    """A class attribute read from the catalog entry of `default_code`; instances may override."""
 
     def __init__(self, field: str) -> None:
         self.field = field
@@ -33,8 +29,7 @@ class _FromCatalog:
 class AppException(Exception):
     """Base of all application errors: `AppException(message, code, status_code, details)`.
 
-    A class names its `default_code`; the rest comes from the catalog. A class for a code of its
-    own states `status_code` and `default_message` and is registered (docs/exceptions.md).
+    A class names its `default_code`; the rest comes from the catalog (docs/exceptions.md).
     """
 
     default_code: ClassVar[str] = "internal_error"
@@ -188,10 +183,7 @@ class ExternalServiceException(AppException):
 
 
 class DatabaseException(AppException):
-    """A database failure, told to the client without any of its SQL, tables or driver text.
-
-    `query_info` (operation, table) is for logs only, never put into `details`.
-    """
+    """A database failure, told without SQL, tables or driver text; `query_info` is for logs."""
 
     default_code = "database_error"
 
@@ -229,10 +221,7 @@ class RateLimitException(AppException):
 
 
 class ServiceUnavailableException(AppException):
-    """The service cannot answer now, through no fault of the request; retry after a while.
-
-    The code says why (`service_busy`, `redis_unavailable`); `retry_after` becomes Retry-After.
-    """
+    """The service cannot answer now, through no fault of the request; `retry_after` is sent."""
 
     default_code = "service_unavailable"
 

@@ -1,7 +1,6 @@
 """Outgoing calls: failures become `ExternalServiceException`, requests carry the correlation id.
 
-See docs/background-work.md.
-"""
+See docs/background-work.md."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Answering an error: normalise it, roll back, log it once, tell other tools, render it.
 
-Every entry point comes through here (docs/logging.md, "One line per handled error").
-"""
+Every entry point comes through here (docs/logging.md, "One line per handled error")."""
 
 from __future__ import annotations
 
@@ -20,8 +19,7 @@ from .normalize import ErrorInfo, normalize
 from .render import JSON_CONTENT_TYPE, render
 
 logger = logging.getLogger("errors")
-# Failures of `errors` itself; a logger of their own, which Sentry's logging integration reports
-# (it ignores `errors`, whose 5xx lines reach Sentry through got_request_exception instead).
+# Failures of `errors` itself: a logger of their own, which Sentry reports (docs/logging.md).
 internal_logger = logging.getLogger("errors.internal")
 
 # The body sent when building the real one failed: no code of ours runs to make it.
@@ -48,11 +46,9 @@ def set_rollback() -> None:
 
 
 def report_error(info: ErrorInfo, request: Any) -> None:
-    """Log one line for a handled error (5xx with the traceback), count it in the metrics and,
-    if it is the service's fault, feed it to the error-rate alert.
+    """Log one line for a handled error, count it, feed the alert if it is the service's fault.
 
-    `request` is anything with `method` and `path`; an HttpRequest is marked as reported, so
-    Django's own line for it is dropped (`DuplicateRequestLogFilter`).
+    `request` is anything with `method` and `path`.
     """
     if isinstance(request, HttpRequest):
         request._errors_reported = True  # type: ignore[attr-defined]
@@ -114,11 +110,7 @@ def respond(info: ErrorInfo, request: HttpRequest | None) -> HttpResponse:
 
 
 def handle_exception(exc: BaseException, request: HttpRequest | None) -> HttpResponse:
-    """The response for an exception raised while serving `request`.
-
-    The current transaction of every ATOMIC_REQUESTS database is marked for rollback, for domain
-    errors too, so a request that fails half-way never commits its first half.
-    """
+    """The response for an exception raised while serving `request`; rolls back ATOMIC_REQUESTS."""
     try:
         set_rollback()
         info = normalize(exc)
@@ -128,11 +120,7 @@ def handle_exception(exc: BaseException, request: HttpRequest | None) -> HttpRes
 
 
 def fallback_response(correlation_id: str) -> HttpResponse:
-    """A 500 envelope built without any of `errors`' machinery, after that machinery failed.
-
-    Call it from an `except` block: the failure is logged with its traceback (and, should even
-    logging fail, written to stderr).
-    """
+    """A 500 envelope built without `errors`' machinery, from the `except` block where it failed."""
     try:
         internal_logger.error(
             "errors failed while answering a request; sent the fallback envelope",

@@ -1,7 +1,6 @@
 """`SyncAndAsyncMiddleware`: a middleware base that runs in its handler's mode, sync or async.
 
-See docs/overload.md.
-"""
+See docs/overload.md."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """A bound on the requests that run at once; the others wait their turn or get 503 `service_busy`.
 
-See docs/overload.md.
-"""
+See docs/overload.md."""
 
 from __future__ import annotations
 
@@ -98,10 +97,7 @@ async def request_slot() -> AsyncIterator[None]:
 
 
 class ConcurrencyLimitMiddleware(SyncAndAsyncMiddleware):
-    """Let ERRORS_MAX_CONCURRENT_REQUESTS requests run at once; sync and async capable.
-
-    Put it right after `CorrelationIdMiddleware`, before anything that reads the database.
-    """
+    """Let ERRORS_MAX_CONCURRENT_REQUESTS requests run at once; right after the correlation id's."""
 
     def _exempt(self, request: HttpRequest) -> bool:
         return request.path.startswith(errors_settings.queue_exempt_paths)
@@ -144,11 +140,7 @@ _ADMITTED = "errors.admitted"
 
 
 class ConcurrencyLimitGate:
-    """ASGI middleware that makes requests wait for their turn before Django sees them.
-
-    `application = ConcurrencyLimitGate(get_asgi_application())`; keep the middleware, which
-    answers the requests whose wait ran out (docs/overload.md).
-    """
+    """ASGI middleware: requests wait for their turn before Django sees them (docs/overload.md)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app

@@ -1,7 +1,6 @@
 """`CorrelationIdMiddleware`: a correlation id for every request, and JSON for every error.
 
-Put it first in MIDDLEWARE; docs/asgi.md and docs/handling.md describe what it does.
-"""
+Put it first in MIDDLEWARE; docs/asgi.md and docs/handling.md describe what it does."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Error responses in the OpenAPI schema, for drf-spectacular (the `openapi` extra).
 
-The only module that imports drf-spectacular. See docs/openapi.md.
-"""
+The only module that imports drf-spectacular. See docs/openapi.md."""
 
 from __future__ import annotations
 
@@ -151,8 +150,7 @@ class ErrorResponsesAutoSchema(AutoSchema):
         sends_scheme = bool(authenticators) and self._sends_www_authenticate(authenticators)
         auth_status = 401 if sends_scheme else 403
         if authenticators:
-            # Invalid credentials are refused even where permissions would let anyone in (DRF
-            # answers them, and missing ones, with 403 when no authenticator names a scheme).
+            # Invalid credentials are refused even where permissions let anyone in (403 w/o scheme).
             wanted.append("authentication_error")
         if any(not isinstance(p, _AUTH_ONLY_PERMISSIONS) for p in perms) or (
             _one_of(authenticators, (SessionAuthentication,))

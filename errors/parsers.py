@@ -1,7 +1,6 @@
 """A JSON parser for DRF that answers hostile documents with 400 `parse_error`, never a 500.
 
-See docs/handling.md for what it refuses and why.
-"""
+See docs/handling.md for what it refuses and why."""
 
 from __future__ import annotations
 

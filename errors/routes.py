@@ -7,17 +7,13 @@ from typing import Literal
 
 ROOT_ROUTE = "/"
 
-# Routes are the URLconf's fixed set; the bound only guards against a URLconf built on the fly.
-# Concurrent misses may both store a label, the same one, and overshoot the bound by a few.
+# The bound guards against a URLconf built on the fly; races may overshoot it by a few.
 _MAX_ROUTE_LABELS = 1000
 _route_labels: dict[str, str] = {}
 
 
 def route_label(route: str) -> str:
-    r"""The `route` label of a resolved route: `ResolverMatch.route`, regexes made readable.
-
-    `^api/widgets/(?P<pk>[^/.]+)/$` becomes `api/widgets/<pk>/`; the root route is `/`.
-    """
+    r"""The `route` label of a resolved route: `^api/w/(?P<pk>[^/.]+)/$` reads `api/w/<pk>/`."""
     label = _route_labels.get(route)
     if label is None:
         label = _readable(route)[0] if _REGEX_SIGNS.intersection(route) else route
@@ -27,8 +23,7 @@ def route_label(route: str) -> str:
     return label
 
 
-# Characters path() templates do without (Django's check W010 warns of `^` and `$` in one);
-# regexes have some, DRF's routers' all start with `^`.
+# Characters path() templates do without (docs/logging.md, route labels).
 _REGEX_SIGNS = frozenset("^$()[\\")
 # The start of a group that only matches its content: `(?:`, or with scoped flags `(?i:`.
 _PLAIN_GROUP = re.compile(r"\?[aiLmsux]*(?:-[imsx]+)?:")
@@ -57,11 +52,7 @@ def _readable(regex: str) -> tuple[str, bool]:
 
 
 def _atom(regex: str, i: int) -> tuple[str, _Kind, int]:
-    """The atom at `i`: its readable text, its kind and where it ends.
-
-    The kind is "parameter" (a group with a capture), "literal" (characters that read as they
-    match) or "verbatim" (kept as written, quantifier and all).
-    """
+    """The atom at `i`: readable text, kind (parameter, literal, verbatim) and where it ends."""
     char = regex[i]
     if char in "^$":
         return "", "literal", i + 1

@@ -1,7 +1,6 @@
 """Django's tasks under the correlation id and trace of their enqueuer, failures logged once.
 
-See docs/background-work.md.
-"""
+See docs/background-work.md."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """W3C Trace Context: the trace a request or task belongs to, for log lines and outgoing calls.
 
-OpenTelemetry's recording span wins when it is installed. See docs/tracing.md.
-"""
+OpenTelemetry's recording span wins when it is installed. See docs/tracing.md."""
 
 from __future__ import annotations
 
@@ -20,8 +19,7 @@ TRACERESPONSE: Final = "traceresponse"
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE_ID: Final = "0" * 32
 _ZERO_SPAN_ID: Final = "0" * 16
-# tracestate is passed on as it came, so it only has to be harmless: at most 512 characters
-# (the specification's limit) of printable ASCII, which cannot split a header.
+# tracestate is passed on as it came: at most 512 printable ASCII characters (the spec's limit).
 _TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")
 
 
@@ -153,16 +151,12 @@ def current_trace() -> TraceContext | None:
     return _trace.get()
 
 
-# Where OpenTelemetry's Django middleware (opentelemetry-instrumentation-django 0.66b2) keeps an
-# exception it saw in process_exception; it records that one on the span itself.
+# Where opentelemetry-instrumentation-django 0.66b2 keeps an exception it records itself.
 _OTEL_DJANGO_EXCEPTION_KEY: Final = "opentelemetry-instrumentor-django.exception_key"
 
 
 def record_exception(sender: Any, request: Any = None, **kwargs: Any) -> None:
-    """`got_request_exception` receiver: record a 5xx's exception on OpenTelemetry's span.
-
-    `errors` answers most exceptions before OpenTelemetry's Django middleware sees them.
-    """
+    """`got_request_exception` receiver: record a 5xx's exception on OpenTelemetry's span."""
     exc = sys.exc_info()[1]
     if exc is None:
         return

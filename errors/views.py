@@ -1,7 +1,6 @@
 """Django's error views: the envelope for API clients, Django's pages for browsers.
 
-See docs/handling.md.
-"""
+See docs/handling.md."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Structured logging for the `errors` app: JSON lines, correlation ids, redaction.
 
-Imports nothing from Django, so `settings.py` can build LOGGING with it. See docs/logging.md.
-"""
+Imports nothing from Django, so `settings.py` can build LOGGING with it. See docs/logging.md."""
 
 from .config import QUIET_LOGGERS, build_logging_config
 from .filters import (

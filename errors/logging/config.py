@@ -41,10 +41,8 @@ def build_logging_config(
     backup_count: int = 5,
     stream: TextIO | None = None,
 ) -> dict[str, Any]:
-    """Return a `logging.config.dictConfig` dict (usable as Django's `LOGGING`).
+    """Return a `logging.config.dictConfig` dict (Django's `LOGGING`; docs/logging.md).
 
-    Console output on `stream` as `fmt` ("json" or "console"), an optional rotated JSON file, the
-    `dedupe`, `correlation_id` and `redact` filters on every handler (docs/logging.md). Raises
     ValueError, naming the value, for an unknown `level` or `fmt`.
     """
     level_name = _check_level(level, "level")
@@ -73,8 +71,7 @@ def build_logging_config(
             "encoding": "utf-8",
         }
 
-    # A logger's own level decides for records it creates, even when they propagate to a
-    # root at a higher level; so "quiet" must never mean "louder than the root".
+    # A logger's own level decides for its records: "quiet" must never be louder than the root.
     quiet_level = level_name if _LEVELS.index(level_name) > _LEVELS.index("WARNING") else "WARNING"
     loggers: dict[str, dict[str, Any]] = {
         "django": {"level": level_name, "handlers": [], "propagate": True},

@@ -30,10 +30,7 @@ REDACTED: Final[str] = "[REDACTED]"
 
 
 class CorrelationIdFilter(logging.Filter):
-    """Copy the current correlation id and trace onto each record, when it is handled.
-
-    A record that already carries an id keeps it; outside a trace `trace_id` and `span_id` are None.
-    """
+    """Copy the current correlation id and trace onto each record (an id it carries is kept)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Set `correlation_id` if missing or None, and `trace_id`/`span_id`; return True."""
@@ -48,13 +45,9 @@ class CorrelationIdFilter(logging.Filter):
 
 
 class RedactingFilter(logging.Filter):
-    """Mask the values of sensitive keys in a record's extras, at any depth (docs/logging.md).
+    """Mask the values of sensitive keys in a record's extras, at any depth (docs/logging.md)."""
 
-    Copies on write, masks too-deep structures as a whole, never raises nor drops a record.
-    """
-
-    # Sensitive-ness of a key is cached per name; bounded because nested dict keys may be
-    # data (user names, ids) rather than a fixed vocabulary.
+    # Bounded: nested dict keys may be data (user names, ids), not a fixed vocabulary.
     _CACHE_LIMIT: Final[int] = 2048
 
     def __init__(self, keys: Iterable[str] | None = None, max_depth: int = 32) -> None:
@@ -100,9 +93,7 @@ class RedactingFilter(logging.Filter):
                 # Applied after the walk: the record's dict must not change while iterated.
                 attrs.update(changes)
         except Exception:
-            # Something in the extras defeated the walk (a mapping whose items() raises, a
-            # key whose lower() misbehaves...). Fail closed rather than log what may be a
-            # secret: mask every extra that could hold one.
+            # Something in the extras defeated the walk: fail closed, mask every extra.
             self._mask_all_extras(record)
         return True
 
@@ -158,10 +149,7 @@ class RedactingFilter(logging.Filter):
 
 
 class DuplicateRequestLogFilter(logging.Filter):
-    """Drop Django's `django.request` records for requests whose errors `errors` logs itself.
-
-    Such requests are marked `_errors_reported`; `django.security.*` and other records always pass.
-    """
+    """Drop Django's `django.request` records for requests whose errors `errors` logs itself."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Return False for a duplicate of a line `errors` logs; True otherwise."""

@@ -30,9 +30,7 @@ _FORMATTER_SKIP: Final[frozenset[str]] = STANDARD_ATTRS | {
     "span_id",
 }
 
-# Names of the fields the formatter writes itself; an extra with one of these names must not
-# overwrite them, so it is written under `extra_<name>` instead. `request` is here because it
-# needs special rendering, see `_describe_request`.
+# Fields the formatter writes itself: an extra of that name goes under `extra_<name>`.
 _OUTPUT_FIELDS: Final[frozenset[str]] = frozenset(
     {
         "timestamp",
@@ -63,31 +61,20 @@ CONSOLE_FORMAT: Final[str] = (
 
 
 class JsonFormatter(logging.Formatter):
-    """Format each record as one JSON object on one line, serialized with orjson.
-
-    The fields, the handling of extras and what happens to values orjson cannot serialize are
-    described in docs/logging.md. `format` never raises.
-    """
+    """Format each record as one JSON object on one line (orjson); never raises."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Accept the arguments of logging.Formatter; `fmt` and `style` are not used."""
         super().__init__(*args, **kwargs)
-        # (whole second, "YYYY-MM-DDTHH:MM:SS"): records arrive many per second, so
-        # strftime/gmtime run once a second instead of once a record. Replacing the tuple is
-        # atomic, so threads sharing the formatter can only ever see a consistent pair.
+        # (whole second, "YYYY-MM-DDTHH:MM:SS"): strftime once a second; the tuple swap is atomic.
         self._second_cache: tuple[int, str] = (-1, "")
 
     def format_timestamp(self, created: float) -> str:
-        """Return `created` (seconds since the epoch) as e.g. `2026-11-28T15:20:32.123Z`.
-
-        Milliseconds are truncated, not rounded, like LogRecord.msecs, so the text never
-        shows a time later than the record's.
-        """
+        """Return `created` as e.g. `2026-11-28T15:20:32.123Z` (milliseconds truncated)."""
         second = int(created)
         millis = int((created - second) * 1000)
         if not 0 <= millis < 1000:
-            # Only for timestamps before 1970 (int() truncates towards zero) and float edge
-            # cases; floor division gets those right at a cost the common path avoids.
+            # Timestamps before 1970 and float edge cases: floor division gets them right.
             whole, frac = divmod(created, 1)
             second, millis = int(whole), min(int(frac * 1000), 999)
         cached = self._second_cache
@@ -117,12 +104,10 @@ class JsonFormatter(logging.Formatter):
                 "line": record.lineno,
                 "process_id": record.process,
                 "thread_id": record.thread,
-                # The filter copied the id at emit time; without the filter (formatter used
-                # on its own) the context is still current, as formatting runs in emit().
+                # Without the filter the context is still current: formatting runs in emit().
                 "correlation_id": attrs.get("correlation_id") or get_correlation_id(),
             }
-            # The filter looked the trace up at emit time (None outside one); without the filter
-            # it is looked up here, as the correlation id is.
+            # Without the filter, looked up here, as the correlation id is.
             if "trace_id" in attrs:
                 trace_id, span_id = attrs["trace_id"], attrs.get("span_id")
             else:
@@ -159,8 +144,7 @@ class JsonFormatter(logging.Formatter):
         exc_info = record.exc_info
         try:
             if exc_info and exc_info[0] is not None:
-                # Cached on the record like logging.Formatter does, so a second handler (or
-                # a second formatter) does not walk the traceback again.
+                # Cached on the record, as logging.Formatter does.
                 if not record.exc_text:
                     record.exc_text = self.formatException(exc_info)
                 exc_type, exc_value = exc_info[0], exc_info[1]
@@ -175,19 +159,16 @@ class JsonFormatter(logging.Formatter):
                 "message": f"<exception info could not be formatted: {safe_str(exc)}>",
                 "traceback": None,
             }
-        # exc_info=True outside an except block gives (None, None, None); a record rebuilt
-        # from a pickle (SocketHandler) has only exc_text.
+        # exc_info may be (None, None, None); a record from a pickle has only exc_text.
         return {"type": None, "message": None, "traceback": record.exc_text or None}
 
     @staticmethod
     def _dumps_sanitized(data: dict[str, Any]) -> str:
-        # Reached only when orjson refused something even with the default hook: ints
-        # beyond 64 bits, lone surrogates, non-str dict keys, cycles, extreme nesting.
+        # orjson refused something even with the default hook (docs/logging.md).
         return orjson.dumps(sanitize(data), default=json_default).decode()
 
     def _emergency_line(self, record: logging.LogRecord, error: BaseException) -> str:
-        # Every value is forced to a str: whatever made the normal path fail must not be
-        # able to make this one fail too.
+        # Every value forced to a str, so this path cannot fail as the normal one did.
         fields = {
             "timestamp": safe_str(getattr(record, "created", None)),
             "level": safe_str(getattr(record, "levelname", None)),
@@ -203,11 +184,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Human-readable formatter whose format may reference `%(correlation_id)s` safely.
-
-    A record without a correlation id (None or no attribute at all) shows `-`. The record
-    itself is left alone, so a JSON handler formatting it afterwards still writes null.
-    """
+    """Human-readable formatter whose format may use `%(correlation_id)s` (`-` without one)."""
 
     def __init__(
         self,
@@ -225,8 +202,7 @@ class ConsoleFormatter(logging.Formatter):
         try:
             return super().format(record)
         except Exception as exc:
-            # Most likely the message's %-arguments; the copy carries the explanation so the
-            # line still appears and the caller's record keeps its msg and args.
+            # Most likely the %-arguments: the copy explains, the caller's record is kept.
             shadow = copy.copy(record)
             shadow.msg, shadow.args = broken_message(record, exc), ()
             try:

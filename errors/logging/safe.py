@@ -7,9 +7,8 @@ from typing import Any, Final
 
 import orjson
 
-# Derived from a real record rather than hard-coded, so attributes that a newer Python adds
-# (taskName arrived in 3.12) are never mistaken for extras. `message` and `asctime` are set by
-# formatters, so a record that went through another handler first carries them as well.
+# From a real record, so a newer Python's attributes (taskName) are no extras; `message` and
+# `asctime` come from formatters.
 STANDARD_ATTRS: Final[frozenset[str]] = frozenset(
     logging.LogRecord("", logging.INFO, "", 0, "", (), None).__dict__
 ) | {"message", "asctime", "taskName"}
@@ -28,8 +27,7 @@ def safe_str(obj: object) -> str:
             text = repr(obj)
         except Exception:
             return f"<unprintable {type_name(obj)}>"
-    # Lone surrogates (e.g. from os.fsdecode of a bad filename) are valid in a Python str but
-    # cannot be encoded, and orjson rejects them.
+    # Lone surrogates (os.fsdecode of a bad filename) cannot be encoded; orjson rejects them.
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

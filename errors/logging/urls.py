@@ -1,7 +1,6 @@
 """`redact_url`: a URL fit for a log line, its secret-looking parameter values masked.
 
-See docs/logging.md.
-"""
+See docs/logging.md."""
 
 from __future__ import annotations
 
@@ -34,8 +33,7 @@ SENSITIVE_PARAMETER_WORDS: Final[frozenset[str]] = frozenset(
 `X-Amz-Signature`, `code`, `auth_code` — but not `keyword` or `monkey`. Any name that contains
 one of `DEFAULT_SENSITIVE_KEYS` (`token`, `password`, `session`…) anywhere is secret too."""
 
-# Words of a parameter name: runs of lower-case letters (with a leading capital), capitals that
-# start no lower-case run (`SAML` of `SAMLResponse`), digits.
+# Words of a parameter name (docs/logging.md): `SAML` and `Response` of `SAMLResponse`.
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _SEPARATORS = re.compile(r"([&;])")
@@ -51,11 +49,7 @@ def is_sensitive_parameter(name: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """Return `url` with every secret-looking value replaced by `[REDACTED]`.
-
-    Sensitive query and fragment parameters and the user info's password are masked; the rest is
-    kept exactly as given. Never raises (docs/logging.md).
-    """
+    """Return `url` with every secret-looking value replaced by `[REDACTED]`; never raises."""
     try:
         text = url if isinstance(url, str) else safe_str(url)
         rest, hash_mark, fragment = text.partition("#")

@@ -1,7 +1,6 @@
 """`manage.py errors_catalog --format markdown|json`: every error code and where it can occur.
 
-See docs/openapi.md.
-"""
+See docs/openapi.md."""
 
 from __future__ import annotations
 
@@ -67,10 +66,7 @@ class Command(BaseCommand):
             self.stdout.write(self.markdown(rows), ending="")
 
     def endpoints(self, urlconf: str | None) -> dict[str, list[str]] | None:
-        """`{code: ["POST /api/…", …]}`, or None when the schema cannot be generated.
-
-        Generated with `ErrorResponsesAutoSchema` whatever DEFAULT_SCHEMA_CLASS says.
-        """
+        """`{code: ["POST /api/…", …]}` (by `ErrorResponsesAutoSchema`), None without a schema."""
         try:
             from errors.openapi import ErrorResponsesAutoSchema, endpoints_by_code, generate_schema
         except ImportError:

@@ -1,9 +1,6 @@
-"""`manage.py errors_docs`: write the settings and checks reference pages from their declarations.
+"""`manage.py errors_docs`: write docs/settings.md and docs/checks.md from their declarations.
 
-docs/settings.md lists every setting `errors.conf` declares, docs/checks.md every check id
-`errors.checks` reports (retired ones included); a test keeps the committed pages equal to this
-command's output.
-"""
+A test keeps the committed pages equal to this command's output."""
 
 from __future__ import annotations
 
