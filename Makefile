@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.requirements-dev-installed
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench venv clean
+.PHONY: run test lint docs bench venv clean
 
 $(RUN_STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy errors cortex accounts eventstream workspaces console tests bench noxfile.py
 
+# The documentation site of the `errors` app (mkdocs.yml): every warning is an error.
+docs: $(DEV_STAMP)
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/docs
+
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.overhead
 	$(BIN)/python -m bench.logfmt
@@ -61,7 +65,7 @@ bench: $(DEV_STAMP)
 	$(if $(filter postgres%,$(DATABASE_URL)),$(BIN)/python -m bench.degradation --database-url $(DATABASE_URL) $(if $(REDIS_URL),--redis-url $(REDIS_URL)),@echo "bench.degradation skipped: it needs DATABASE_URL=postgres://…")
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .nox
 
 # Schemathesis against a running daphne with many more cases than CI's (tests/test_fuzz.py).
 FUZZ_MAX_EXAMPLES ?= 500

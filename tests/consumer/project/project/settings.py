@@ -1,7 +1,7 @@
-"""Settings of a stranger's project: `django-admin startproject` output plus the README's lines.
+"""Settings of a stranger's project: `django-admin startproject` output plus the app's lines.
 
-The lines for `errors` are the ones README.md's "Using `errors` in your own project" shows
-(tests/test_consumer.py checks that the README still shows each of them). CONSUMER_WITH_DRF=0
+The lines for `errors` are the ones docs/install.md ("Install and set up") shows
+(tests/test_consumer.py checks that the page still shows each of them). CONSUMER_WITH_DRF=0
 is the same project on an install without Django REST framework: no `rest_framework` app, no
 REST_FRAMEWORK, no API.
 """
