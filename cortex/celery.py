@@ -1,8 +1,8 @@
 """The Celery app of Cortex, used when CELERY_BROKER_URL is set (README, "Background work").
 
 Without CELERY_BROKER_URL the app is created (workspaces/tasks.py imports it) but unused: the
-webhook is a Django task run by `manage.py db_worker`. With it, the web process publishes the webhook's
-deliveries to Redis and workers deliver them::
+webhook is a Django task run by `manage.py db_worker`. With it, the web process publishes the
+webhook's deliveries to Redis and workers deliver them::
 
     CELERY_BROKER_URL=redis://127.0.0.1:6379/1 .venv/bin/celery -A cortex.celery worker
 

@@ -400,7 +400,8 @@ WORKSPACE_WEBHOOK_BACKOFF_MS = env_int("WORKSPACE_WEBHOOK_BACKOFF_MS", 250)
 
 # --- Background work: Celery on Redis (cortex/celery.py) -------------------------------------
 # Unset: the webhook is a Django task run by `manage.py db_worker` (TASKS). Set: published to
-# this broker and delivered by Celery workers (`celery -A cortex.celery worker`), with retries and redelivery.
+# this broker and delivered by Celery workers (`celery -A cortex.celery worker`), with retries
+# and redelivery.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured("CELERY_BROKER_URL must be a redis:// or rediss:// URL.")
