@@ -21,7 +21,7 @@ from .exceptions import (
 )
 from .logging import CorrelationIdFilter, JsonFormatter, build_logging_config
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AppException",

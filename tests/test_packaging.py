@@ -18,6 +18,7 @@ from email.parser import HeaderParser
 import pytest
 from packaging.requirements import Requirement
 
+import errors
 import noxfile
 from tests.consumer.build import DISTRIBUTION, Built, clean_environment, run, session_wheel
 
@@ -71,6 +72,7 @@ def test_wheel_requires_django_orjson_and_prometheus_client_with_drf_as_an_extra
     meta = _metadata(built)
 
     assert meta["Name"] == DISTRIBUTION
+    assert meta["Version"] == errors.__version__
     requires = meta.get_all("Requires-Dist") or []
     unconditional = {_requirement_name(r) for r in requires if ";" not in r}
     assert unconditional == REQUIRED, requires
