@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.accounts import forget_events, make_accounts
 from tests.support.fixtures import DaphneFactory
-from tests.support.node import database_url, node_or_skip
+from tests.support.node import database_url, node_or_skip, node_test
 from tests.support.servers import REPO_ROOT
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -49,20 +46,4 @@ def test_the_design_documents_client_against_the_service(
         server_env["REDIS_URL"] = redis_url
     server = daphne_factory(server_env)
     env = {**os.environ, "CORTEX_URL": server.url, "CORTEX_ACCOUNTS": json.dumps(accounts)}
-    try:
-        result = subprocess.run(
-            [node, "--test", "--test-reporter=spec", str(JS_TESTS)],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=NODE_TIMEOUT,
-            check=False,
-        )
-    finally:
-        forget_events(redis_url, user_ids)
-    print(result.stdout)
-    print(result.stderr, file=sys.stderr)
-    assert result.returncode == 0, f"node --test failed:\n{result.stdout}\n{result.stderr}"
-    passed = re.search(r"\bpass (\d+)", result.stdout)
-    assert passed is not None and int(passed.group(1)) > 0, "node found no tests"
+    node_test(node, [JS_TESTS], env, forget=(redis_url, user_ids), timeout=NODE_TIMEOUT)

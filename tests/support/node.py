@@ -113,20 +113,39 @@ def run_node_tests(directory: Path, daphne_factory: DaphneFactory, tmp_path: Pat
         "CORTEX_DB_VENDOR": connection.vendor,
         "CORTEX_DJANGO_VERSION": django.get_version(),
     }
+    # One file at a time: several use the degraded server, which serves one request at a time.
+    node_test(node, [directory], env, forget=(redis_url, user_ids), concurrency=1)
+
+
+def node_test(
+    node: str,
+    paths: list[Path],
+    env: dict[str, str],
+    *,
+    forget: tuple[str | None, list[int]],
+    concurrency: int | None = None,
+    timeout: float = NODE_TIMEOUT,
+) -> None:
+    """`node --test` on `paths`; fails with its output unless it passes at least one test.
+
+    The Redis keys of the accounts' events (`forget`: the Redis URL and the user ids) are
+    deleted afterwards, whatever happened.
+    """
+    options = [f"--test-concurrency={concurrency}"] if concurrency else []
     try:
         result = subprocess.run(
-            # One file at a time: several use the degraded server, which serves one request at
-            # a time.
-            [node, "--test", "--test-concurrency=1", "--test-reporter=spec", str(directory)],
+            [node, "--test", *options, "--test-reporter=spec", *map(str, paths)],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,
             text=True,
-            timeout=NODE_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     finally:
-        forget_events(redis_url, user_ids)
+        forget_events(*forget)
     print(result.stdout)
     print(result.stderr, file=sys.stderr)
     assert result.returncode == 0, f"node --test failed:\n{result.stdout}\n{result.stderr}"
+    passed = re.search(r"\bpass (\d+)", result.stdout)
+    assert passed is not None and int(passed.group(1)) > 0, "node found no tests"
