@@ -3,8 +3,9 @@
 The wheel `pip install .` builds goes into two fresh virtualenvs, every package at the version of
 the environment the tests run in (Python, Django and DRF included, so each cell of the support
 matrix proves its own): "drf" (the `[drf]` extra, gunicorn, uvicorn, daphne) and "plain" (the wheel
-alone, gunicorn, uvicorn). tests/consumer/project, copied out of the repository and migrated
-(SQLite), is served by gunicorn (`--threads 16`), uvicorn and daphne on free ports of 127.0.0.1;
+alone, gunicorn, uvicorn, hypercorn). tests/consumer/project, copied out of the repository and
+migrated (SQLite), is served by gunicorn (`--threads 16`), uvicorn, daphne and hypercorn on free
+ports of 127.0.0.1;
 the tests talk HTTP to them and read the JSON log lines they write. See tests/consumer/.
 
 Every test here needs a venv: when one cannot be built, its tests fail with pip's output (none
@@ -57,6 +58,7 @@ SERVERS: dict[str, tuple[str, Kind]] = {
     "drf-daphne": ("drf", "daphne"),
     "plain-gunicorn": ("plain", "gunicorn"),
     "plain-uvicorn": ("plain", "uvicorn"),
+    "plain-hypercorn": ("plain", "hypercorn"),
 }
 ALL_SERVERS = list(SERVERS)
 DRF_SERVERS = [name for name, (variant, _) in SERVERS.items() if variant == "drf"]
@@ -116,7 +118,7 @@ def venvs(pool: ThreadPoolExecutor, tmp_path_factory: pytest.TempPathFactory) ->
     constraints = write_constraints(root / "constraints.txt", environment_versions())
     wanted = {
         "drf": [f"{wheel}[drf]", "gunicorn", "uvicorn", "daphne"],
-        "plain": [wheel, "gunicorn", "uvicorn"],
+        "plain": [wheel, "gunicorn", "uvicorn", "hypercorn"],
     }
     return Ready(
         {
@@ -300,7 +302,7 @@ def test_venv_holds_the_versions_under_test(venvs: Ready[Venv], variant: str) ->
     assert not unpinned, f"installed but not in the environment under test: {unpinned}"
     wrong = {n: (v, pins[n]) for n, v in others.items() if v != pins[n]}
     assert not wrong, f"installed version differs from the environment under test: {wrong}"
-    expected_servers = {"gunicorn", "uvicorn"} | ({"daphne"} if variant == "drf" else set())
+    expected_servers = {"gunicorn", "uvicorn"} | ({"daphne"} if variant == "drf" else {"hypercorn"})
     assert expected_servers <= set(others)
     assert ("djangorestframework" in others) is (variant == "drf"), sorted(others)
 
@@ -895,12 +897,13 @@ def test_a_request_past_the_limit_waits_then_gets_503_service_busy(
 
 # --- hostile bodies: errors.asgi.BodyLimitMiddleware in the stranger's project -------------------
 
-UVICORN_SERVERS = [name for name, (_, kind) in SERVERS.items() if kind == "uvicorn"]
+# The ASGI servers that hand the application a body as it arrives (daphne buffers it first).
+STREAMING_SERVERS = [n for n, (_, kind) in SERVERS.items() if kind in ("uvicorn", "hypercorn")]
 RSS_BUDGET = 10 * 1024 * 1024
 
 
-@pytest.mark.parametrize("name", UVICORN_SERVERS)
-def test_a_1_gb_chunked_body_is_refused_while_it_arrives_on_uvicorn(
+@pytest.mark.parametrize("name", STREAMING_SERVERS)
+def test_a_1_gb_chunked_body_is_refused_while_it_arrives_on_uvicorn_and_hypercorn(
     servers: Ready[ConsumerServer], name: str
 ) -> None:
     """The body limit answers 413 once the chunks pass DATA_UPLOAD_MAX_MEMORY_SIZE, without

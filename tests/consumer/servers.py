@@ -1,4 +1,4 @@
-"""The consumer project served by real servers: gunicorn (WSGI), uvicorn and daphne (ASGI).
+"""The consumer project served by real servers: gunicorn (WSGI), uvicorn, daphne, hypercorn (ASGI).
 
     server = ConsumerServer(project, "gunicorn").start()
     server.wait_until_listening()
@@ -26,7 +26,7 @@ from typing import IO, Any, Literal, TypeVar
 from tests.consumer.build import Project
 from tests.support.servers import ServerStartError, free_port
 
-Kind = Literal["gunicorn", "uvicorn", "daphne"]
+Kind = Literal["gunicorn", "uvicorn", "daphne", "hypercorn"]
 T = TypeVar("T")
 
 HOST = "127.0.0.1"
@@ -48,6 +48,8 @@ def _command(kind: Kind, project: Project, port: int) -> list[str]:
             str(venv.bin("uvicorn")), "project.asgi:application",
             "--host", HOST, "--port", str(port), "--lifespan", "off", "--no-access-log",
         ]  # fmt: skip
+    if kind == "hypercorn":
+        return [str(venv.bin("hypercorn")), "project.asgi:application", "--bind", f"{HOST}:{port}"]
     return [str(venv.bin("daphne")), "-b", HOST, "-p", str(port), "project.asgi:application"]
 
 
