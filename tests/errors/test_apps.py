@@ -86,7 +86,7 @@ def test_django_tasks_receiver_and_filter_only_when_named(named: bool) -> None:
     task_logger = logging.getLogger(module.__name__)
 
     def filtered() -> bool:
-        return any(isinstance(f, tasks.TaskDuplicateLogFilter) for f in task_logger.filters)
+        return any(isinstance(f, tasks.DuplicateLogFilter) for f in task_logger.filters)
 
     tasks.disconnect()
     try:
