@@ -1,7 +1,6 @@
 """Each `ERRORS_*` setting declared once (name, check id, default, validator, meaning).
 
-`errors.checks` and `manage.py errors_docs` (docs/settings.md) read the declarations; attributes
-of `errors_settings` read `django.conf.settings` on access, so `override_settings` works."""
+See docs/settings.md."""
 
 from __future__ import annotations
 
