@@ -56,10 +56,7 @@ class ErrorsConfig(AppConfig):
 
 
 def _give_commands_correlation_ids() -> None:
-    """Run every management command under a correlation id of its own, unless one is current.
-
-    Django has no hook around commands (written against Django 5.2-6.1): BaseCommand.execute is
-    wrapped."""
+    """Run every management command under a correlation id of its own, unless one is current."""
     from django.core.management.base import BaseCommand
 
     from .context import (

@@ -73,27 +73,24 @@ def carried_context(id_key: str = "correlation_id") -> dict[str, str]:
     return carried
 
 
-def _check(task: Any) -> None:
+def _carrying(task: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     if not getattr(getattr(task, "func", None), _CORRELATED, False):
         name = getattr(task, "module_path", task)
         raise TypeError(
             f"{name} cannot take the correlation id: decorate its function with "
             "errors.tasks.correlated (under @task)"
         )
+    return {**kwargs, CONTEXT_ARGUMENT: carried_context()}
 
 
 def enqueue(task: Any, /, *args: Any, **kwargs: Any) -> Any:
     """`task.enqueue(*args, **kwargs)` with the current correlation id and trace."""
-    _check(task)
-    kwargs[CONTEXT_ARGUMENT] = carried_context()
-    return task.enqueue(*args, **kwargs)
+    return task.enqueue(*args, **_carrying(task, kwargs))
 
 
 async def aenqueue(task: Any, /, *args: Any, **kwargs: Any) -> Any:
     """`enqueue` for async code (`task.aenqueue`)."""
-    _check(task)
-    kwargs[CONTEXT_ARGUMENT] = carried_context()
-    return await task.aenqueue(*args, **kwargs)
+    return await task.aenqueue(*args, **_carrying(task, kwargs))
 
 
 def read_context(carried: Any, id_key: str = "correlation_id") -> tuple[str | None, Any]:
