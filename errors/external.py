@@ -13,7 +13,7 @@ from collections.abc import Callable, MutableMapping
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from .conf import errors_settings
+from .conf import ErrorsSettings, errors_settings
 from .context import get_correlation_id
 from .exceptions import AppException, ExternalServiceException
 from .tracing import TRACEPARENT, TRACESTATE, current_trace
@@ -31,8 +31,6 @@ _MESSAGES: Final[dict[str, str]] = {
     BAD_STATUS: "External service '{}' answered with an error",
     INVALID_RESPONSE: "External service '{}' sent an invalid response",
 }
-
-DEFAULT_HEADER: Final = "X-Correlation-ID"
 
 
 def classify(exc: BaseException) -> tuple[str, int | None] | None:
@@ -166,7 +164,8 @@ def correlation_headers() -> dict[str, str]:
     headers = {}
     correlation_id = get_correlation_id()
     if correlation_id:
-        name = errors_settings.correlation_id_header if settings.configured else DEFAULT_HEADER
+        setting = ErrorsSettings.correlation_id_header
+        name = errors_settings.correlation_id_header if settings.configured else setting.default
         headers[name] = correlation_id
     trace = current_trace()
     if trace is not None:

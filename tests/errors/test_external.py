@@ -354,3 +354,23 @@ def test_errors_imports_no_http_client_nor_the_project() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_script_without_django_settings_sends_the_default_header() -> None:
+    code = (
+        "from errors.context import set_correlation_id; "
+        "from errors.external import correlation_headers; "
+        "set_correlation_id('script-1'); print(correlation_headers())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'X-Correlation-ID': 'script-1'}"
