@@ -72,9 +72,7 @@ def _give_commands_correlation_ids() -> None:
 
     @functools.wraps(execute)
     def execute_with_id(self: BaseCommand, *args: Any, **options: Any) -> Any:
-        if get_correlation_id() is not None:
-            return execute(self, *args, **options)
-        token = set_correlation_id(new_correlation_id())
+        token = set_correlation_id(get_correlation_id() or new_correlation_id())
         try:
             return execute(self, *args, **options)
         finally:
