@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
@@ -142,27 +143,17 @@ def _level(value: Any) -> int:
     return logging.getLevelNamesMapping().get(str(value).upper(), logging.DEBUG)
 
 
+@dataclass(frozen=True)
 class Setting(Generic[T]):
     """One `ERRORS_*` setting; `check_id` refuses a bad value, a `secret` one is never shown."""
 
-    def __init__(
-        self,
-        name: str,
-        check_id: str,
-        default: Any,
-        validate: Validator,
-        meaning: str,
-        convert: Callable[[Any], T],
-        *,
-        secret: bool = False,
-    ) -> None:
-        self.name = name
-        self.check_id = check_id
-        self.default = default
-        self.validate = validate
-        self.meaning = meaning
-        self.convert = convert
-        self.secret = secret
+    name: str
+    check_id: str
+    default: Any
+    validate: Validator
+    meaning: str
+    convert: Callable[[Any], T]
+    secret: bool = field(default=False, kw_only=True)
 
     @property
     def kind(self) -> str:
