@@ -6,6 +6,7 @@ in the service's process, each name is switched on and off by hand.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -34,9 +35,9 @@ def patched(*methods: object) -> bool:
 @pytest.fixture
 def undone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Undo the service's start-up patches for the test, and put them back afterwards."""
-    monkeypatch.setattr(BaseCommand, "execute", BaseCommand.execute.__wrapped__)
+    monkeypatch.setattr(BaseCommand, "execute", inspect.unwrap(BaseCommand.execute))
     for cls in (httpx.Client, httpx.AsyncClient, requests.Session):
-        monkeypatch.setattr(cls, "send", cls.send.__wrapped__)
+        monkeypatch.setattr(cls, "send", inspect.unwrap(cls.send))
 
 
 def ready() -> None:
