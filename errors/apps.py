@@ -56,10 +56,7 @@ class ErrorsConfig(AppConfig):
 
 
 def _give_commands_correlation_ids() -> None:
-    """Run every management command under a correlation id of its own, unless one is current.
-
-    Django has no hook around commands (written against Django 5.2-6.1): BaseCommand.execute is
-    wrapped."""
+    """Run every management command under a correlation id of its own, unless one is current."""
     from django.core.management.base import BaseCommand
 
     from .context import (
@@ -75,9 +72,7 @@ def _give_commands_correlation_ids() -> None:
 
     @functools.wraps(execute)
     def execute_with_id(self: BaseCommand, *args: Any, **options: Any) -> Any:
-        if get_correlation_id() is not None:
-            return execute(self, *args, **options)
-        token = set_correlation_id(new_correlation_id())
+        token = set_correlation_id(get_correlation_id() or new_correlation_id())
         try:
             return execute(self, *args, **options)
         finally:

@@ -13,13 +13,12 @@ from celery.app import trace as celery_trace
 from . import metrics
 from .context import (
     get_correlation_id,
-    is_valid_correlation_id,
     new_correlation_id,
     reset_correlation_id,
     set_correlation_id,
 )
-from .tasks import mark_logged
-from .tracing import TRACEPARENT, TRACESTATE, continue_trace, current_trace, reset_trace, set_trace
+from .tasks import DuplicateLogFilter, carried_context, mark_logged, read_context
+from .tracing import TRACEPARENT, TRACESTATE, reset_trace, set_trace
 
 logger = logging.getLogger("errors.tasks")
 
@@ -32,12 +31,10 @@ def on_publish(sender: Any = None, headers: dict[str, Any] | None = None, **kwar
     """`before_task_publish`: put the current correlation id and trace into the headers."""
     if headers is None:
         return
-    correlation_id = get_correlation_id()
-    if correlation_id and CORRELATION_HEADER not in headers:
-        headers[CORRELATION_HEADER] = correlation_id
-    trace = current_trace()
-    if trace is not None and TRACEPARENT not in headers:
-        headers.update(trace.headers())
+    own_trace = TRACEPARENT in headers  # as OpenTelemetry's Celery instrumentation sets it
+    for name, value in carried_context(CORRELATION_HEADER).items():
+        if name not in headers and not (own_trace and name == TRACESTATE):
+            headers[name] = value
 
 
 def on_prerun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
@@ -45,17 +42,12 @@ def on_prerun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
     if task is None:
         return
     request = task.request
-    offered = getattr(request, CORRELATION_HEADER, None)
-    if isinstance(offered, str) and is_valid_correlation_id(offered):
-        correlation_id = offered
-    else:
-        # A task applied in-process (eagerly) keeps the caller's id.
-        correlation_id = get_correlation_id() or new_correlation_id()
-    traceparent = getattr(request, TRACEPARENT, None)
-    trace = None
-    if isinstance(traceparent, str):
-        tracestate = getattr(request, TRACESTATE, None)
-        trace = continue_trace(traceparent, tracestate if isinstance(tracestate, str) else None)
+    headers = {
+        key: getattr(request, key, None) for key in (CORRELATION_HEADER, TRACEPARENT, TRACESTATE)
+    }
+    correlation_id, trace = read_context(headers, CORRELATION_HEADER)
+    # A task applied in-process (eagerly) keeps the caller's id.
+    correlation_id = correlation_id or get_correlation_id() or new_correlation_id()
     tokens = (set_correlation_id(correlation_id), None if trace is None else set_trace(trace))
     setattr(request, _TOKENS, tokens)
 
@@ -131,15 +123,10 @@ def on_failure(
     metrics.record_task_failure(name, type(exception).__name__)
 
 
-class CeleryDuplicateLogFilter(logging.Filter):
-    """Drop Celery's own lines for task failures and retries, which `errors` logs itself."""
-
-    _DUPLICATES: Final = frozenset({celery_trace.LOG_FAILURE, celery_trace.LOG_RETRY})
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """False for `celery.app.trace`'s failure and retry lines; True for anything else."""
-        return record.msg not in self._DUPLICATES
-
+# Celery's own lines for failures and retries, which also write the task's arguments.
+_CELERY_DUPLICATE: Final = DuplicateLogFilter(
+    frozenset({celery_trace.LOG_FAILURE, celery_trace.LOG_RETRY})
+)
 
 _RECEIVERS = (
     (signals.before_task_publish, on_publish),
@@ -154,23 +141,7 @@ def connect() -> None:
     """Connect the receivers and the duplicate-line filter; calling it again changes nothing."""
     for signal, receiver in _RECEIVERS:
         signal.connect(receiver, weak=False, dispatch_uid=f"errors.celery.{receiver.__name__}")
-    celery_logger = logging.getLogger(celery_trace.logger.name)
-    if not any(isinstance(f, CeleryDuplicateLogFilter) for f in celery_logger.filters):
-        celery_logger.addFilter(CeleryDuplicateLogFilter())
+    logging.getLogger(celery_trace.logger.name).addFilter(_CELERY_DUPLICATE)
 
 
-def disconnect() -> None:
-    """Undo `connect()` (for tests)."""
-    for signal, receiver in _RECEIVERS:
-        signal.disconnect(receiver, dispatch_uid=f"errors.celery.{receiver.__name__}")
-    celery_logger = logging.getLogger(celery_trace.logger.name)
-    for existing in [f for f in celery_logger.filters if isinstance(f, CeleryDuplicateLogFilter)]:
-        celery_logger.removeFilter(existing)
-
-
-__all__ = [
-    "CORRELATION_HEADER",
-    "CeleryDuplicateLogFilter",
-    "connect",
-    "disconnect",
-]
+__all__ = ["CORRELATION_HEADER", "connect"]

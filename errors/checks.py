@@ -154,8 +154,7 @@ def _cors_defaults() -> tuple[str, ...]:
 
 @register(Tags.compatibility)
 def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Report every `ERRORS_*` setting whose value its declaration in `errors.conf` refuses,
-    under the check id stated there, and every retired setting still set (`errors.W007`)."""
+    """Report `ERRORS_*` settings their declaration refuses, and retired ones still set."""
     problems: list[CheckMessage] = []
     for setting in SETTINGS:
         if not hasattr(settings, setting.name):

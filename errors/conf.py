@@ -1,13 +1,13 @@
 """Each `ERRORS_*` setting declared once (name, check id, default, validator, meaning).
 
-`errors.checks` and `manage.py errors_docs` (docs/settings.md) read the declarations; attributes
-of `errors_settings` read `django.conf.settings` on access, so `override_settings` works."""
+See docs/settings.md."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
@@ -143,27 +143,17 @@ def _level(value: Any) -> int:
     return logging.getLevelNamesMapping().get(str(value).upper(), logging.DEBUG)
 
 
+@dataclass(frozen=True)
 class Setting(Generic[T]):
     """One `ERRORS_*` setting; `check_id` refuses a bad value, a `secret` one is never shown."""
 
-    def __init__(
-        self,
-        name: str,
-        check_id: str,
-        default: Any,
-        validate: Validator,
-        meaning: str,
-        convert: Callable[[Any], T],
-        *,
-        secret: bool = False,
-    ) -> None:
-        self.name = name
-        self.check_id = check_id
-        self.default = default
-        self.validate = validate
-        self.meaning = meaning
-        self.convert = convert
-        self.secret = secret
+    name: str
+    check_id: str
+    default: Any
+    validate: Validator
+    meaning: str
+    convert: Callable[[Any], T]
+    secret: bool = field(default=False, kw_only=True)
 
     @property
     def kind(self) -> str:

@@ -5,18 +5,18 @@ See docs/background-work.md."""
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import json
 import sys
-import threading
 from collections.abc import Callable, MutableMapping
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
-from .conf import errors_settings
+from .conf import ErrorsSettings, errors_settings
 from .context import get_correlation_id
 from .exceptions import AppException, ExternalServiceException
-from .tracing import TRACEPARENT, current_trace
+from .tracing import TRACEPARENT, TRACESTATE, current_trace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,13 +32,6 @@ _MESSAGES: Final[dict[str, str]] = {
     INVALID_RESPONSE: "External service '{}' sent an invalid response",
 }
 
-DEFAULT_HEADER: Final = "X-Correlation-ID"
-
-
-def _status_of(response: Any) -> int | None:
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else None
-
 
 def classify(exc: BaseException) -> tuple[str, int | None] | None:
     """`(reason, upstream_status)` for a failure of an outgoing call, None for anything else."""
@@ -47,7 +40,7 @@ def classify(exc: BaseException) -> tuple[str, int | None] | None:
         if isinstance(exc, httpx.TimeoutException):
             return TIMEOUT, None
         if isinstance(exc, httpx.HTTPStatusError):
-            return BAD_STATUS, _status_of(exc.response)
+            return BAD_STATUS, getattr(exc.response, "status_code", None)
         if isinstance(exc, httpx.DecodingError | httpx.TooManyRedirects):
             return INVALID_RESPONSE, None
         if isinstance(exc, httpx.TransportError):  # ConnectError, ReadError, RemoteProtocolError
@@ -58,7 +51,7 @@ def classify(exc: BaseException) -> tuple[str, int | None] | None:
         if isinstance(exc, requests_exceptions.Timeout):  # before ConnectionError: ConnectTimeout
             return TIMEOUT, None
         if isinstance(exc, requests_exceptions.HTTPError):
-            return BAD_STATUS, _status_of(exc.response)
+            return BAD_STATUS, getattr(exc.response, "status_code", None)
         if isinstance(
             exc,
             requests_exceptions.JSONDecodeError
@@ -161,56 +154,39 @@ class external_service:  # a lower-case class: it reads like a function at the c
 # --- correlation id on outgoing requests -----------------------------------------------------
 
 
-def _settings_configured() -> bool:
-    # A script or worker may call out before (or without) configuring Django: the defaults hold.
-    from django.conf import settings
-
-    return settings.configured
-
-
-def correlation_header_name() -> str:
-    """The header that carries the correlation id (ERRORS_CORRELATION_ID_HEADER)."""
-    if not _settings_configured():
-        return DEFAULT_HEADER
-    return errors_settings.correlation_id_header
-
-
-def _propagation_enabled() -> bool:
-    return not _settings_configured() or errors_settings.propagate_correlation_id
-
-
 def correlation_headers() -> dict[str, str]:
     """The headers that carry the current correlation id and trace to a call made now."""
-    correlation_id = get_correlation_id()
-    trace = current_trace()
-    if not (correlation_id or trace) or not _propagation_enabled():
+    from django.conf import settings
+
+    # A script or worker may call out before (or without) configuring Django: the defaults hold.
+    if settings.configured and not errors_settings.propagate_correlation_id:
         return {}
-    headers = {correlation_header_name(): correlation_id} if correlation_id else {}
+    headers = {}
+    correlation_id = get_correlation_id()
+    if correlation_id:
+        setting = ErrorsSettings.correlation_id_header
+        name = errors_settings.correlation_id_header if settings.configured else setting.default
+        headers[name] = correlation_id
+    trace = current_trace()
     if trace is not None:
         headers.update(trace.headers())
     return headers
 
 
-def add_correlation_header(headers: MutableMapping[str, str]) -> None:
-    """Add the current correlation id and trace to `headers`, each unless already there."""
-    correlation_id = get_correlation_id()
-    trace = current_trace()
-    if not (correlation_id or trace) or not _propagation_enabled():
-        return
-    if correlation_id:
-        name = correlation_header_name()
-        if name not in headers:
-            headers[name] = correlation_id
-    if trace is not None and TRACEPARENT not in headers:
-        headers.update(trace.headers())
+def _add_correlation_headers(headers: MutableMapping[str, str]) -> None:
+    """Add `correlation_headers()` to a request's headers, none it sets itself."""
+    own_trace = TRACEPARENT in headers  # as OpenTelemetry's client instrumentation sets it
+    for name, value in correlation_headers().items():
+        if name not in headers and not (own_trace and name == TRACESTATE):
+            headers[name] = value
 
 
 def _httpx_request(request: Any) -> None:
-    add_correlation_header(request.headers)
+    _add_correlation_headers(request.headers)
 
 
 async def _httpx_async_request(request: Any) -> None:
-    add_correlation_header(request.headers)
+    _add_correlation_headers(request.headers)
 
 
 def httpx_event_hooks() -> dict[str, list[Callable[..., Any]]]:
@@ -232,7 +208,7 @@ def _adapter_class() -> type:
 
         def add_headers(self, request: Any, **kwargs: Any) -> None:
             super().add_headers(request, **kwargs)
-            add_correlation_header(request.headers)
+            _add_correlation_headers(request.headers)
 
     return CorrelationIdAdapter
 
@@ -245,83 +221,46 @@ def correlate_session(session: Any, **adapter_kwargs: Any) -> Any:
     return session
 
 
-_MARK: Final = "__errors_correlation_id__"
-_lock = threading.Lock()
+_MARK: Final = "_errors_correlated"
 
 
-def _patch(cls: type, wrapper_factory: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
-    original = cls.send  # type: ignore[attr-defined]
-    if getattr(original, _MARK, False):
-        return
-    wrapper = functools.wraps(original)(wrapper_factory(original))
+def _correlating(send: Callable[..., Any]) -> Callable[..., Any]:
+    """A client's `send` that adds the correlation headers to the request first."""
+    if inspect.iscoroutinefunction(send):
+
+        async def async_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            _add_correlation_headers(request.headers)
+            return await send(self, request, *args, **kwargs)
+
+        wrapper: Callable[..., Any] = async_send
+    else:
+
+        def sync_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            _add_correlation_headers(request.headers)
+            return send(self, request, *args, **kwargs)
+
+        wrapper = sync_send
+    wrapper = functools.wraps(send)(wrapper)
     setattr(wrapper, _MARK, True)
-    cls.send = wrapper  # type: ignore[attr-defined]
-
-
-def _unpatch(cls: type) -> None:
-    current = cls.send  # type: ignore[attr-defined]
-    if getattr(current, _MARK, False):
-        cls.send = current.__wrapped__  # type: ignore[attr-defined]
-
-
-def _sync_send(original: Callable[..., Any]) -> Callable[..., Any]:
-    def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        add_correlation_header(request.headers)
-        return original(self, request, *args, **kwargs)
-
-    return send
-
-
-def _async_send(original: Callable[..., Any]) -> Callable[..., Any]:
-    async def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-        add_correlation_header(request.headers)
-        return await original(self, request, *args, **kwargs)
-
-    return send
-
-
-def _client_classes(library: str) -> list[tuple[type, Callable[..., Any]]]:
-    try:
-        if library == "httpx":
-            import httpx
-
-            return [(httpx.Client, _sync_send), (httpx.AsyncClient, _async_send)]
-        if library == "requests":
-            import requests
-
-            return [(requests.Session, _sync_send)]
-    except ImportError:
-        return []
-    raise ValueError(f"unknown HTTP client library {library!r}; use 'httpx' or 'requests'")
+    return wrapper
 
 
 def instrument_http_clients(libraries: tuple[str, ...] = ("httpx", "requests")) -> list[str]:
     """Wrap the clients' `send` to add the correlation id; return the libraries instrumented."""
     done = []
-    with _lock:
-        for library in libraries:
-            classes = _client_classes(library)
-            for cls, factory in classes:
-                _patch(cls, factory)
-            if classes:
-                done.append(library)
+    for library in libraries:
+        if library not in ("httpx", "requests"):
+            raise ValueError(f"unknown HTTP client library {library!r}; use 'httpx' or 'requests'")
+        try:
+            module = importlib.import_module(library)
+        except ImportError:
+            continue
+        classes = (module.Client, module.AsyncClient) if library == "httpx" else (module.Session,)
+        for cls in classes:
+            if not getattr(cls.send, _MARK, False):
+                cls.send = _correlating(cls.send)
+        done.append(library)
     return done
-
-
-def uninstrument_http_clients(libraries: tuple[str, ...] = ("httpx", "requests")) -> None:
-    """Undo `instrument_http_clients` (for tests)."""
-    with _lock:
-        for library in libraries:
-            for cls, _ in _client_classes(library):
-                _unpatch(cls)
-
-
-def is_instrumented(library: str) -> bool:
-    """Tell whether `library` ("httpx" or "requests") sends the correlation id."""
-    classes = _client_classes(library)
-    return bool(classes) and all(
-        getattr(getattr(cls, "send", None), _MARK, False) for cls, _ in classes
-    )
 
 
 __all__ = [
@@ -329,16 +268,12 @@ __all__ = [
     "CONNECTION_ERROR",
     "INVALID_RESPONSE",
     "TIMEOUT",
-    "add_correlation_header",
     "classify",
-    "correlation_header_name",
     "correlation_headers",
     "correlate_session",
     "external_service",
     "httpx_async_event_hooks",
     "httpx_event_hooks",
     "instrument_http_clients",
-    "is_instrumented",
     "translate",
-    "uninstrument_http_clients",
 ]

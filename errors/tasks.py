@@ -12,6 +12,7 @@ import inspect
 import logging
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Final, TypeVar, cast
 
@@ -60,46 +61,43 @@ def tasks_module() -> ModuleType | None:
 # --- carrying the correlation id --------------------------------------------------------------
 
 
-def carried_context() -> dict[str, str]:
-    """What `enqueue` passes as `errors_context`: the current correlation id and trace."""
+def carried_context(id_key: str = "correlation_id") -> dict[str, str]:
+    """What `enqueue` passes as `errors_context` (and Celery as headers): the current ids."""
     carried: dict[str, str] = {}
     correlation_id = get_correlation_id()
     if correlation_id:
-        carried["correlation_id"] = correlation_id
+        carried[id_key] = correlation_id
     trace = current_trace()
     if trace is not None:
         carried.update(trace.headers())
     return carried
 
 
-def _check(task: Any) -> None:
+def _carrying(task: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     if not getattr(getattr(task, "func", None), _CORRELATED, False):
         name = getattr(task, "module_path", task)
         raise TypeError(
             f"{name} cannot take the correlation id: decorate its function with "
             "errors.tasks.correlated (under @task)"
         )
+    return {**kwargs, CONTEXT_ARGUMENT: carried_context()}
 
 
 def enqueue(task: Any, /, *args: Any, **kwargs: Any) -> Any:
     """`task.enqueue(*args, **kwargs)` with the current correlation id and trace."""
-    _check(task)
-    kwargs[CONTEXT_ARGUMENT] = carried_context()
-    return task.enqueue(*args, **kwargs)
+    return task.enqueue(*args, **_carrying(task, kwargs))
 
 
 async def aenqueue(task: Any, /, *args: Any, **kwargs: Any) -> Any:
     """`enqueue` for async code (`task.aenqueue`)."""
-    _check(task)
-    kwargs[CONTEXT_ARGUMENT] = carried_context()
-    return await task.aenqueue(*args, **kwargs)
+    return await task.aenqueue(*args, **_carrying(task, kwargs))
 
 
-def _read(carried: Any) -> tuple[str | None, Any]:
-    """The correlation id and trace in an `errors_context` value, each None when invalid."""
+def read_context(carried: Any, id_key: str = "correlation_id") -> tuple[str | None, Any]:
+    """The correlation id and trace in a `carried_context()`, each None when invalid."""
     if not isinstance(carried, dict):
         return None, None
-    correlation_id = carried.get("correlation_id")
+    correlation_id = carried.get(id_key)
     if not (isinstance(correlation_id, str) and is_valid_correlation_id(correlation_id)):
         correlation_id = None
     traceparent, tracestate = carried.get(TRACEPARENT), carried.get(TRACESTATE)
@@ -113,7 +111,7 @@ def _read(carried: Any) -> tuple[str | None, Any]:
 
 @contextlib.contextmanager
 def _running_under(carried: Any) -> Iterator[None]:
-    correlation_id, trace = _read(carried)
+    correlation_id, trace = read_context(carried)
     correlation_token = set_correlation_id(correlation_id or new_correlation_id())
     trace_token = set_trace(trace)
     try:
@@ -172,7 +170,7 @@ def _log_failure(task_result: Any) -> None:
     )
     attempt = max(1, int(getattr(task_result, "attempts", 0) or 0))
     task_kwargs = task_result.kwargs if isinstance(task_result.kwargs, dict) else {}
-    correlation_id, trace = _read(task_kwargs.get(CONTEXT_ARGUMENT))
+    correlation_id, trace = read_context(task_kwargs.get(CONTEXT_ARGUMENT))
     extra: dict[str, Any] = {
         "task": name,
         "task_id": str(task_result.id),
@@ -203,14 +201,20 @@ def _log_failure(task_result: Any) -> None:
     metrics.record_django_task_failure(name)
 
 
-class TaskDuplicateLogFilter(logging.Filter):
-    """Drop Django's own line for a failed task, which `on_task_finished` logs itself."""
+@dataclass(frozen=True)  # equal filters are one filter to `addFilter` and `removeFilter`
+class DuplicateLogFilter(logging.Filter):
+    """Drop a library's own `lines` (at `level` or above) for what `errors.tasks` logs itself."""
+
+    lines: frozenset[str]
+    level: int = logging.NOTSET
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """False for the tasks logger's failure line; True for anything else."""
-        return not (record.msg == _DJANGO_FINISHED_LINE and record.levelno >= logging.ERROR)
+        """False for one of those lines; True for anything else."""
+        return not (record.msg in self.lines and record.levelno >= self.level)
 
 
+# Django's own line for a failed task, with the traceback again.
+_DJANGO_DUPLICATE: Final = DuplicateLogFilter(frozenset({_DJANGO_FINISHED_LINE}), logging.ERROR)
 _DISPATCH_UID: Final = "errors.tasks.on_task_finished"
 
 
@@ -221,9 +225,7 @@ def connect() -> bool:
         return False
     signals = importlib.import_module(f"{module.__name__}.signals")
     signals.task_finished.connect(on_task_finished, weak=False, dispatch_uid=_DISPATCH_UID)
-    tasks_logger = logging.getLogger(module.__name__)  # "django.tasks" / "django_tasks"
-    if not any(isinstance(f, TaskDuplicateLogFilter) for f in tasks_logger.filters):
-        tasks_logger.addFilter(TaskDuplicateLogFilter())
+    logging.getLogger(module.__name__).addFilter(_DJANGO_DUPLICATE)  # django.tasks/django_tasks
     return True
 
 
@@ -234,14 +236,12 @@ def disconnect() -> None:
         return
     signals = importlib.import_module(f"{module.__name__}.signals")
     signals.task_finished.disconnect(on_task_finished, dispatch_uid=_DISPATCH_UID)
-    tasks_logger = logging.getLogger(module.__name__)
-    for existing in [f for f in tasks_logger.filters if isinstance(f, TaskDuplicateLogFilter)]:
-        tasks_logger.removeFilter(existing)
+    logging.getLogger(module.__name__).removeFilter(_DJANGO_DUPLICATE)
 
 
 __all__ = [
     "CONTEXT_ARGUMENT",
-    "TaskDuplicateLogFilter",
+    "DuplicateLogFilter",
     "aenqueue",
     "carried_context",
     "connect",
@@ -251,5 +251,6 @@ __all__ = [
     "is_logged",
     "mark_logged",
     "on_task_finished",
+    "read_context",
     "tasks_module",
 ]

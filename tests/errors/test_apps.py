@@ -6,37 +6,38 @@ in the service's process, each name is switched on and off by hand.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import requests
 from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.test import override_settings
 
 from errors import tasks
-from errors.external import instrument_http_clients, is_instrumented, uninstrument_http_clients
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STANDALONE = REPO_ROOT / "tests" / "standalone"
 
 
+def patched(*methods: object) -> bool:
+    """Whether each method (a `send`, `BaseCommand.execute`) is the correlating wrapper."""
+    return all(getattr(method, "_errors_correlated", False) for method in methods)
+
+
 @pytest.fixture
-def undone() -> Iterator[None]:
+def undone(monkeypatch: pytest.MonkeyPatch) -> None:
     """Undo the service's start-up patches for the test, and put them back afterwards."""
-    wrapped = BaseCommand.execute
-    BaseCommand.execute = wrapped.__wrapped__  # type: ignore[attr-defined,method-assign]
-    uninstrument_http_clients()
-    try:
-        yield
-    finally:
-        BaseCommand.execute = wrapped  # type: ignore[method-assign]
-        instrument_http_clients()
+    monkeypatch.setattr(BaseCommand, "execute", inspect.unwrap(BaseCommand.execute))
+    for cls in (httpx.Client, httpx.AsyncClient, requests.Session):
+        monkeypatch.setattr(cls, "send", inspect.unwrap(cls.send))
 
 
 def ready() -> None:
@@ -44,24 +45,24 @@ def ready() -> None:
 
 
 def test_the_service_names_every_integration() -> None:
-    assert getattr(BaseCommand.execute, "_errors_correlated", False)
-    assert is_instrumented("httpx") and is_instrumented("requests")
+    assert patched(BaseCommand.execute, httpx.Client.send, httpx.AsyncClient.send)
+    assert patched(requests.Session.send)
 
 
 @pytest.mark.usefixtures("undone")
 @override_settings(ERRORS_INTEGRATIONS=[])
 def test_nothing_named_nothing_patched() -> None:
     ready()
-    assert not getattr(BaseCommand.execute, "_errors_correlated", False)
-    assert not is_instrumented("httpx") and not is_instrumented("requests")
+    assert not patched(BaseCommand.execute)
+    assert not patched(httpx.Client.send) and not patched(requests.Session.send)
 
 
 @pytest.mark.usefixtures("undone")
 @override_settings(ERRORS_INTEGRATIONS=["commands", "httpx"])
 def test_only_what_is_named_is_patched() -> None:
     ready()
-    assert getattr(BaseCommand.execute, "_errors_correlated", False)
-    assert is_instrumented("httpx") and not is_instrumented("requests")
+    assert patched(BaseCommand.execute, httpx.Client.send, httpx.AsyncClient.send)
+    assert not patched(requests.Session.send)
 
 
 @pytest.mark.parametrize("named", [True, False])
@@ -86,7 +87,7 @@ def test_django_tasks_receiver_and_filter_only_when_named(named: bool) -> None:
     task_logger = logging.getLogger(module.__name__)
 
     def filtered() -> bool:
-        return any(isinstance(f, tasks.TaskDuplicateLogFilter) for f in task_logger.filters)
+        return any(isinstance(f, tasks.DuplicateLogFilter) for f in task_logger.filters)
 
     tasks.disconnect()
     try:

@@ -1,4 +1,5 @@
-"""`manage.py errors_catalog`: the catalog with the endpoints of each code; docs/errors.md is it."""
+"""`manage.py errors_catalog`: the catalog with the endpoints of each code, and the reference
+pages (docs/errors.md, settings.md, checks.md) it writes."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from errors import catalog
 from errors.management.commands.errors_catalog import REGENERATE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DOCS = REPO_ROOT / "docs" / "errors.md"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,16 +38,25 @@ def catalog_json() -> list[dict[str, Any]]:
     return list(json.loads(out.getvalue()))
 
 
-def test_docs_errors_md_is_up_to_date() -> None:
-    # A fresh process with the service's own settings: exactly what regenerating the file runs
+def test_the_committed_reference_pages_are_what_the_declarations_generate(tmp_path: Path) -> None:
+    # A fresh process with the service's own settings: exactly what regenerating the pages runs
     # (the test process's catalog may hold codes that tests registered).
     env = {**os.environ, "ENVIRONMENT": "test", "DJANGO_SETTINGS_MODULE": "cortex.settings"}
-    result = run("manage.py", "errors_catalog", "--format", "markdown", env=env)
+    result = run("manage.py", "errors_catalog", "--output-dir", str(tmp_path), env=env)
     assert result.returncode == 0, result.stderr
-    assert DOCS.is_file(), f"docs/errors.md is missing; create it with `{REGENERATE}`"
-    assert result.stdout == DOCS.read_text(encoding="utf-8"), (
-        f"docs/errors.md is out of date; regenerate it with `{REGENERATE}`"
-    )
+    for page in ("errors.md", "settings.md", "checks.md"):
+        committed = REPO_ROOT / "docs" / page
+        assert committed.is_file(), f"docs/{page} is missing; create it with `{REGENERATE}`"
+        assert (tmp_path / page).read_text(encoding="utf-8") == committed.read_text(
+            encoding="utf-8"
+        ), f"docs/{page} is out of date; regenerate it with `{REGENERATE}`"
+
+
+def test_the_markdown_printed_is_the_errors_page(tmp_path: Path) -> None:
+    call_command("errors_catalog", output_dir=str(tmp_path), stdout=StringIO())
+    out = StringIO()
+    call_command("errors_catalog", "--format", "markdown", stdout=out)
+    assert out.getvalue() == (tmp_path / "errors.md").read_text(encoding="utf-8")
 
 
 def test_every_code_is_listed_with_its_facts() -> None:

@@ -7,6 +7,7 @@ status and body, hangs, or a port nothing listens on.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import socket
@@ -30,9 +31,7 @@ from errors.external import (
     httpx_async_event_hooks,
     httpx_event_hooks,
     instrument_http_clients,
-    is_instrumented,
     translate,
-    uninstrument_http_clients,
 )
 from errors.handling import handle_exception
 from tests.support.servers import free_port
@@ -228,17 +227,20 @@ def test_the_client_gets_the_envelope_without_upstream_text(upstream: UpstreamSe
 # --- the correlation id on outgoing requests -------------------------------------------------
 
 
+CLIENTS = (httpx.Client, httpx.AsyncClient, requests.Session)
+
+
 @pytest.fixture
-def instrumented() -> Iterator[None]:
+def uninstrumented(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx's and requests' own send methods during the test, as they were afterwards."""
+    for cls in CLIENTS:
+        monkeypatch.setattr(cls, "send", inspect.unwrap(cls.send))
+
+
+@pytest.fixture
+def instrumented(uninstrumented: None) -> None:
     """httpx and requests instrumented during the test, as they were afterwards."""
-    before = {library: is_instrumented(library) for library in ("httpx", "requests")}
     assert instrument_http_clients() == ["httpx", "requests"]
-    try:
-        yield
-    finally:
-        for library, was in before.items():
-            if not was:
-                uninstrument_http_clients((library,))
 
 
 def _async_get(url: str, **kwargs: Any) -> httpx.Response:
@@ -305,28 +307,11 @@ def test_header_name_and_opt_out_come_from_settings(
     assert [r.headers.get("x-correlation-id") for r in others] == [None, None]
 
 
-def test_uninstrumented_clients_send_nothing(
-    upstream: UpstreamServer, correlation_id: str, instrumented: None
-) -> None:
-    uninstrument_http_clients()
-    assert not is_instrumented("httpx") and not is_instrumented("requests")
-    try:
-        httpx.get(upstream.url, timeout=2)
-        requests.get(upstream.url, timeout=2)
-    finally:
-        instrument_http_clients()
+@pytest.mark.usefixtures("uninstrumented")
+def test_uninstrumented_clients_send_nothing(upstream: UpstreamServer, correlation_id: str) -> None:
+    httpx.get(upstream.url, timeout=2)
+    requests.get(upstream.url, timeout=2)
     assert [r.headers.get("x-correlation-id") for r in upstream.received()] == [None, None]
-
-
-@pytest.fixture
-def uninstrumented() -> Iterator[None]:
-    """httpx and requests with their own send methods during the test, as they were after."""
-    before = {library: is_instrumented(library) for library in ("httpx", "requests")}
-    uninstrument_http_clients()
-    try:
-        yield
-    finally:
-        instrument_http_clients(tuple(library for library, was in before.items() if was))
 
 
 @pytest.mark.usefixtures("uninstrumented")
@@ -369,3 +354,23 @@ def test_errors_imports_no_http_client_nor_the_project() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_script_without_django_settings_sends_the_default_header() -> None:
+    code = (
+        "from errors.context import set_correlation_id; "
+        "from errors.external import correlation_headers; "
+        "set_correlation_id('script-1'); print(correlation_headers())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'X-Correlation-ID': 'script-1'}"
