@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
 ROOT_ROUTE = "/"
 
-# The bound guards against a URLconf built on the fly; races may overshoot it by a few.
-_MAX_ROUTE_LABELS = 1000
-_route_labels: dict[str, str] = {}
 
-
+# The bound guards against a URLconf built on the fly.
+@functools.lru_cache(maxsize=1000)
 def route_label(route: str) -> str:
     r"""The `route` label of a resolved route: `^api/w/(?P<pk>[^/.]+)/$` reads `api/w/<pk>/`."""
-    label = _route_labels.get(route)
-    if label is None:
-        label = _readable(route)[0] if _REGEX_SIGNS.intersection(route) else route
-        label = label or ROOT_ROUTE
-        if len(_route_labels) < _MAX_ROUTE_LABELS:
-            _route_labels[route] = label
-    return label
+    label = _readable(route)[0] if _REGEX_SIGNS.intersection(route) else route
+    return label or ROOT_ROUTE
 
 
 # Characters path() templates do without (docs/logging.md, route labels).
