@@ -43,7 +43,7 @@ class AppException(Exception):
 
 
 class _FixedStatusException(AppException):
-    """Base of the exceptions whose code fixes the status: `(message, code, details, retry_after)`."""
+    """Base of the classes whose code sets the status: `(message, code, details, retry_after)`."""
 
     def __init__(
         self,
@@ -127,7 +127,6 @@ class ExternalServiceException(AppException):
         service_name: str | None = None,
     ) -> None:
         super().__init__(message, code, status_code, details)
-        self.service_name = service_name
         if service_name:
             self.details["service_name"] = service_name
 
