@@ -117,34 +117,27 @@ class ErrorResponsesAutoSchema(AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
-        parameters = [p for p in operation.get("parameters", []) if isinstance(p, dict)]
-        self._query_parameters = [p for p in parameters if p.get("in") == "query"]
-        codes = self.get_error_codes(
-            has_body="requestBody" in operation,
-            has_query=bool(self._query_parameters),
-            has_path_params=any(p.get("in") == "path" for p in parameters),
-        )
         responses = operation.setdefault("responses", {})
-        for status, status_codes in sorted(codes.items()):
-            responses.setdefault(str(status), self._error_response(status, status_codes))
+        for status, codes in sorted(self.get_error_codes(operation).items()):
+            responses.setdefault(str(status), self._error_response(status, codes))
         return operation
 
     # --- which codes --------------------------------------------------------------------------
 
-    def get_error_codes(
-        self, *, has_body: bool, has_query: bool, has_path_params: bool
-    ) -> dict[int, list[str]]:
-        """The error codes this operation can answer with, grouped by HTTP status."""
+    def get_error_codes(self, operation: dict[str, Any]) -> dict[int, list[str]]:
+        """The error codes `operation` can answer with, grouped by HTTP status."""
         view, method = self.view, self.method
+        parameters = [p for p in operation.get("parameters", []) if isinstance(p, dict)]
+        self._query_parameters = [p for p in parameters if p.get("in") == "query"]
         wanted: list[str] = []
-        if has_body:
+        if "requestBody" in operation:
             wanted += [
                 "validation_error",
                 "parse_error",
                 "payload_too_large",
                 "unsupported_media_type",
             ]
-        elif has_query:
+        elif self._query_parameters:
             wanted.append("validation_error")
 
         authenticators = list(view.get_authenticators())
@@ -160,7 +153,7 @@ class ErrorResponsesAutoSchema(AutoSchema):
             and method not in permissions.SAFE_METHODS
         ):
             wanted.append("authorization_error")
-        if has_path_params:
+        if any(p.get("in") == "path" for p in parameters):
             wanted.append("not_found")
         if throttles:
             wanted.append("rate_limit_exceeded")
