@@ -36,16 +36,8 @@ class Severity(StrEnum):
 
     @property
     def log_level(self) -> int:
-        """The `logging` level that errors of this severity are logged at."""
-        return _LOG_LEVELS[self]
-
-
-_LOG_LEVELS = {
-    Severity.CRITICAL: logging.CRITICAL,
-    Severity.ERROR: logging.ERROR,
-    Severity.WARNING: logging.WARNING,
-    Severity.INFO: logging.INFO,
-}
+        """The `logging` level of the same name, that errors of this severity are logged at."""
+        return logging.getLevelNamesMapping()[self.name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,282 +83,237 @@ def entries() -> Iterator[ErrorCode]:
     return iter(sorted(_registry.values(), key=lambda e: (e.status, e.code)))
 
 
-_V, _Q = Category.VALIDATION, Category.REQUEST
-_AN, _AZ = Category.AUTHENTICATION, Category.AUTHORIZATION
-_I, _W, _E, _C = Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL
-
-# The codes `errors` itself emits: code, status, category, severity, message, meaning.
-BUILTIN_CODES: tuple[tuple[str, int, Category, Severity, str, str], ...] = (
-    (
-        "validation_error",
+# The codes `errors` itself emits: code: (status, category, severity, message, meaning).
+BUILTIN_CODES: dict[str, tuple[int, Category, Severity, str, str]] = {
+    "validation_error": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "Validation error",
         "The request's data failed validation; details.field_errors lists the messages by field.",
     ),
-    (
-        "parse_error",
+    "parse_error": (
         400,
-        _Q,
-        _I,
+        Category.REQUEST,
+        Severity.INFO,
         "Malformed request body",
         "The request body could not be parsed in its declared content type.",
     ),
-    (
-        "bad_request",
+    "bad_request": (
         400,
-        _Q,
-        _W,
+        Category.REQUEST,
+        Severity.WARNING,
         "Bad request",
         "The request was malformed, for example its Host header is not allowed.",
     ),
-    (
-        "reference_error",
+    "reference_error": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "Related resource not found",
         "The write refers to a related record that does not exist (foreign-key violation).",
     ),
-    (
-        "client_error",
+    "client_error": (
         400,
-        _Q,
-        _I,
+        Category.REQUEST,
+        Severity.INFO,
         "Bad request",
         "The request was refused with a 4xx status that has no more specific code.",
     ),
-    (
-        "authentication_error",
+    "authentication_error": (
         401,
-        _AN,
-        _W,
+        Category.AUTHENTICATION,
+        Severity.WARNING,
         "Authentication failed",
         "Credentials are missing or invalid; WWW-Authenticate names the scheme to use.",
     ),
-    (
-        "token_expired",
+    "token_expired": (
         401,
-        _AN,
-        _I,
+        Category.AUTHENTICATION,
+        Severity.INFO,
         "Token has expired",
         "The API token was valid but has expired; obtain a new one.",
     ),
-    (
-        "authorization_error",
+    "authorization_error": (
         403,
-        _AZ,
-        _W,
+        Category.AUTHORIZATION,
+        Severity.WARNING,
         "Insufficient permissions",
         "The caller is authenticated but not allowed to do this (including CSRF failures).",
     ),
-    (
-        "not_found",
+    "not_found": (
         404,
         Category.NOT_FOUND,
-        _I,
+        Severity.INFO,
         "Not found",
         "The URL matches nothing, or the resource does not exist or is not the caller's.",
     ),
-    (
-        "method_not_allowed",
+    "method_not_allowed": (
         405,
-        _Q,
-        _I,
+        Category.REQUEST,
+        Severity.INFO,
         "Method not allowed",
         "The URL exists but does not accept this HTTP method; Allow lists those it does.",
     ),
-    (
-        "not_acceptable",
+    "not_acceptable": (
         406,
-        _Q,
-        _I,
+        Category.REQUEST,
+        Severity.INFO,
         "Could not satisfy the request Accept header",
         "None of the media types in the Accept header can be produced.",
     ),
-    (
-        "conflict",
+    "conflict": (
         409,
         Category.CONFLICT,
-        _I,
+        Severity.INFO,
         "Resource conflict",
         "The request conflicts with the current state of a resource.",
     ),
-    (
-        "conflict_error",
+    "conflict_error": (
         409,
         Category.CONFLICT,
-        _I,
+        Severity.INFO,
         "Resource already exists",
         "A uniqueness rule of the database rejected the write.",
     ),
-    (
-        "update_conflict",
+    "update_conflict": (
         409,
         Category.CONFLICT,
-        _I,
+        Severity.INFO,
         "The resource was changed or deleted by another request",
         "An update matched no row: another request deleted the resource (or changed it so it "
         "no longer matches) since it was read; fetch it again before retrying.",
     ),
-    (
-        "payload_too_large",
+    "payload_too_large": (
         413,
-        _Q,
-        _W,
+        Category.REQUEST,
+        Severity.WARNING,
         "Request body too large",
         "The request body exceeds the size the service accepts.",
     ),
-    (
-        "unsupported_media_type",
+    "unsupported_media_type": (
         415,
-        _Q,
-        _I,
+        Category.REQUEST,
+        Severity.INFO,
         "Unsupported media type",
         "The request body's Content-Type is not one the endpoint parses.",
     ),
-    (
-        "rate_limit_exceeded",
+    "rate_limit_exceeded": (
         429,
         Category.RATE_LIMIT,
-        _W,
+        Severity.WARNING,
         "Rate limit exceeded",
         "Too many requests; retry after the seconds in Retry-After (also details.retry_after).",
     ),
-    (
-        "internal_error",
+    "internal_error": (
         500,
         Category.INTERNAL,
-        _E,
+        Severity.ERROR,
         "Internal server error",
         "An unexpected error; quote the correlation_id when reporting it.",
     ),
-    (
-        "database_error",
+    "database_error": (
         500,
         Category.DATABASE,
-        _E,
+        Severity.ERROR,
         "Database error",
         "The database rejected the operation for a reason that is not the client's.",
     ),
-    (
-        "external_service_error",
+    "external_service_error": (
         502,
         Category.EXTERNAL_SERVICE,
-        _E,
+        Severity.ERROR,
         "External service error",
         "A service this one depends on failed or answered badly (504 when it timed out); "
         "details.service_name names it.",
     ),
-    (
-        "service_unavailable",
+    "service_unavailable": (
         503,
         Category.INTERNAL,
-        _E,
+        Severity.ERROR,
         "Service temporarily unavailable",
         "The service cannot answer right now; retry later.",
     ),
-    (
-        "db_connection_error",
+    "db_connection_error": (
         503,
         Category.DATABASE,
-        _C,
+        Severity.CRITICAL,
         "Database unavailable",
         "The database cannot be reached; retry after the seconds in Retry-After.",
     ),
-    (
-        "service_busy",
+    "service_busy": (
         503,
         Category.UNAVAILABLE,
-        _W,
+        Severity.WARNING,
         "Service busy, retry shortly",
         "Every worker stayed busy for the whole wait: the service is overloaded, not failing; "
         "retry after the seconds in Retry-After.",
     ),
-    (
-        "redis_unavailable",
+    "redis_unavailable": (
         503,
         Category.UNAVAILABLE,
-        _W,
+        Severity.WARNING,
         "Service temporarily unavailable",
         "This operation needs Redis, which cannot be reached; retry after the seconds in "
         "Retry-After.",
     ),
-    (
-        "db_timeout",
+    "db_timeout": (
         504,
         Category.DATABASE,
-        _E,
+        Severity.ERROR,
         "Database operation timed out",
         "A database statement ran longer than the service allows.",
     ),
     # --- Database errors caused by the client's data (errors.db) ---------------------------
-    (
-        "check_violation",
+    "check_violation": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "The data breaks a rule of this resource",
         "A value is outside what the resource allows (check-constraint violation).",
     ),
-    (
-        "not_null_violation",
+    "not_null_violation": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "A required value is missing",
         "The write leaves out a value the resource requires (NOT NULL violation).",
     ),
-    (
-        "value_too_long",
+    "value_too_long": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "A value is too long",
         "A text or binary value is longer than its field allows.",
     ),
-    (
-        "value_out_of_range",
+    "value_out_of_range": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "A value is out of range",
         "A number, date or interval is outside the range its field can hold.",
     ),
-    (
-        "invalid_value",
+    "invalid_value": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "A value is not valid for its type",
         "A value cannot be read as its field's type, for example text for a number or a date.",
     ),
-    (
-        "invalid_character",
+    "invalid_character": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "A value contains a character that cannot be stored",
         "A text value holds a character the database cannot store, such as an escaped NUL.",
     ),
-    (
-        "invalid_data",
+    "invalid_data": (
         400,
-        _V,
-        _I,
+        Category.VALIDATION,
+        Severity.INFO,
         "The data contains a value that cannot be stored",
         "The database refused a value for another data reason, such as a NUL in a text value.",
     ),
-    # --- end of the client's-data database errors -----------------------------------------
-)
+}
 
-for _row in BUILTIN_CODES:
-    register(
-        _row[0],
-        status=_row[1],
-        category=_row[2],
-        severity=_row[3],
-        message=_row[4],
-        meaning=_row[5],
-    )
+_registry.update({code: ErrorCode(code, *facts) for code, facts in BUILTIN_CODES.items()})

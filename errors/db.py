@@ -5,11 +5,12 @@ See docs/database-errors.md."""
 from __future__ import annotations
 
 import enum
+import sys
+from typing import Any
 
 from django.core import exceptions as django_exc
 from django.db import InterfaceError, connections
 
-from . import catalog
 from .conf import errors_settings
 from .exceptions import AppException, ConflictException, DatabaseException, ValidationException
 
@@ -19,7 +20,7 @@ class DbErrorKind(enum.Enum):
 
     UNIQUE_VIOLATION = "unique_violation"
     FOREIGN_KEY_VIOLATION = "foreign_key_violation"
-    # The client's data broke a rule of the database: 400s (see _CLIENT_DATA_CODES).
+    # The client's data broke a rule of the database: 400s whose code is the value.
     CHECK_VIOLATION = "check_violation"
     NOT_NULL_VIOLATION = "not_null_violation"
     VALUE_TOO_LONG = "value_too_long"
@@ -89,48 +90,44 @@ _SQLITE_NAMES = {
     "SQLITE_NOTADB": DbErrorKind.CONNECTION,
 }
 
-# The kinds that are the client's data, and the catalog code (400, validation, info) of each.
-_CLIENT_DATA_CODES = {
-    DbErrorKind.CHECK_VIOLATION: "check_violation",
-    DbErrorKind.NOT_NULL_VIOLATION: "not_null_violation",
-    DbErrorKind.VALUE_TOO_LONG: "value_too_long",
-    DbErrorKind.VALUE_OUT_OF_RANGE: "value_out_of_range",
-    DbErrorKind.INVALID_VALUE: "invalid_value",
-    DbErrorKind.INVALID_CHARACTER: "invalid_character",
-    DbErrorKind.INVALID_DATA: "invalid_data",
-}
+# The kinds that are the client's data: each kind's value is its catalog code (400).
+_CLIENT_DATA_KINDS = frozenset(
+    {
+        DbErrorKind.CHECK_VIOLATION,
+        DbErrorKind.NOT_NULL_VIOLATION,
+        DbErrorKind.VALUE_TOO_LONG,
+        DbErrorKind.VALUE_OUT_OF_RANGE,
+        DbErrorKind.INVALID_VALUE,
+        DbErrorKind.INVALID_CHARACTER,
+        DbErrorKind.INVALID_DATA,
+    }
+)
 
 
 def driver_error(exc: BaseException) -> BaseException:
     """Return the driver's own exception behind a Django database error (or `exc` itself)."""
-    seen = 0
-    current: BaseException = exc
-    while seen < 5:
+    current = exc
+    for _ in range(5):
         if getattr(current, "sqlstate", None) is not None or hasattr(current, "sqlite_errorname"):
             return current
-        cause = current.__cause__
-        if cause is None:
+        if current.__cause__ is None:
             return current
-        current = cause
-        seen += 1
+        current = current.__cause__
     return current
 
 
 def _is_psycopg_operational(exc: BaseException) -> bool:
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is optional for SQLite-only users
-        return False
-    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    # An exception of psycopg's means psycopg is imported; SQLite-only projects may lack it.
+    psycopg: Any = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(
+        exc, psycopg.OperationalError | psycopg.InterfaceError
+    )
 
 
 def _is_psycopg_refused_parameter(exc: BaseException) -> bool:
     """Whether psycopg itself refused a query parameter (told by where the DataError was raised)."""
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is optional for SQLite-only users
-        return False
-    if not isinstance(exc, psycopg.DataError) or exc.sqlstate is not None:
+    psycopg: Any = sys.modules.get("psycopg")
+    if psycopg is None or not isinstance(exc, psycopg.DataError) or exc.sqlstate is not None:
         return False
     tb = exc.__traceback__
     if tb is None:
@@ -175,31 +172,22 @@ def constraint_name(exc: BaseException) -> str | None:
     return getattr(diag, "constraint_name", None) if diag is not None else None
 
 
-def _client_data_error(code: str) -> ValidationException:
-    # The message is the catalog's, stated once there with the code's status and severity.
-    entry = catalog.get(code)
-    message = entry.message if entry is not None else ValidationException.default_message
-    return ValidationException(message, code=code)
-
-
 def translate(exc: BaseException) -> AppException:
     """The application exception for a database error, without the driver's text; chain it."""
     if isinstance(exc, OBJECT_NOT_UPDATED):
         return ConflictException(code="update_conflict")
     kind = classify(exc)
     if kind is DbErrorKind.UNIQUE_VIOLATION:
-        return ConflictException("Resource already exists", code="conflict_error")
+        return ConflictException(code="conflict_error")
     if kind is DbErrorKind.FOREIGN_KEY_VIOLATION:
-        return ValidationException("Related resource not found", code="reference_error")
-    if kind in _CLIENT_DATA_CODES:
-        return _client_data_error(_CLIENT_DATA_CODES[kind])
+        return ValidationException(code="reference_error")
+    if kind in _CLIENT_DATA_KINDS:
+        return ValidationException(code=kind.value)
     if kind is DbErrorKind.TIMEOUT:
-        return DatabaseException("Database operation timed out", code="db_timeout")
+        return DatabaseException(code="db_timeout")
     if kind is DbErrorKind.CONNECTION:
         release_broken_connections()
         return DatabaseException(
-            "Database unavailable",
-            code="db_connection_error",
-            retry_after=errors_settings.db_retry_after,
+            code="db_connection_error", retry_after=errors_settings.db_retry_after
         )
     return DatabaseException()

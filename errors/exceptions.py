@@ -7,23 +7,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from . import catalog
-from .catalog import Category, Severity
-
-
-class _FromCatalog:
-    """A class attribute read from the catalog entry of `default_code`; instances may override."""
-
-    def __init__(self, field: str) -> None:
-        self.field = field
-
-    def __get__(self, instance: object, owner: type[AppException]) -> Any:
-        entry = catalog.get(owner.default_code)
-        if entry is None:
-            raise LookupError(
-                f"{owner.__qualname__}.default_code {owner.default_code!r} is not in the error "
-                "catalog: register it, or state status_code and default_message on the class"
-            )
-        return getattr(entry, self.field)
 
 
 class AppException(Exception):
@@ -33,16 +16,6 @@ class AppException(Exception):
     """
 
     default_code: ClassVar[str] = "internal_error"
-    status_code: ClassVar[int] = _FromCatalog("status")  # type: ignore[assignment]
-    default_message: ClassVar[str] = _FromCatalog("message")  # type: ignore[assignment]
-    category: ClassVar[Category] = _FromCatalog("category")  # type: ignore[assignment]
-    severity: ClassVar[Severity] = _FromCatalog("severity")  # type: ignore[assignment]
-    meaning: ClassVar[str | None] = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "status_code" in cls.__dict__ or "default_message" in cls.__dict__:
-            _register_class_code(cls)
 
     def __init__(
         self,
@@ -54,51 +27,32 @@ class AppException(Exception):
         retry_after: int | None = None,
     ) -> None:
         self.code = code or self.default_code
-        entry = catalog.get(self.code) if self.code != self.default_code else None
-        if message is None:
-            message = entry.message if entry is not None else self.default_message
-        if status_code is None and entry is not None:
-            status_code = entry.status
-        self.message = message
-        if status_code is not None:
-            self.status_code = status_code  # type: ignore[misc]
+        # A code that is not in the catalog takes what it does not state from the class's code.
+        entry = catalog.get(self.code) or catalog.get(self.default_code)
+        if entry is None:
+            raise LookupError(
+                f"{type(self).__qualname__}.default_code {self.default_code!r} is not in the "
+                "error catalog: register it with errors.catalog.register()"
+            )
+        self.message = entry.message if message is None else message
+        self.status_code = entry.status if status_code is None else status_code
         self.details: dict[str, Any] = dict(details) if details else {}
         # Seconds the client should wait before trying again: the answer's Retry-After.
         self.retry_after = retry_after
         super().__init__(self.message)
 
 
-def _register_class_code(cls: type[AppException]) -> None:
-    """Register the code a class states the facts of (ValueError if the catalog disagrees)."""
-    stated = cls.__dict__
-    if "status_code" not in stated or "default_message" not in stated:
-        raise TypeError(
-            f"{cls.__qualname__} must state both status_code and default_message, or neither "
-            "(then they come from the catalog entry of its default_code)"
-        )
-    status = stated["status_code"]
-    client = status < 500
-    doc = (cls.__doc__ or "").strip().splitlines()
-    catalog.register(
-        cls.default_code,
-        status=status,
-        category=stated.get("category", Category.REQUEST if client else Category.INTERNAL),
-        severity=stated.get("severity", Severity.INFO if client else Severity.ERROR),
-        message=stated["default_message"],
-        meaning=cls.meaning or (doc[0] if doc else stated["default_message"]),
-    )
-
-
 class _FixedStatusException(AppException):
-    """Base of the exceptions whose class fixes the status: `(message, code, details)`."""
+    """Base of the classes whose code sets the status: `(message, code, details, retry_after)`."""
 
     def __init__(
         self,
         message: str | None = None,
         code: str | None = None,
         details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
     ) -> None:
-        super().__init__(message, code, details=details)
+        super().__init__(message, code, details=details, retry_after=retry_after)
 
 
 class ValidationException(AppException):
@@ -144,12 +98,8 @@ class NotFoundException(AppException):
         resource_type: str | None = None,
         resource_id: Any = None,
     ) -> None:
-        if message is None:
-            message = (
-                f"{resource_type.replace('_', ' ').capitalize()} not found"
-                if resource_type
-                else self.default_message
-            )
+        if message is None and resource_type:
+            message = f"{resource_type.replace('_', ' ').capitalize()} not found"
         super().__init__(message, code, details=details)
         if resource_type:
             self.details["resource_type"] = resource_type
@@ -177,33 +127,17 @@ class ExternalServiceException(AppException):
         service_name: str | None = None,
     ) -> None:
         super().__init__(message, code, status_code, details)
-        self.service_name = service_name
         if service_name:
             self.details["service_name"] = service_name
 
 
-class DatabaseException(AppException):
-    """A database failure, told without SQL, tables or driver text; `query_info` is for logs."""
+class DatabaseException(_FixedStatusException):
+    """A database failure, told without SQL, tables or driver text."""
 
     default_code = "database_error"
 
-    def __init__(
-        self,
-        message: str | None = None,
-        code: str | None = None,
-        details: dict[str, Any] | None = None,
-        query_info: dict[str, Any] | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message, code, details=details, retry_after=retry_after)
-        self.query_info = (
-            {"operation": query_info.get("operation"), "table": query_info.get("table")}
-            if query_info
-            else None
-        )
 
-
-class RateLimitException(AppException):
+class RateLimitException(_FixedStatusException):
     """Too many requests; `retry_after` seconds become Retry-After and details.retry_after."""
 
     default_code = "rate_limit_exceeded"
@@ -215,21 +149,12 @@ class RateLimitException(AppException):
         details: dict[str, Any] | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(message, code, details=details, retry_after=retry_after)
+        super().__init__(message, code, details, retry_after)
         if retry_after is not None:
             self.details["retry_after"] = retry_after
 
 
-class ServiceUnavailableException(AppException):
+class ServiceUnavailableException(_FixedStatusException):
     """The service cannot answer now, through no fault of the request; `retry_after` is sent."""
 
     default_code = "service_unavailable"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        code: str | None = None,
-        details: dict[str, Any] | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message, code, details=details, retry_after=retry_after)

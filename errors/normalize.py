@@ -154,6 +154,8 @@ def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInf
     headers = {}
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
+    # A code outside the catalog is logged at the severity of the class's own code.
+    class_entry = catalog.get(type(exc).default_code)
     return _info(
         exc.code,
         exc.status_code,
@@ -161,7 +163,7 @@ def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInf
         dict(exc.details) if exc.details else None,
         headers,
         cause or exc,
-        severity=type(exc).severity,
+        severity=class_entry.severity if class_entry else None,
     )
 
 

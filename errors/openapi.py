@@ -4,7 +4,7 @@ The only module that imports drf-spectacular. See docs/openapi.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -30,6 +30,13 @@ ALWAYS = (
     "db_connection_error",
     "db_timeout",
 )
+# The header each error status documents besides the correlation id: name, description, type.
+_STATUS_HEADERS = {
+    401: ("WWW-Authenticate", "The authentication scheme to use.", "string"),
+    405: ("Allow", "The methods this URL accepts.", "string"),
+    429: ("Retry-After", "Seconds to wait before retrying.", "integer"),
+    503: ("Retry-After", "Seconds to wait before retrying.", "integer"),
+}
 _AUTH_ONLY_PERMISSIONS = (
     permissions.AllowAny,
     permissions.IsAuthenticated,
@@ -96,10 +103,6 @@ def declared_codes(owner: Any, method: str) -> list[str]:
     return list(declared)
 
 
-def _one_of(instances: Iterable[Any], classes: tuple[type, ...]) -> bool:
-    return any(isinstance(i, classes) for i in instances)
-
-
 class ErrorResponsesAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema plus the error responses each operation can answer with."""
 
@@ -114,65 +117,51 @@ class ErrorResponsesAutoSchema(AutoSchema):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
             return None
-        parameters = [p for p in operation.get("parameters", []) if isinstance(p, dict)]
-        self._query_parameters = [p for p in parameters if p.get("in") == "query"]
-        has_body = "requestBody" in operation
-        codes = self.get_error_codes(
-            has_body=has_body,
-            has_query=any(p.get("in") == "query" for p in parameters),
-            has_path_params=any(p.get("in") == "path" for p in parameters),
-        )
         responses = operation.setdefault("responses", {})
-        for status, status_codes in sorted(codes.items()):
-            responses.setdefault(str(status), self._error_response(status, status_codes))
+        for status, codes in sorted(self.get_error_codes(operation).items()):
+            responses.setdefault(str(status), self._error_response(status, codes))
         return operation
 
     # --- which codes --------------------------------------------------------------------------
 
-    def get_error_codes(
-        self, *, has_body: bool, has_query: bool, has_path_params: bool
-    ) -> dict[int, list[str]]:
-        """The error codes this operation can answer with, grouped by HTTP status."""
+    def get_error_codes(self, operation: dict[str, Any]) -> dict[int, list[str]]:
+        """The error codes `operation` can answer with, grouped by HTTP status."""
         view, method = self.view, self.method
+        parameters = [p for p in operation.get("parameters", []) if isinstance(p, dict)]
+        self._query_parameters = [p for p in parameters if p.get("in") == "query"]
         wanted: list[str] = []
-        if has_body:
+        if "requestBody" in operation:
             wanted += [
                 "validation_error",
                 "parse_error",
                 "payload_too_large",
                 "unsupported_media_type",
             ]
-        elif has_query:
+        elif self._query_parameters:
             wanted.append("validation_error")
 
         authenticators = list(view.get_authenticators())
         perms = list(view.get_permissions())
+        throttles = list(view.get_throttles())
         sends_scheme = bool(authenticators) and self._sends_www_authenticate(authenticators)
         auth_status = 401 if sends_scheme else 403
         if authenticators:
             # Invalid credentials are refused even where permissions let anyone in (403 w/o scheme).
             wanted.append("authentication_error")
         if any(not isinstance(p, _AUTH_ONLY_PERMISSIONS) for p in perms) or (
-            _one_of(authenticators, (SessionAuthentication,))
+            any(isinstance(a, SessionAuthentication) for a in authenticators)
             and method not in permissions.SAFE_METHODS
         ):
             wanted.append("authorization_error")
-        if has_path_params:
+        if any(p.get("in") == "path" for p in parameters):
             wanted.append("not_found")
-        if list(view.get_throttles()):
+        if throttles:
             wanted.append("rate_limit_exceeded")
         wanted += ALWAYS
         if errors_settings.max_concurrent_requests is not None:
             wanted.append("service_busy")  # errors.limits may answer any request
 
-        owners: list[Any] = [
-            view,
-            *authenticators,
-            *perms,
-            *view.get_throttles(),
-            *view.get_parsers(),
-        ]
-        for owner in owners:
+        for owner in (view, *authenticators, *perms, *throttles, *view.get_parsers()):
             wanted += declared_codes(owner, method)
 
         by_status: dict[int, list[str]] = {}
@@ -218,33 +207,21 @@ class ErrorResponsesAutoSchema(AutoSchema):
             examples[code] = {"summary": code, "value": self.error_example(entry)}
         return {
             "description": "\n".join(lines),
-            "headers": self._error_headers(status, codes),
+            "headers": self._error_headers(status),
             "content": {"application/json": {"schema": self._envelope_ref(), "examples": examples}},
             ERROR_CODES_EXTENSION: list(codes),
         }
 
-    def _error_headers(self, status: int, codes: list[str]) -> dict[str, Any]:
-        headers: dict[str, Any] = {
+    def _error_headers(self, status: int) -> dict[str, Any]:
+        headers = {
             errors_settings.correlation_id_header: {
                 "description": "The request's correlation id (also in the body).",
                 "schema": {"type": "string"},
             }
         }
-        if status == 401:
-            headers["WWW-Authenticate"] = {
-                "description": "The authentication scheme to use.",
-                "schema": {"type": "string"},
-            }
-        if status == 405:
-            headers["Allow"] = {
-                "description": "The methods this URL accepts.",
-                "schema": {"type": "string"},
-            }
-        if status in (429, 503):
-            headers["Retry-After"] = {
-                "description": "Seconds to wait before retrying.",
-                "schema": {"type": "integer"},
-            }
+        if status in _STATUS_HEADERS:
+            name, description, type_ = _STATUS_HEADERS[status]
+            headers[name] = {"description": description, "schema": {"type": type_}}
         return headers
 
     def error_example(self, entry: catalog.ErrorCode) -> dict[str, Any]:
@@ -257,34 +234,19 @@ class ErrorResponsesAutoSchema(AutoSchema):
         if entry.code == "validation_error":
             error["details"] = {"field_errors": self._example_field_errors()}
         elif entry.code == "rate_limit_exceeded":
-            error["message"] = "Request was throttled. Expected available in 42 seconds."
             error["details"] = {"retry_after": 42}
-        elif entry.code == "method_not_allowed":
-            error["message"] = f'Method "{self._a_refused_method()}" not allowed.'
         return {"error": error}
 
     def _example_field_errors(self) -> dict[str, list[str]]:
+        """A field error on the operation's first body field, or else its first query parameter."""
         if self.method in BODY_METHODS:
             try:
-                serializer = force_instance(self.get_request_serializer())
-                fields = list(getattr(serializer, "fields", None) or {})
+                fields = list(force_instance(self.get_request_serializer()).fields)
             except Exception:  # an example is not worth failing the schema
                 fields = []
             return {fields[0] if fields else "non_field_errors": ["This field is required."]}
-        query = getattr(self, "_query_parameters", [])
-        if not query:
-            return {"non_field_errors": ["Invalid input."]}
-        parameter = query[0]
-        integer = parameter.get("schema", {}).get("type") == "integer"
-        message = "A valid integer is required." if integer else "This field may not be blank."
-        return {str(parameter["name"]): [message]}
-
-    def _a_refused_method(self) -> str:
-        allowed = {m.upper() for m in getattr(self.view, "allowed_methods", [])}
-        for method in ("DELETE", "PUT", "PATCH", "POST", "GET"):
-            if method not in allowed:
-                return method
-        return "TRACE"
+        names = [str(p["name"]) for p in getattr(self, "_query_parameters", [])]
+        return {names[0] if names else "non_field_errors": ["Invalid input."]}
 
 
 def endpoints_by_code(schema: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
 ROOT_ROUTE = "/"
 
-# The bound guards against a URLconf built on the fly; races may overshoot it by a few.
-_MAX_ROUTE_LABELS = 1000
-_route_labels: dict[str, str] = {}
 
-
+# The bound guards against a URLconf built on the fly.
+@functools.lru_cache(maxsize=1000)
 def route_label(route: str) -> str:
     r"""The `route` label of a resolved route: `^api/w/(?P<pk>[^/.]+)/$` reads `api/w/<pk>/`."""
-    label = _route_labels.get(route)
-    if label is None:
-        label = _readable(route)[0] if _REGEX_SIGNS.intersection(route) else route
-        label = label or ROOT_ROUTE
-        if len(_route_labels) < _MAX_ROUTE_LABELS:
-            _route_labels[route] = label
-    return label
+    label = _readable(route)[0] if _REGEX_SIGNS.intersection(route) else route
+    return label or ROOT_ROUTE
 
 
 # Characters path() templates do without (docs/logging.md, route labels).
@@ -28,12 +22,13 @@ _REGEX_SIGNS = frozenset("^$()[\\")
 # The start of a group that only matches its content: `(?:`, or with scoped flags `(?i:`.
 _PLAIN_GROUP = re.compile(r"\?[aiLmsux]*(?:-[imsx]+)?:")
 _QUANTIFIER = re.compile(r"(?:[?*+]|\{\d*(?:,\d*)?\})[?+]?")
+# An escape, a character class (a "]" first is one of its characters) or any one character.
+_TOKEN = re.compile(r"\\.|\[\^?+\]?+(?:\\.|[^\]\\])*\]|.", re.DOTALL)
 _Kind = Literal["parameter", "literal", "verbatim"]
 
 
 def _readable(regex: str) -> tuple[str, bool]:
-    r"""The regex written as a path() template, and whether it has a parameter (the rules are
-    in docs/logging.md, "Route labels")."""
+    """The regex as a path() template, and whether it has a parameter (docs/logging.md)."""
     parts: list[str] = []
     has_parameter = False
     i = 0
@@ -53,27 +48,20 @@ def _readable(regex: str) -> tuple[str, bool]:
 
 def _atom(regex: str, i: int) -> tuple[str, _Kind, int]:
     """The atom at `i`: readable text, kind (parameter, literal, verbatim) and where it ends."""
-    char = regex[i]
-    if char in "^$":
-        return "", "literal", i + 1
-    if char == "\\" and i + 1 < len(regex):
-        escaped = regex[i + 1]
-        if escaped in "AbBZ":
-            return "", "literal", i + 2
-        if escaped.isalnum():  # a class such as \d, or a back reference
-            return regex[i : i + 2], "verbatim", i + 2
-        return escaped, "literal", i + 2
-    if char == "[":
-        end = _class_end(regex, i)
-        if end is not None:
-            return regex[i:end], "verbatim", end
-    if char == "(":
+    if regex[i] == "(":
         end = _group_end(regex, i)
         if end is not None:
             return (*_group(regex[i + 1 : end - 1]), end)
-    if char in ".|":
-        return char, "verbatim", i + 1
-    return char, "literal", i + 1
+    token = _token(regex, i)
+    end = i + len(token)
+    if token in ("^", "$", r"\A", r"\b", r"\B", r"\Z"):
+        return "", "literal", end
+    if len(token) == 2 and token[0] == "\\":
+        # A class such as \d, or a back reference, is kept; an escaped character is itself.
+        return (token, "verbatim", end) if token[1].isalnum() else (token[1], "literal", end)
+    if (token[0] == "[" and len(token) > 1) or token in ".|":
+        return token, "verbatim", end
+    return token, "literal", end
 
 
 def _group(inner: str) -> tuple[str, _Kind]:
@@ -88,40 +76,19 @@ def _group(inner: str) -> tuple[str, _Kind]:
     return "<arg>", "parameter"
 
 
-def _class_end(regex: str, i: int) -> int | None:
-    """Where the character class opening at `i` ends (None if it does not)."""
-    j = i + 1
-    if regex.startswith("^", j):
-        j += 1
-    if regex.startswith("]", j):  # a "]" first is one of the class's characters
-        j += 1
-    while j < len(regex):
-        if regex[j] == "\\":
-            j += 2
-        elif regex[j] == "]":
-            return j + 1
-        else:
-            j += 1
-    return None
+def _token(regex: str, i: int) -> str:
+    """The escape, character class or single character at `i`."""
+    match = _TOKEN.match(regex, i)
+    return match.group() if match else regex[i]
 
 
 def _group_end(regex: str, i: int) -> int | None:
     """Where the group opening at `i` ends (None if it does not: a "(" of a path() piece)."""
     depth = 0
-    j = i
-    while j < len(regex):
-        char = regex[j]
-        if char == "\\":
-            j += 2
-            continue
-        if char == "[":
-            j = _class_end(regex, j) or j + 1
-            continue
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return j + 1
-        j += 1
+    while i < len(regex):
+        token = _token(regex, i)
+        i += len(token)
+        depth += {"(": 1, ")": -1}.get(token, 0)
+        if depth == 0:
+            return i
     return None

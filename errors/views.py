@@ -8,9 +8,10 @@ import hmac
 import sys
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 
+from . import catalog
 from .addresses import address_in
 from .exceptions import AuthenticationException, AuthorizationException
 from .handling import handle_exception, respond
@@ -51,10 +52,8 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     # Unmarked as logged, so Django writes its `django.security.csrf` line with the reason.
     if prefers_html(request):
         return csrf.csrf_failure(request, reason)
-    message = f"CSRF verification failed: {reason}" if reason else None
-    response = handle_exception(
-        AuthorizationException(message or "CSRF verification failed"), request
-    )
+    message = f"CSRF verification failed: {reason}" if reason else "CSRF verification failed"
+    response = handle_exception(AuthorizationException(message), request)
     response._has_been_logged = False  # type: ignore[attr-defined]
     return response
 
@@ -97,10 +96,6 @@ def _bearer_refusal(request: HttpRequest, token: str) -> HttpResponse | None:
 
 def error_code(request: HttpRequest, code: str) -> HttpResponse:
     """`/api/errors/<code>`: one catalog entry; the `type` of problem details points here."""
-    from django.http import JsonResponse
-
-    from . import catalog
-
     entry = catalog.get(code)
     if entry is None:
         raise Http404("No such error code")

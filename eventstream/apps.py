@@ -11,7 +11,7 @@ class EventStreamConfig(AppConfig):
     verbose_name = "Event streams"
 
     def ready(self) -> None:
-        # `stream_lagging` is registered by the exception class that states it.
+        # `stream_lagging` is registered when `streams` is imported, next to its exception.
         from . import streams  # noqa: F401
         from .metrics import open_streams
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from errors import catalog
 from errors.catalog import Category, Severity
 from errors.context import reset_correlation_id, set_correlation_id
 from errors.exceptions import AppException, RateLimitException
@@ -36,18 +37,23 @@ EventId = tuple[int, int]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+catalog.register(
+    "stream_lagging",
+    status=408,
+    category=Category.REQUEST,
+    severity=Severity.WARNING,
+    message="The client fell too far behind; reconnect with Last-Event-ID",
+    meaning=(
+        "Sent as the last event of a stream whose client stopped reading; the client may "
+        "reconnect with Last-Event-ID to get what it missed."
+    ),
+)
+
+
 class StreamLagging(AppException):
     """The client read too slowly; its stream is closed rather than buffered without bound."""
 
     default_code = "stream_lagging"
-    status_code = 408
-    default_message = "The client fell too far behind; reconnect with Last-Event-ID"
-    category = Category.REQUEST
-    severity = Severity.WARNING
-    meaning = (
-        "Sent as the last event of a stream whose client stopped reading; the client may "
-        "reconnect with Last-Event-ID to get what it missed."
-    )
 
 
 class TooManyStreams(RateLimitException):
