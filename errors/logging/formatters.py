@@ -51,9 +51,6 @@ _OUTPUT_FIELDS: Final[frozenset[str]] = frozenset(
 )
 _SPECIAL_EXTRAS: Final[frozenset[str]] = _OUTPUT_FIELDS | {"request"}
 
-# ".000Z" .. ".999Z": indexing a tuple beats formatting the milliseconds for every record.
-_MILLIS_SUFFIX: Final[tuple[str, ...]] = tuple(f".{ms:03d}Z" for ms in range(1000))
-
 CONSOLE_FORMAT: Final[str] = (
     "%(asctime)s %(levelname)-8s [%(correlation_id)s] %(name)s: %(message)s"
 )
@@ -63,25 +60,11 @@ CONSOLE_FORMAT: Final[str] = (
 class JsonFormatter(logging.Formatter):
     """Format each record as one JSON object on one line (orjson); never raises."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Accept the arguments of logging.Formatter; `fmt` and `style` are not used."""
-        super().__init__(*args, **kwargs)
-        # (whole second, "YYYY-MM-DDTHH:MM:SS"): strftime once a second; the tuple swap is atomic.
-        self._second_cache: tuple[int, str] = (-1, "")
-
     def format_timestamp(self, created: float) -> str:
         """Return `created` as e.g. `2026-11-28T15:20:32.123Z` (milliseconds truncated)."""
-        second = int(created)
-        millis = int((created - second) * 1000)
-        if not 0 <= millis < 1000:
-            # Timestamps before 1970 and float edge cases: floor division gets them right.
-            whole, frac = divmod(created, 1)
-            second, millis = int(whole), min(int(frac * 1000), 999)
-        cached = self._second_cache
-        if cached[0] != second:
-            cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-            self._second_cache = cached
-        return cached[1] + _MILLIS_SUFFIX[millis]
+        second, fraction = divmod(created, 1)  # floor division: right before 1970 too
+        millis = min(int(fraction * 1000), 999)
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{millis:03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the JSON line for `record` (without the trailing newline)."""
@@ -136,7 +119,8 @@ class JsonFormatter(logging.Formatter):
             try:
                 return orjson.dumps(data, default=json_default).decode()
             except Exception:
-                return self._dumps_sanitized(data)
+                # orjson refused something even with the default hook (docs/logging.md).
+                return orjson.dumps(sanitize(data), default=json_default).decode()
         except Exception as exc:
             return self._emergency_line(record, exc)
 
@@ -162,11 +146,6 @@ class JsonFormatter(logging.Formatter):
         # exc_info may be (None, None, None); a record from a pickle has only exc_text.
         return {"type": None, "message": None, "traceback": record.exc_text or None}
 
-    @staticmethod
-    def _dumps_sanitized(data: dict[str, Any]) -> str:
-        # orjson refused something even with the default hook (docs/logging.md).
-        return orjson.dumps(sanitize(data), default=json_default).decode()
-
     def _emergency_line(self, record: logging.LogRecord, error: BaseException) -> str:
         # Every value forced to a str, so this path cannot fail as the normal one did.
         fields = {
@@ -186,16 +165,9 @@ class JsonFormatter(logging.Formatter):
 class ConsoleFormatter(logging.Formatter):
     """Human-readable formatter whose format may use `%(correlation_id)s` (`-` without one)."""
 
-    def __init__(
-        self,
-        fmt: str | None = CONSOLE_FORMAT,
-        datefmt: str | None = None,
-        style: Any = "%",
-        validate: bool = True,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, fmt: str | None = CONSOLE_FORMAT, *args: Any, **kwargs: Any) -> None:
         """Accept the arguments of logging.Formatter, with `CONSOLE_FORMAT` as the default."""
-        super().__init__(fmt, datefmt, style, validate, **kwargs)
+        super().__init__(fmt, *args, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
         """Format like logging.Formatter, but broken %-arguments do not raise."""
