@@ -87,6 +87,7 @@ def reset_trace(token: Token[TraceContext | None]) -> None:
 
 # --- OpenTelemetry ----------------------------------------------------------------------------
 
+
 @functools.cache
 def _opentelemetry() -> Any:
     """The opentelemetry.trace module, looked up once; None when it is not installed."""

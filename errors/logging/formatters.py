@@ -49,7 +49,6 @@ _OUTPUT_FIELDS: Final[frozenset[str]] = frozenset(
         "stack_info",
     }
 )
-_SPECIAL_EXTRAS: Final[frozenset[str]] = _OUTPUT_FIELDS | {"request"}
 
 CONSOLE_FORMAT: Final[str] = (
     "%(asctime)s %(levelname)-8s [%(correlation_id)s] %(name)s: %(message)s"
@@ -105,16 +104,14 @@ class JsonFormatter(logging.Formatter):
             if record.stack_info:
                 data["stack_info"] = self.formatStack(record.stack_info)
 
-            skip = _FORMATTER_SKIP
-            special = _SPECIAL_EXTRAS
             for key, value in attrs.items():
-                if key not in skip:
-                    if key in special:
-                        if key == "request":
-                            value = describe_request(value)
-                        else:
-                            key = "extra_" + key
-                    data[key] = value
+                if key in _FORMATTER_SKIP:
+                    continue
+                if key == "request":
+                    value = describe_request(value)
+                elif key in _OUTPUT_FIELDS:
+                    key = "extra_" + key
+                data[key] = value
 
             try:
                 return orjson.dumps(data, default=json_default).decode()
@@ -126,28 +123,20 @@ class JsonFormatter(logging.Formatter):
 
     def _exception(self, record: logging.LogRecord) -> dict[str, Any]:
         exc_info = record.exc_info
-        try:
-            if exc_info and exc_info[0] is not None:
-                # Cached on the record, as logging.Formatter does.
-                if not record.exc_text:
-                    record.exc_text = self.formatException(exc_info)
-                exc_type, exc_value = exc_info[0], exc_info[1]
-                return {
-                    "type": exception_type_name(exc_type),
-                    "message": safe_str(exc_value),
-                    "traceback": record.exc_text,
-                }
-        except Exception as exc:
+        if exc_info and exc_info[0] is not None:
+            # Cached on the record, as logging.Formatter does.
+            if not record.exc_text:
+                record.exc_text = self.formatException(exc_info)
             return {
-                "type": None,
-                "message": f"<exception info could not be formatted: {safe_str(exc)}>",
-                "traceback": None,
+                "type": exception_type_name(exc_info[0]),
+                "message": safe_str(exc_info[1]),
+                "traceback": record.exc_text,
             }
         # exc_info may be (None, None, None); a record from a pickle has only exc_text.
         return {"type": None, "message": None, "traceback": record.exc_text or None}
 
     def _emergency_line(self, record: logging.LogRecord, error: BaseException) -> str:
-        # Every value forced to a str, so this path cannot fail as the normal one did.
+        # Every value a str safe_str made (UTF-8 encodable) or None: orjson cannot refuse them.
         fields = {
             "timestamp": safe_str(getattr(record, "created", None)),
             "level": safe_str(getattr(record, "levelname", None)),
@@ -156,10 +145,7 @@ class JsonFormatter(logging.Formatter):
             "correlation_id": safe_str(cid) if (cid := get_correlation_id()) else None,
             "formatter_error": f"{type_name(error)}: {safe_str(error)}",
         }
-        try:
-            return orjson.dumps(fields).decode()
-        except Exception:
-            return '{"message":"<log record could not be formatted>"}'
+        return orjson.dumps(fields).decode()
 
 
 class ConsoleFormatter(logging.Formatter):
