@@ -10,8 +10,8 @@ from typing import Any, Final
 import orjson
 
 from errors.context import get_correlation_id
-from errors.tracing import current_trace
 
+from .filters import CorrelationIdFilter
 from .safe import (
     STANDARD_ATTRS,
     broken_message,
@@ -55,6 +55,8 @@ CONSOLE_FORMAT: Final[str] = (
 )
 """The line format of `ConsoleFormatter` as configured by `build_logging_config`."""
 
+_correlate = CorrelationIdFilter()
+
 
 class JsonFormatter(logging.Formatter):
     """Format each record as one JSON object on one line (orjson); never raises."""
@@ -75,6 +77,8 @@ class JsonFormatter(logging.Formatter):
             # Like logging.Formatter, so `%(message)s` works for handlers formatting later.
             record.message = message
 
+            # Without the filter in the handler, as it would: the context is still current.
+            _correlate.filter(record)
             attrs = record.__dict__
             data: dict[str, Any] = {
                 "timestamp": self.format_timestamp(record.created),
@@ -86,19 +90,11 @@ class JsonFormatter(logging.Formatter):
                 "line": record.lineno,
                 "process_id": record.process,
                 "thread_id": record.thread,
-                # Without the filter the context is still current: formatting runs in emit().
-                "correlation_id": attrs.get("correlation_id") or get_correlation_id(),
+                "correlation_id": attrs["correlation_id"],
             }
-            # Without the filter, looked up here, as the correlation id is.
-            if "trace_id" in attrs:
-                trace_id, span_id = attrs["trace_id"], attrs.get("span_id")
-            else:
-                trace = current_trace()
-                trace_id = None if trace is None else trace.trace_id
-                span_id = None if trace is None else trace.span_id
-            if trace_id is not None:
-                data["trace_id"] = trace_id
-                data["span_id"] = span_id
+            if attrs["trace_id"] is not None:
+                data["trace_id"] = attrs["trace_id"]
+                data["span_id"] = attrs.get("span_id")
             if record.exc_info or record.exc_text:
                 data["exception"] = self._exception(record)
             if record.stack_info:
