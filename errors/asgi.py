@@ -133,10 +133,7 @@ def payload_too_large(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], byt
 
 
 class BodyLimitMiddleware:
-    """Answer 413 `payload_too_large` as soon as a body passes DATA_UPLOAD_MAX_MEMORY_SIZE.
-
-    `application = BodyLimitMiddleware(get_asgi_application())`; see docs/asgi.md.
-    """
+    """Answer 413 `payload_too_large` once a body passes the upload limit (docs/asgi.md)."""
 
     def __init__(
         self, app: Callable[..., Awaitable[None]], *, limit_multipart: bool = False

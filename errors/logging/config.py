@@ -34,10 +34,7 @@ def build_logging_config(
     backup_count: int = 5,
     stream: TextIO | None = None,
 ) -> dict[str, Any]:
-    """Return a `logging.config.dictConfig` dict (Django's `LOGGING`; docs/logging.md).
-
-    ValueError, naming the value, for an unknown `level` or `fmt`.
-    """
+    """A dictConfig dict for Django's `LOGGING`; ValueError for a bad level or fmt."""
     level_name = level.upper() if isinstance(level, str) else None
     if level_name not in _LEVELS:
         raise ValueError(f"level must be one of {', '.join(_LEVELS)}, got {level!r}")
