@@ -26,18 +26,14 @@ class ConcurrencyLimit:
         self.limit = limit
         self._current: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self.threads = threading.BoundedSemaphore(limit)  # the turns of a WSGI server's threads
-        self._lock = threading.Lock()
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         current = self._current  # one read: the loop and its semaphore always go together
-        if current is not None and current[0] is loop:
-            return current[1]
-        with self._lock:
-            if self._current is None or self._current[0] is not loop:
-                # A new loop (a test's, or after a restart): turns of a dead loop are void.
-                self._current = (loop, asyncio.Semaphore(self.limit))
-            return self._current[1]
+        if current is None or current[0] is not loop:
+            # A new loop (a test's, or after a restart): turns of a dead loop are void.
+            current = self._current = (loop, asyncio.Semaphore(self.limit))
+        return current[1]
 
     async def acquire(self, timeout: float) -> asyncio.Semaphore | None:
         """Wait up to `timeout` seconds for a turn; the semaphore to release, or None."""
@@ -51,7 +47,6 @@ class ConcurrencyLimit:
 
 
 _limits: dict[int, ConcurrencyLimit] = {}
-_limits_lock = threading.Lock()
 
 
 def current_limit() -> ConcurrencyLimit | None:
@@ -61,8 +56,8 @@ def current_limit() -> ConcurrencyLimit | None:
         return None
     limit = _limits.get(size)
     if limit is None:
-        with _limits_lock:
-            limit = _limits.setdefault(size, ConcurrencyLimit(size))
+        # setdefault is atomic: threads that miss together all get the one stored first.
+        limit = _limits.setdefault(size, ConcurrencyLimit(size))
     return limit
 
 
