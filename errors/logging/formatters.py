@@ -20,7 +20,6 @@ from .safe import (
     json_default,
     safe_str,
     sanitize,
-    type_name,
 )
 
 # The formatter renders the correlation id and the trace as fields of their own, not as extras.
@@ -139,7 +138,7 @@ class JsonFormatter(logging.Formatter):
             "message": safe_str(getattr(record, "msg", None)),
             "logger": safe_str(getattr(record, "name", None)),
             "correlation_id": safe_str(cid) if (cid := get_correlation_id()) else None,
-            "formatter_error": f"{type_name(error)}: {safe_str(error)}",
+            "formatter_error": f"{type(error).__qualname__}: {safe_str(error)}",
         }
         return orjson.dumps(fields).decode()
 
