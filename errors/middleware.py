@@ -135,16 +135,13 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         return response
 
     def _observe(self, request: HttpRequest, response: HttpResponseBase, started: float) -> None:
-        logged = logger.isEnabledFor(self.log_level)
-        if not (self.monitoring or logged):
-            return
         match = request.resolver_match
         route = route_label(match.route) if match else None
         if self.monitoring:
             metrics.record_request(
                 request.method or "", route, response.status_code, time.perf_counter() - started
             )
-        if logged:
+        if logger.isEnabledFor(self.log_level):
             logger.log(
                 self.log_level,
                 "%s %s %s",
