@@ -80,7 +80,7 @@ def main() -> None:
         ("b) 4 extras + exc_info", make_records(exc_records, with_exc=True)),
     ):
         best = dict.fromkeys(names, float("inf"))
-        for name in names:  # warm-up: linecache for the traceback, the timestamp cache
+        for name in names:  # warm-up: linecache for the traceback
             time_once(formatters[name], records[:200])
         for round_no in range(args.rounds):
             shift = round_no % len(names)

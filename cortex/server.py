@@ -32,10 +32,10 @@ from twisted.logger import (
 from twisted.web import http
 
 from cortex.process import raise_open_file_limit
+from cortex.redact import redact_url
 from errors.asgi import find_header, payload_too_large
 from errors.conf import errors_settings
 from errors.context import reset_correlation_id, set_correlation_id
-from errors.logging import redact_url
 
 WRITTEN_AGAINST: Final[dict[str, str]] = {"daphne": "4.2.3", "Twisted": "26.10.0"}
 

@@ -10,7 +10,6 @@ import time
 from collections import Counter, deque
 
 from . import metrics
-from .conf import errors_settings
 
 logger = logging.getLogger("errors.alerting")
 
@@ -53,9 +52,3 @@ class ErrorRateMonitor:
 
 
 monitor = ErrorRateMonitor()
-
-
-def record_error(code: str) -> None:
-    """Feed one handled error to the process's monitor (when monitoring is on)."""
-    if errors_settings.monitoring_enabled:
-        monitor.record(code, errors_settings.alert_threshold)

@@ -37,14 +37,6 @@ def header(scope: Scope, name: str) -> str | None:
     return find_header(scope.get("headers", ()), name)
 
 
-def _correlation_id(scope: Scope) -> str:
-    """The request's id: the one an outer middleware chose, else the client's if valid, else new."""
-    chosen = scope.get("correlation_id")
-    if isinstance(chosen, str):
-        return chosen
-    return accept_correlation_id(header(scope, errors_settings.correlation_id_header))
-
-
 class CorrelationIdASGIMiddleware:
     """ASGI middleware giving every HTTP and WebSocket connection its correlation id (in the
     context variable and `scope["correlation_id"]`), and the response its header."""
@@ -125,7 +117,10 @@ def declared_too_large(content_length: str | None, limit: int | None) -> bool:
 def payload_too_large(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """The 413 `payload_too_large` answering the request of `scope` (logged once): its status,
     headers (correlation id, Content-Length, `Connection: close`) and body."""
-    correlation_id = _correlation_id(scope)
+    # The id an outer CorrelationIdASGIMiddleware chose, else the client's if valid, else new.
+    correlation_id = scope.get("correlation_id")
+    if not isinstance(correlation_id, str):
+        correlation_id = accept_correlation_id(header(scope, errors_settings.correlation_id_header))
     status, headers, body = error_response(
         RequestDataTooBig("Request body too large"), scope, correlation_id
     )
@@ -138,10 +133,7 @@ def payload_too_large(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], byt
 
 
 class BodyLimitMiddleware:
-    """Answer 413 `payload_too_large` as soon as a body passes DATA_UPLOAD_MAX_MEMORY_SIZE.
-
-    `application = BodyLimitMiddleware(get_asgi_application())`; see docs/asgi.md.
-    """
+    """Answer 413 `payload_too_large` once a body passes the upload limit (docs/asgi.md)."""
 
     def __init__(
         self, app: Callable[..., Awaitable[None]], *, limit_multipart: bool = False

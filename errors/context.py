@@ -24,9 +24,7 @@ def is_valid_correlation_id(value: str | None) -> bool:
 
 def accept_correlation_id(value: str | None) -> str:
     """Return `value` if it is a valid id, otherwise a new one. The raw value is never kept."""
-    if value and _VALID_ID.fullmatch(value):
-        return value
-    return new_correlation_id()
+    return value if value and is_valid_correlation_id(value) else new_correlation_id()
 
 
 def get_correlation_id() -> str | None:

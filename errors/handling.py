@@ -46,16 +46,14 @@ def set_rollback() -> None:
 
 
 def report_error(info: ErrorInfo, request: Any) -> None:
-    """Log one line for a handled error, count it, feed the alert if it is the service's fault.
-
-    `request` is anything with `method` and `path`.
-    """
+    """Log one line for a handled error, count it, feed the alert if it is the service's fault;
+    `request` is anything with `method` and `path`."""
     if isinstance(request, HttpRequest):
         request._errors_reported = True  # type: ignore[attr-defined]
     if errors_settings.monitoring_enabled:
         metrics.record_error(info.code, info.status)
         if info.level >= logging.ERROR:
-            alerting.record_error(info.code)
+            alerting.monitor.record(info.code, errors_settings.alert_threshold)
     if not logger.isEnabledFor(info.level):
         return
     method = getattr(request, "method", None)

@@ -25,19 +25,15 @@ class ConcurrencyLimit:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._current: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self._thread_semaphore = threading.BoundedSemaphore(limit)
-        self._lock = threading.Lock()
+        self.threads = threading.BoundedSemaphore(limit)  # the turns of a WSGI server's threads
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
         current = self._current  # one read: the loop and its semaphore always go together
-        if current is not None and current[0] is loop:
-            return current[1]
-        with self._lock:
-            if self._current is None or self._current[0] is not loop:
-                # A new loop (a test's, or after a restart): turns of a dead loop are void.
-                self._current = (loop, asyncio.Semaphore(self.limit))
-            return self._current[1]
+        if current is None or current[0] is not loop:
+            # A new loop (a test's, or after a restart): turns of a dead loop are void.
+            current = self._current = (loop, asyncio.Semaphore(self.limit))
+        return current[1]
 
     async def acquire(self, timeout: float) -> asyncio.Semaphore | None:
         """Wait up to `timeout` seconds for a turn; the semaphore to release, or None."""
@@ -49,16 +45,8 @@ class ConcurrencyLimit:
             return None
         return semaphore
 
-    def acquire_blocking(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds in this thread for a turn; whether one was given."""
-        return self._thread_semaphore.acquire(timeout=timeout)
-
-    def release_blocking(self) -> None:
-        self._thread_semaphore.release()
-
 
 _limits: dict[int, ConcurrencyLimit] = {}
-_limits_lock = threading.Lock()
 
 
 def current_limit() -> ConcurrencyLimit | None:
@@ -68,8 +56,8 @@ def current_limit() -> ConcurrencyLimit | None:
         return None
     limit = _limits.get(size)
     if limit is None:
-        with _limits_lock:
-            limit = _limits.setdefault(size, ConcurrencyLimit(size))
+        # setdefault is atomic: threads that miss together all get the one stored first.
+        limit = _limits.setdefault(size, ConcurrencyLimit(size))
     return limit
 
 
@@ -81,37 +69,45 @@ def busy() -> ServiceUnavailableException:
 
 
 @contextlib.asynccontextmanager
-async def request_slot() -> AsyncIterator[None]:
-    """Take a turn from the request budget for async work; raises `busy()` after the wait."""
+async def _turn(path: str = "") -> AsyncIterator[bool]:
+    """Hold a turn while the block runs; yields whether one came in time (always, with no limit
+    or for a path under ERRORS_QUEUE_EXEMPT_PATHS)."""
     limit = current_limit()
-    if limit is None:
-        yield
+    if limit is None or (path and path.startswith(errors_settings.queue_exempt_paths)):
+        yield True
         return
     semaphore = await limit.acquire(errors_settings.queue_timeout)
     if semaphore is None:
-        raise busy()
+        yield False
+        return
     try:
-        yield
+        yield True
     finally:
         semaphore.release()
+
+
+@contextlib.asynccontextmanager
+async def request_slot() -> AsyncIterator[None]:
+    """Take a turn from the request budget for async work; raises `busy()` after the wait."""
+    async with _turn() as admitted:
+        if not admitted:
+            raise busy()
+        yield
 
 
 class ConcurrencyLimitMiddleware(SyncAndAsyncMiddleware):
     """Let ERRORS_MAX_CONCURRENT_REQUESTS requests run at once; right after the correlation id's."""
 
-    def _exempt(self, request: HttpRequest) -> bool:
-        return request.path.startswith(errors_settings.queue_exempt_paths)
-
     def call(self, request: HttpRequest) -> HttpResponseBase:
         limit = current_limit()
-        if limit is None or self._exempt(request):
+        if limit is None or request.path.startswith(errors_settings.queue_exempt_paths):
             return self.get_response(request)
-        if not limit.acquire_blocking(errors_settings.queue_timeout):
+        if not limit.threads.acquire(timeout=errors_settings.queue_timeout):
             return self._busy(request)
         try:
             return self.get_response(request)
         finally:
-            limit.release_blocking()
+            limit.threads.release()
 
     async def acall(self, request: HttpRequest) -> HttpResponseBase:
         scope = getattr(request, "scope", None) or {}
@@ -119,16 +115,10 @@ class ConcurrencyLimitMiddleware(SyncAndAsyncMiddleware):
             if not scope[_ADMITTED]:
                 return self._busy(request)
             return await self.get_response(request)
-        limit = current_limit()
-        if limit is None or self._exempt(request):
+        async with _turn(request.path) as admitted:
+            if not admitted:
+                return self._busy(request)
             return await self.get_response(request)
-        semaphore = await limit.acquire(errors_settings.queue_timeout)
-        if semaphore is None:
-            return self._busy(request)
-        try:
-            return await self.get_response(request)
-        finally:
-            semaphore.release()
 
     def _busy(self, request: HttpRequest) -> HttpResponseBase:
         # Logged at WARNING (the catalog's severity) and counted in errors_handled_total.
@@ -146,17 +136,8 @@ class ConcurrencyLimitGate:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        limit = current_limit() if scope["type"] == "http" else None
-        if limit is None or str(scope.get("path", "")).startswith(
-            errors_settings.queue_exempt_paths
-        ):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        semaphore = await limit.acquire(errors_settings.queue_timeout)
-        if semaphore is None:
-            await self.app(dict(scope, **{_ADMITTED: False}), receive, send)
-            return
-        try:
-            await self.app(dict(scope, **{_ADMITTED: True}), receive, send)
-        finally:
-            semaphore.release()
+        async with _turn(str(scope.get("path", ""))) as admitted:
+            await self.app(dict(scope, **{_ADMITTED: admitted}), receive, send)

@@ -61,23 +61,6 @@ class Metrics:
             "errors_alerts_total",
             "Times the handled-error count of a 60 s window reached ERROR_ALERT_THRESHOLD.",
         )
-        # labels() validates and locks on every call: its children are cached here.
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    def request_children(self, method: str, route: str, status: int) -> tuple[Any, Any]:
-        """The (counter, histogram) children for one method, route and status."""
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            # No lock: a race costs one extra labels() call, never a second time series.
-            children = self._request_children.setdefault(
-                key,
-                (
-                    self.requests.labels(method, route, str(status)),
-                    self.duration.labels(method, route),
-                ),
-            )
-        return children
 
 
 _metrics: Metrics | None = None
@@ -95,23 +78,15 @@ def metrics() -> Metrics | None:
     return _metrics
 
 
-def ensure_metrics() -> None:
-    """Create the metrics now, when monitoring is on (`ErrorsConfig.ready()` calls it)."""
-    metrics()
-
-
 def record_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """Count one answered request; `route` is its route label (None when no URL matched)."""
     m = metrics()
     if m is None:
         return
-    counter, histogram = m.request_children(
-        method if method in KNOWN_METHODS else "other",
-        UNMATCHED_ROUTE if route is None else route,
-        status,
-    )
-    counter.inc()
-    histogram.observe(seconds)
+    method = method if method in KNOWN_METHODS else "other"
+    route = UNMATCHED_ROUTE if route is None else route
+    m.requests.labels(method, route, str(status)).inc()
+    m.duration.labels(method, route).observe(seconds)
 
 
 def record_error(code: str, status: int) -> None:

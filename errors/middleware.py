@@ -4,10 +4,11 @@ Put it first in MIDDLEWARE; docs/asgi.md and docs/handling.md describe what it d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -61,27 +62,15 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
 
     def call(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        token, trace_token = self._begin(request)
-        try:
+        with self._correlated(request):
             response = self._refuse_early(request) or self.get_response(request)
             return self._finish(request, response, started)
-        finally:
-            reset_correlation_id(token)
-            if trace_token is not None:
-                reset_trace(trace_token)
 
     async def acall(self, request: HttpRequest) -> HttpResponseBase:
         started = time.perf_counter()
-        token, trace_token = self._begin(request)
-        try:
-            response = self._refuse_early(request)
-            if response is None:
-                response = await self.get_response(request)
+        with self._correlated(request):
+            response = self._refuse_early(request) or await self.get_response(request)
             return self._finish(request, response, started)
-        finally:
-            reset_correlation_id(token)
-            if trace_token is not None:
-                reset_trace(trace_token)
 
     def process_exception(
         self, request: HttpRequest, exception: Exception
@@ -91,12 +80,12 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
             return None
         return handle_exception(exception, request)
 
-    def _begin(self, request: HttpRequest) -> tuple[Any, Any]:
+    @contextlib.contextmanager
+    def _correlated(self, request: HttpRequest) -> Iterator[None]:
+        """The request's correlation id and trace are current while the block runs."""
         meta = request.META
         offered = meta.get(self.meta_key)
-        trace = None
-        if "HTTP_TRACEPARENT" in meta:
-            trace = continue_trace(meta["HTTP_TRACEPARENT"], meta.get("HTTP_TRACESTATE"))
+        trace = continue_trace(meta.get("HTTP_TRACEPARENT"), meta.get("HTTP_TRACESTATE"))
         if trace is not None and not is_valid_correlation_id(offered):
             correlation_id = trace.trace_id
         else:
@@ -107,7 +96,14 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         request._errors_reported = True  # type: ignore[attr-defined]
         if self.sentry_sdk is not None:
             self.sentry_sdk.set_tag("correlation_id", correlation_id)
-        return set_correlation_id(correlation_id), None if trace is None else set_trace(trace)
+        token = set_correlation_id(correlation_id)
+        trace_token = None if trace is None else set_trace(trace)
+        try:
+            yield
+        finally:
+            reset_correlation_id(token)
+            if trace_token is not None:
+                reset_trace(trace_token)
 
     def _refuse_early(self, request: HttpRequest) -> HttpResponseBase | None:
         # Django checks the limit only when the body is read; this covers views that never do.
@@ -139,16 +135,13 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         return response
 
     def _observe(self, request: HttpRequest, response: HttpResponseBase, started: float) -> None:
-        logged = logger.isEnabledFor(self.log_level)
-        if not (self.monitoring or logged):
-            return
         match = request.resolver_match
         route = route_label(match.route) if match else None
         if self.monitoring:
             metrics.record_request(
                 request.method or "", route, response.status_code, time.perf_counter() - started
             )
-        if logged:
+        if logger.isEnabledFor(self.log_level):
             logger.log(
                 self.log_level,
                 "%s %s %s",

@@ -16,11 +16,6 @@ from .normalize import ErrorInfo
 JSON_CONTENT_TYPE = "application/json"
 
 
-def _default(value: Any) -> str:
-    # Details are meant to be JSON already; anything else is shown as text, not a failure.
-    return str(value)
-
-
 def envelope(info: ErrorInfo, correlation_id: str) -> dict[str, Any]:
     """The JSON body of an error response, as a dict."""
     error: dict[str, Any] = {
@@ -70,12 +65,13 @@ def error_body(
     info: ErrorInfo, correlation_id: str, *, accept: str | None = None, instance: str | None = None
 ) -> tuple[bytes, str]:
     """The serialized body of `info` and its content type, as the client's Accept asks."""
+    # Details are meant to be JSON already; anything else is shown as text (default=str).
     if wants_problem_details(accept):
         return (
-            orjson.dumps(problem(info, correlation_id, instance), default=_default),
+            orjson.dumps(problem(info, correlation_id, instance), default=str),
             PROBLEM_CONTENT_TYPE,
         )
-    return orjson.dumps(envelope(info, correlation_id), default=_default), JSON_CONTENT_TYPE
+    return orjson.dumps(envelope(info, correlation_id), default=str), JSON_CONTENT_TYPE
 
 
 def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) -> HttpResponse:

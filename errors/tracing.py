@@ -4,6 +4,7 @@ OpenTelemetry's recording span wins when it is installed. See docs/tracing.md.""
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import sys
@@ -15,45 +16,12 @@ TRACEPARENT: Final = "traceparent"
 TRACESTATE: Final = "tracestate"
 TRACERESPONSE: Final = "traceresponse"
 
-# version-traceid-parentid-flags; the version's own rules are checked in parse_traceparent.
+# version-traceid-parentid-flags; the version's own rules are checked in continue_trace.
 _TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _ZERO_TRACE_ID: Final = "0" * 32
 _ZERO_SPAN_ID: Final = "0" * 16
 # tracestate is passed on as it came: at most 512 printable ASCII characters (the spec's limit).
 _TRACESTATE = re.compile(r"[\x20-\x7e]{1,512}")
-
-
-@dataclass(frozen=True, slots=True)
-class TraceParent:
-    """A parsed `traceparent` header."""
-
-    version: str
-    trace_id: str
-    parent_id: str
-    flags: str
-
-    @property
-    def sampled(self) -> bool:
-        """The caller's `sampled` flag (bit 0)."""
-        return bool(int(self.flags, 16) & 1)
-
-
-def parse_traceparent(value: str | None) -> TraceParent | None:
-    """Parse a `traceparent` header by the W3C rules (docs/tracing.md); None for a missing or
-    invalid one."""
-    if not value:
-        return None
-    value = value.strip(" \t")
-    match = _TRACEPARENT.match(value)
-    if match is None:
-        return None
-    version, trace_id, parent_id, flags = match.groups()
-    if version == "ff" or trace_id == _ZERO_TRACE_ID or parent_id == _ZERO_SPAN_ID:
-        return None
-    rest = value[match.end() :]
-    if rest and (version == "00" or not rest.startswith("-")):
-        return None
-    return TraceParent(version, trace_id, parent_id, flags)
 
 
 def new_span_id() -> str:
@@ -84,17 +52,24 @@ class TraceContext:
 
 
 def continue_trace(traceparent: str | None, tracestate: str | None = None) -> TraceContext | None:
-    """The span of work that a caller started with these headers; None without a valid
-    `traceparent`. A `tracestate` that could not be passed on safely is dropped."""
-    parent = parse_traceparent(traceparent)
-    if parent is None:
+    """The span of work that a caller started with these headers; None without a `traceparent`
+    valid by the W3C rules (docs/tracing.md)."""
+    value = (traceparent or "").strip(" \t")
+    match = _TRACEPARENT.match(value)
+    if match is None:
         return None
+    version, trace_id, parent_id, flags = match.groups()
+    if version == "ff" or trace_id == _ZERO_TRACE_ID or parent_id == _ZERO_SPAN_ID:
+        return None
+    rest = value[match.end() :]
+    if rest and (version == "00" or not rest.startswith("-")):
+        return None
+    if version != "00":  # a later version's flags may mean something else: keep `sampled` only
+        flags = "01" if int(flags, 16) & 1 else "00"
     state = tracestate.strip(" \t") if tracestate else None
     if state and _TRACESTATE.fullmatch(state) is None:
-        state = None
-    # Only the flags of version 00 are known; a later version's may mean something else.
-    flags = parent.flags if parent.version == "00" else ("01" if parent.sampled else "00")
-    return TraceContext(parent.trace_id, new_span_id(), flags, state or None)
+        state = None  # a tracestate that could not be passed on safely is dropped
+    return TraceContext(trace_id, new_span_id(), flags, state or None)
 
 
 _trace: ContextVar[TraceContext | None] = ContextVar("trace", default=None)
@@ -112,25 +87,21 @@ def reset_trace(token: Token[TraceContext | None]) -> None:
 
 # --- OpenTelemetry ----------------------------------------------------------------------------
 
-_otel_trace: Any = None  # the opentelemetry.trace module once looked up; False when missing
 
-
+@functools.cache
 def _opentelemetry() -> Any:
-    global _otel_trace
-    if _otel_trace is None:
-        try:
-            from opentelemetry import trace
-        except ImportError:
-            _otel_trace = False
-        else:
-            _otel_trace = trace
-    return _otel_trace
+    """The opentelemetry.trace module, looked up once; None when it is not installed."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    return trace
 
 
 def _otel_span() -> Any:
     """OpenTelemetry's current span when one is recording, else None."""
-    trace = _otel_trace if _otel_trace is not None else _opentelemetry()
-    if not trace:
+    trace = _opentelemetry()
+    if trace is None:
         return None
     span = trace.get_current_span()
     return span if span.is_recording() else None
@@ -177,11 +148,9 @@ __all__ = [
     "TRACERESPONSE",
     "TRACESTATE",
     "TraceContext",
-    "TraceParent",
     "continue_trace",
     "current_trace",
     "new_span_id",
-    "parse_traceparent",
     "record_exception",
     "reset_trace",
     "set_trace",

@@ -11,20 +11,16 @@ from .filters import (
     RedactingFilter,
 )
 from .formatters import CONSOLE_FORMAT, ConsoleFormatter, JsonFormatter
-from .urls import SENSITIVE_PARAMETER_WORDS, is_sensitive_parameter, redact_url
 
 __all__ = [
     "CONSOLE_FORMAT",
     "DEFAULT_SENSITIVE_KEYS",
     "QUIET_LOGGERS",
     "REDACTED",
-    "SENSITIVE_PARAMETER_WORDS",
     "ConsoleFormatter",
     "CorrelationIdFilter",
     "DuplicateRequestLogFilter",
     "JsonFormatter",
     "RedactingFilter",
     "build_logging_config",
-    "is_sensitive_parameter",
-    "redact_url",
 ]

@@ -25,13 +25,6 @@ QUIET_LOGGERS: Final[tuple[str, ...]] = (
 )
 
 
-def _check_level(value: object, argument: str) -> str:
-    name = value.upper() if isinstance(value, str) else None
-    if name not in _LEVELS:
-        raise ValueError(f"{argument} must be one of {', '.join(_LEVELS)}, got {value!r}")
-    return name
-
-
 def build_logging_config(
     *,
     level: str = "INFO",
@@ -41,11 +34,10 @@ def build_logging_config(
     backup_count: int = 5,
     stream: TextIO | None = None,
 ) -> dict[str, Any]:
-    """Return a `logging.config.dictConfig` dict (Django's `LOGGING`; docs/logging.md).
-
-    ValueError, naming the value, for an unknown `level` or `fmt`.
-    """
-    level_name = _check_level(level, "level")
+    """A dictConfig dict for Django's `LOGGING`; ValueError for a bad level or fmt."""
+    level_name = level.upper() if isinstance(level, str) else None
+    if level_name not in _LEVELS:
+        raise ValueError(f"level must be one of {', '.join(_LEVELS)}, got {level!r}")
     if fmt not in _FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(_FORMATS)}, got {fmt!r}")
 

@@ -47,59 +47,38 @@ class CorrelationIdFilter(logging.Filter):
 class RedactingFilter(logging.Filter):
     """Mask the values of sensitive keys in a record's extras, at any depth (docs/logging.md)."""
 
-    # Bounded: nested dict keys may be data (user names, ids), not a fixed vocabulary.
-    _CACHE_LIMIT: Final[int] = 2048
-
     def __init__(self, keys: Iterable[str] | None = None, max_depth: int = 32) -> None:
         """Use `keys` (substrings, case-insensitive) instead of the default sensitive keys."""
         super().__init__()
         source = DEFAULT_SENSITIVE_KEYS if keys is None else keys
         self.keys: tuple[str, ...] = tuple(k.lower() for k in source if k)
         self.max_depth = max_depth
-        self._verdicts: dict[str, bool] = {}
 
     def is_sensitive(self, key: object) -> bool:
         """Tell whether a key's value must be masked."""
-        if not isinstance(key, str):
-            return False
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            lowered = key.lower()
-            verdict = any(fragment in lowered for fragment in self.keys)
-            if len(self._verdicts) < self._CACHE_LIMIT:
-                self._verdicts[key] = verdict
-        return verdict
+        # str.lower, not key.lower: a str subclass cannot misbehave here.
+        return isinstance(key, str) and any(fragment in str.lower(key) for fragment in self.keys)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask sensitive values in the extras of `record`; always return True."""
+        attrs = record.__dict__
+        extras = {key: value for key, value in attrs.items() if key not in STANDARD_ATTRS}
         try:
-            attrs = record.__dict__
-            changes: dict[str, Any] | None = None
-            standard = STANDARD_ATTRS
-            for key, value in attrs.items():
-                if key in standard:
-                    continue
-                if self.is_sensitive(key):
-                    new = REDACTED
-                elif isinstance(value, (dict, list, tuple)):
-                    new = self._redact(value, 0)
-                else:
-                    continue
-                if new is not value:
-                    if changes is None:
-                        changes = {}
-                    changes[key] = new
-            if changes:
-                # Applied after the walk: the record's dict must not change while iterated.
-                attrs.update(changes)
+            redacted = self._redact(extras, 0)
         except Exception:
-            # Something in the extras defeated the walk: fail closed, mask every extra.
-            self._mask_all_extras(record)
+            # Something in the extras defeated the walk: fail closed, mask containers and secrets.
+            redacted = {
+                key: REDACTED
+                for key, value in extras.items()
+                if isinstance(value, (dict, list, tuple, set, frozenset)) or self.is_sensitive(key)
+            }
+        if redacted is not extras:
+            attrs.update(redacted)
         return True
 
     def _redact(self, value: Any, depth: int) -> Any:
         """Return `value` with sensitive keys masked; the same object when nothing changed."""
-        if depth >= self.max_depth:
+        if depth > self.max_depth:  # the extras are depth 0, their values depth 1
             return REDACTED
         if isinstance(value, dict):
             changed: dict[Any, Any] | None = None
@@ -130,22 +109,6 @@ class RedactingFilter(logging.Filter):
                 return value
             return items if isinstance(value, list) else tuple(items)
         return value
-
-    def _mask_all_extras(self, record: logging.LogRecord) -> None:
-        try:
-            attrs = record.__dict__
-            for key in [k for k in attrs if k not in STANDARD_ATTRS]:
-                value = attrs[key]
-                if isinstance(value, (dict, list, tuple, set, frozenset)):
-                    attrs[key] = REDACTED
-                else:
-                    try:
-                        if self.is_sensitive(key):
-                            attrs[key] = REDACTED
-                    except Exception:
-                        attrs[key] = REDACTED
-        except Exception:
-            pass
 
 
 class DuplicateRequestLogFilter(logging.Filter):

@@ -10,8 +10,8 @@ from typing import Any, Final
 import orjson
 
 from errors.context import get_correlation_id
-from errors.tracing import current_trace
 
+from .filters import CorrelationIdFilter
 from .safe import (
     STANDARD_ATTRS,
     broken_message,
@@ -20,7 +20,6 @@ from .safe import (
     json_default,
     safe_str,
     sanitize,
-    type_name,
 )
 
 # The formatter renders the correlation id and the trace as fields of their own, not as extras.
@@ -49,39 +48,23 @@ _OUTPUT_FIELDS: Final[frozenset[str]] = frozenset(
         "stack_info",
     }
 )
-_SPECIAL_EXTRAS: Final[frozenset[str]] = _OUTPUT_FIELDS | {"request"}
-
-# ".000Z" .. ".999Z": indexing a tuple beats formatting the milliseconds for every record.
-_MILLIS_SUFFIX: Final[tuple[str, ...]] = tuple(f".{ms:03d}Z" for ms in range(1000))
 
 CONSOLE_FORMAT: Final[str] = (
     "%(asctime)s %(levelname)-8s [%(correlation_id)s] %(name)s: %(message)s"
 )
 """The line format of `ConsoleFormatter` as configured by `build_logging_config`."""
 
+_correlate = CorrelationIdFilter()
+
 
 class JsonFormatter(logging.Formatter):
     """Format each record as one JSON object on one line (orjson); never raises."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Accept the arguments of logging.Formatter; `fmt` and `style` are not used."""
-        super().__init__(*args, **kwargs)
-        # (whole second, "YYYY-MM-DDTHH:MM:SS"): strftime once a second; the tuple swap is atomic.
-        self._second_cache: tuple[int, str] = (-1, "")
-
     def format_timestamp(self, created: float) -> str:
         """Return `created` as e.g. `2026-11-28T15:20:32.123Z` (milliseconds truncated)."""
-        second = int(created)
-        millis = int((created - second) * 1000)
-        if not 0 <= millis < 1000:
-            # Timestamps before 1970 and float edge cases: floor division gets them right.
-            whole, frac = divmod(created, 1)
-            second, millis = int(whole), min(int(frac * 1000), 999)
-        cached = self._second_cache
-        if cached[0] != second:
-            cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-            self._second_cache = cached
-        return cached[1] + _MILLIS_SUFFIX[millis]
+        second, fraction = divmod(created, 1)  # floor division: right before 1970 too
+        millis = min(int(fraction * 1000), 999)
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{millis:03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         """Return the JSON line for `record` (without the trailing newline)."""
@@ -93,6 +76,8 @@ class JsonFormatter(logging.Formatter):
             # Like logging.Formatter, so `%(message)s` works for handlers formatting later.
             record.message = message
 
+            # Without the filter in the handler, as it would: the context is still current.
+            _correlate.filter(record)
             attrs = record.__dict__
             data: dict[str, Any] = {
                 "timestamp": self.format_timestamp(record.created),
@@ -104,98 +89,66 @@ class JsonFormatter(logging.Formatter):
                 "line": record.lineno,
                 "process_id": record.process,
                 "thread_id": record.thread,
-                # Without the filter the context is still current: formatting runs in emit().
-                "correlation_id": attrs.get("correlation_id") or get_correlation_id(),
+                "correlation_id": attrs["correlation_id"],
             }
-            # Without the filter, looked up here, as the correlation id is.
-            if "trace_id" in attrs:
-                trace_id, span_id = attrs["trace_id"], attrs.get("span_id")
-            else:
-                trace = current_trace()
-                trace_id = None if trace is None else trace.trace_id
-                span_id = None if trace is None else trace.span_id
-            if trace_id is not None:
-                data["trace_id"] = trace_id
-                data["span_id"] = span_id
+            if attrs["trace_id"] is not None:
+                data["trace_id"] = attrs["trace_id"]
+                data["span_id"] = attrs.get("span_id")
             if record.exc_info or record.exc_text:
                 data["exception"] = self._exception(record)
             if record.stack_info:
                 data["stack_info"] = self.formatStack(record.stack_info)
 
-            skip = _FORMATTER_SKIP
-            special = _SPECIAL_EXTRAS
             for key, value in attrs.items():
-                if key not in skip:
-                    if key in special:
-                        if key == "request":
-                            value = describe_request(value)
-                        else:
-                            key = "extra_" + key
-                    data[key] = value
+                if key in _FORMATTER_SKIP:
+                    continue
+                if key == "request":
+                    value = describe_request(value)
+                elif key in _OUTPUT_FIELDS:
+                    key = "extra_" + key
+                data[key] = value
 
             try:
                 return orjson.dumps(data, default=json_default).decode()
             except Exception:
-                return self._dumps_sanitized(data)
+                # orjson refused something even with the default hook (docs/logging.md).
+                return orjson.dumps(sanitize(data), default=json_default).decode()
         except Exception as exc:
             return self._emergency_line(record, exc)
 
     def _exception(self, record: logging.LogRecord) -> dict[str, Any]:
         exc_info = record.exc_info
-        try:
-            if exc_info and exc_info[0] is not None:
-                # Cached on the record, as logging.Formatter does.
-                if not record.exc_text:
-                    record.exc_text = self.formatException(exc_info)
-                exc_type, exc_value = exc_info[0], exc_info[1]
-                return {
-                    "type": exception_type_name(exc_type),
-                    "message": safe_str(exc_value),
-                    "traceback": record.exc_text,
-                }
-        except Exception as exc:
+        if exc_info and exc_info[0] is not None:
+            # Cached on the record, as logging.Formatter does.
+            if not record.exc_text:
+                record.exc_text = self.formatException(exc_info)
             return {
-                "type": None,
-                "message": f"<exception info could not be formatted: {safe_str(exc)}>",
-                "traceback": None,
+                "type": exception_type_name(exc_info[0]),
+                "message": safe_str(exc_info[1]),
+                "traceback": record.exc_text,
             }
         # exc_info may be (None, None, None); a record from a pickle has only exc_text.
         return {"type": None, "message": None, "traceback": record.exc_text or None}
 
-    @staticmethod
-    def _dumps_sanitized(data: dict[str, Any]) -> str:
-        # orjson refused something even with the default hook (docs/logging.md).
-        return orjson.dumps(sanitize(data), default=json_default).decode()
-
     def _emergency_line(self, record: logging.LogRecord, error: BaseException) -> str:
-        # Every value forced to a str, so this path cannot fail as the normal one did.
+        # Every value a str safe_str made (UTF-8 encodable) or None: orjson cannot refuse them.
         fields = {
             "timestamp": safe_str(getattr(record, "created", None)),
             "level": safe_str(getattr(record, "levelname", None)),
             "message": safe_str(getattr(record, "msg", None)),
             "logger": safe_str(getattr(record, "name", None)),
             "correlation_id": safe_str(cid) if (cid := get_correlation_id()) else None,
-            "formatter_error": f"{type_name(error)}: {safe_str(error)}",
+            "formatter_error": f"{type(error).__qualname__}: {safe_str(error)}",
         }
-        try:
-            return orjson.dumps(fields).decode()
-        except Exception:
-            return '{"message":"<log record could not be formatted>"}'
+        return orjson.dumps(fields).decode()
 
 
 class ConsoleFormatter(logging.Formatter):
     """Human-readable formatter whose format may use `%(correlation_id)s` (`-` without one)."""
 
-    def __init__(
-        self,
-        fmt: str | None = CONSOLE_FORMAT,
-        datefmt: str | None = None,
-        style: Any = "%",
-        validate: bool = True,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, fmt: str | None = CONSOLE_FORMAT, *args: Any, **kwargs: Any) -> None:
         """Accept the arguments of logging.Formatter, with `CONSOLE_FORMAT` as the default."""
-        super().__init__(fmt, datefmt, style, validate, **kwargs)
+        super().__init__(fmt, *args, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
         """Format like logging.Formatter, but broken %-arguments do not raise."""

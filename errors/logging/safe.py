@@ -14,10 +14,6 @@ STANDARD_ATTRS: Final[frozenset[str]] = frozenset(
 ) | {"message", "asctime", "taskName"}
 
 
-def type_name(obj: object) -> str:
-    return type(obj).__qualname__
-
-
 def safe_str(obj: object) -> str:
     """str(), else repr(), else a placeholder; the result is always UTF-8 encodable."""
     try:
@@ -26,14 +22,14 @@ def safe_str(obj: object) -> str:
         try:
             text = repr(obj)
         except Exception:
-            return f"<unprintable {type_name(obj)}>"
+            return f"<unprintable {type(obj).__qualname__}>"
     # Lone surrogates (os.fsdecode of a bad filename) cannot be encoded; orjson rejects them.
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     except Exception:
-        return f"<unprintable {type_name(obj)}>"
+        return f"<unprintable {type(obj).__qualname__}>"
     return text
 
 
@@ -70,7 +66,7 @@ def sanitize(value: Any, depth: int = 0) -> Any:
 def broken_message(record: logging.LogRecord, exc: BaseException) -> str:
     """The message of a record whose %-formatting failed: the raw msg, and why."""
     return (
-        f"{safe_str(record.msg)} [log message formatting failed: {type_name(exc)}: "
+        f"{safe_str(record.msg)} [log message formatting failed: {type(exc).__qualname__}: "
         f"{safe_str(exc)}; args={safe_str(record.args)}]"
     )
 
@@ -83,10 +79,10 @@ def describe_request(request: object) -> Any:
         method = getattr(request, "method", None)
         path = getattr(request, "path", None)
     except Exception:
-        return f"<{type_name(request)}>"
+        return f"<{type(request).__qualname__}>"
     if method is None and path is None:
         # e.g. django.server passes the socket as `request`; its repr would leak addresses.
-        return f"<{type_name(request)}>"
+        return f"<{type(request).__qualname__}>"
     # `path`, not get_full_path(): the query string may carry tokens.
     return f"{safe_str(method)} {safe_str(path)}"
 

@@ -1,4 +1,4 @@
-"""errors.logging.urls: redact_url, URLs as they may be logged."""
+"""cortex.redact: redact_url, URLs as the access log may write them."""
 
 from __future__ import annotations
 
@@ -63,13 +63,14 @@ import pytest
     ],
 )
 def test_redact_url(url: str, logged: str) -> None:
-    from errors.logging import redact_url
+    from cortex.redact import redact_url
 
     assert redact_url(url) == logged
 
 
 def test_redact_url_never_raises() -> None:
-    from errors.logging import REDACTED, redact_url
+    from cortex.redact import redact_url
+    from errors.logging import REDACTED
 
     class Hostile(str):
         def partition(self, sep: str) -> tuple[str, str, str]:

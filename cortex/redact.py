@@ -1,6 +1,6 @@
-"""`redact_url`: a URL fit for a log line, its secret-looking parameter values masked.
+"""`redact_url`: a URL fit for the access log, its secret-looking parameter values masked.
 
-See docs/logging.md."""
+See docs/asgi.md, "Secrets in URLs"."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 from typing import Final
 from urllib.parse import unquote_plus
 
-from .filters import DEFAULT_SENSITIVE_KEYS, REDACTED
-from .safe import safe_str
+from errors.logging import DEFAULT_SENSITIVE_KEYS, REDACTED
+from errors.logging.safe import safe_str
 
 SENSITIVE_PARAMETER_WORDS: Final[frozenset[str]] = frozenset(
     {
@@ -29,11 +29,9 @@ SENSITIVE_PARAMETER_WORDS: Final[frozenset[str]] = frozenset(
         "verifier",
     }
 )
-"""Words that make a query parameter secret when its name contains one as a word: `key`, `apiKey`,
-`X-Amz-Signature`, `code`, `auth_code` — but not `keyword` or `monkey`. Any name that contains
-one of `DEFAULT_SENSITIVE_KEYS` (`token`, `password`, `session`…) anywhere is secret too."""
+"""Words that make a query parameter secret when its name contains one as a word (docs/asgi.md)."""
 
-# Words of a parameter name (docs/logging.md): `SAML` and `Response` of `SAMLResponse`.
+# Words of a parameter name (docs/asgi.md): `SAML` and `Response` of `SAMLResponse`.
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _SEPARATORS = re.compile(r"([&;])")
