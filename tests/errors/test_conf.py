@@ -1,4 +1,4 @@
-"""`errors.conf`: each setting declared once, read on access (tests/errors/test_catalog_command.py
+"""`errors.conf`: each setting declared once, read on access (tests/cortex/test_reference_docs.py
 keeps docs/settings.md equal to the declarations)."""
 
 from __future__ import annotations
