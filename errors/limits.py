@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponseBase
 from .conf import errors_settings
 from .exceptions import ServiceUnavailableException
 from .handling import handle_exception
-from .hybrid import SyncAndAsyncMiddleware
+from .middleware import SyncAndAsyncMiddleware
 
 
 class ConcurrencyLimit:

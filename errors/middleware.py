@@ -1,4 +1,5 @@
-"""`CorrelationIdMiddleware`: a correlation id for every request, and JSON for every error.
+"""`CorrelationIdMiddleware`: a correlation id for every request, and JSON for every error; the
+sync-and-async base `errors`' middleware share.
 
 Put it first in MIDDLEWARE; docs/asgi.md and docs/handling.md describe what it does."""
 
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import RequestDataTooBig
 from django.db import Error as DatabaseError
 from django.http import HttpRequest, HttpResponseBase
@@ -26,7 +28,6 @@ from .context import (
 )
 from .exceptions import AppException
 from .handling import fallback_response, handle_exception, internal_logger, report_error, respond
-from .hybrid import SyncAndAsyncMiddleware
 from .negotiation import prefers_html
 from .normalize import for_status, normalize
 from .routes import route_label
@@ -44,6 +45,33 @@ def _is_json(response: HttpResponseBase) -> bool:
     content_type = response.get("Content-Type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
+
+
+class SyncAndAsyncMiddleware:
+    """A middleware that runs in its handler's mode: subclasses implement `call` (sync) and `acall`
+    (async); `get_response` is the next one (docs/overload.md)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.acall(request)
+        return self.call(request)
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        """Serve `request` under a sync handler (WSGI)."""
+        raise NotImplementedError
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        """Serve `request` under an async handler (ASGI)."""
+        raise NotImplementedError
 
 
 class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
