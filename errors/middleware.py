@@ -29,7 +29,7 @@ from .context import (
 from .exceptions import AppException
 from .handling import fallback_response, handle_exception, internal_logger, report_error, respond
 from .negotiation import prefers_html
-from .normalize import for_status, normalize
+from .normalize import drf_exc, for_status, normalize
 from .routes import route_label
 from .tracing import TRACERESPONSE, continue_trace, current_trace, reset_trace, set_trace
 
@@ -39,12 +39,6 @@ logger = logging.getLogger("errors.request")
 _BODY_HEADERS = frozenset(
     {"content-type", "content-length", "content-encoding", "content-language"}
 )
-
-
-def _is_json(response: HttpResponseBase) -> bool:
-    content_type = response.get("Content-Type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
 
 
 class SyncAndAsyncMiddleware:
@@ -189,7 +183,9 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         exception = getattr(request, "_errors_exception", None)
         info = normalize(exception) if exception is not None else for_status(response.status_code)
         info.status = response.status_code
-        if _is_json(response) or prefers_html(request):
+        media_type = response.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        is_json = media_type == "application/json" or media_type.endswith("+json")
+        if is_json or prefers_html(request):
             report_error(info, request)
             response._errors_handled = True  # type: ignore[attr-defined]
             return response
@@ -200,13 +196,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
 
 
 # API errors whoever asks: Django has no page for a 409 or a 503.
-_API_EXCEPTIONS: tuple[type[Exception], ...] = (AppException, DatabaseError)
-try:
-    from rest_framework.exceptions import APIException
-except ImportError:  # pragma: no cover - DRF is optional
-    pass
-else:
-    _API_EXCEPTIONS += (APIException,)
+_API_EXCEPTIONS = (AppException, DatabaseError, *([drf_exc.APIException] if drf_exc else []))
 
 
 def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
