@@ -1,6 +1,4 @@
-"""Database failures told apart by SQLSTATE or SQLite error name, and translated for the client.
-
-See docs/database-errors.md."""
+"""Database errors told apart and translated for the client (docs/database-errors.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""A bound on the requests that run at once; the others wait their turn or get 503 `service_busy`.
-
-See docs/overload.md."""
+"""A bound on the requests that run at once; the others wait or get 503 (docs/overload.md)."""
 
 from __future__ import annotations
 
@@ -19,8 +17,7 @@ from .middleware import SyncAndAsyncMiddleware
 
 
 class ConcurrencyLimit:
-    """`limit` turns, handed out in order of asking, to coroutines of one event loop or to threads
-    (each with a semaphore of its own, so they never wait on each other)."""
+    """`limit` turns, handed out in order of asking, to the coroutines of a loop or to threads."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -70,8 +67,7 @@ def busy() -> ServiceUnavailableException:
 
 @contextlib.asynccontextmanager
 async def _turn(path: str = "") -> AsyncIterator[bool]:
-    """Hold a turn while the block runs; yields whether one came in time (always, with no limit
-    or for a path under ERRORS_QUEUE_EXEMPT_PATHS)."""
+    """Hold a turn while the block runs; yields whether one came in time or none was needed."""
     limit = current_limit()
     if limit is None or (path and path.startswith(errors_settings.queue_exempt_paths)):
         yield True

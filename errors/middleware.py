@@ -1,7 +1,4 @@
-"""`CorrelationIdMiddleware`: a correlation id for every request, and JSON for every error; the
-sync-and-async base `errors`' middleware share.
-
-Put it first in MIDDLEWARE; docs/asgi.md and docs/handling.md describe what it does."""
+"""`CorrelationIdMiddleware`, first in MIDDLEWARE, and a middleware base (docs/asgi.md)."""
 
 from __future__ import annotations
 
@@ -42,8 +39,7 @@ _BODY_HEADERS = frozenset(
 
 
 class SyncAndAsyncMiddleware:
-    """A middleware that runs in its handler's mode: subclasses implement `call` (sync) and `acall`
-    (async); `get_response` is the next one (docs/overload.md)."""
+    """Runs `call` under a sync handler, `acall` under an async one (docs/overload.md)."""
 
     sync_capable = True
     async_capable = True

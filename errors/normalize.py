@@ -185,10 +185,7 @@ _registered: list[tuple[tuple[type[BaseException], ...], Translate]] = []
 def register(
     exceptions: type[BaseException] | tuple[type[BaseException], ...], translate: Translate
 ) -> None:
-    """Answer uncaught `exceptions` as the `AppException` that `translate(exc)` returns.
-
-    Call it from `AppConfig.ready()`; see docs/handling.md.
-    """
+    """Answer uncaught `exceptions` as the `AppException` that `translate(exc)` returns."""
     if not isinstance(exceptions, tuple):
         exceptions = (exceptions,)
     if (exceptions, translate) not in _registered:

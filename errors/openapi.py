@@ -1,6 +1,4 @@
-"""Error responses in the OpenAPI schema, for drf-spectacular (the `openapi` extra).
-
-The only module that imports drf-spectacular. See docs/openapi.md."""
+"""Error responses in the OpenAPI schema, for drf-spectacular (docs/openapi.md)."""
 
 from __future__ import annotations
 

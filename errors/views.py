@@ -1,6 +1,4 @@
-"""Django's error views: the envelope for API clients, Django's pages for browsers.
-
-See docs/handling.md."""
+"""Error views: the envelope for API clients, Django's pages for browsers (docs/handling.md)."""
 
 from __future__ import annotations
 
