@@ -51,11 +51,8 @@ def current_limit() -> ConcurrencyLimit | None:
     size = errors_settings.max_concurrent_requests
     if size is None:
         return None
-    limit = _limits.get(size)
-    if limit is None:
-        # setdefault is atomic: threads that miss together all get the one stored first.
-        limit = _limits.setdefault(size, ConcurrencyLimit(size))
-    return limit
+    # setdefault is atomic: threads that miss together all get the one stored first.
+    return _limits.get(size) or _limits.setdefault(size, ConcurrencyLimit(size))
 
 
 def busy() -> ServiceUnavailableException:
