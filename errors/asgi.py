@@ -130,7 +130,9 @@ def payload_too_large(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], byt
 class BodyLimitMiddleware:
     """Answer 413 `payload_too_large` once a body passes the upload limit (docs/asgi.md)."""
 
-    def __init__(self, app: ASGIApp, *, limit_multipart: bool = False) -> None:
+    def __init__(
+        self, app: Callable[..., Awaitable[None]], *, limit_multipart: bool = False
+    ) -> None:
         self.app = app
         self.limit_multipart = limit_multipart
 
