@@ -34,7 +34,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
 from errors.addresses import IPAddress, IPNetwork, parse_address, parse_network
-from errors.hybrid import SyncAndAsyncMiddleware
+from errors.middleware import SyncAndAsyncMiddleware
 
 # What a proxy tells the service about the original request; believed only from a trusted peer.
 FORWARDED_HEADERS = (

@@ -35,7 +35,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 
-from errors.hybrid import SyncAndAsyncMiddleware
+from errors.middleware import SyncAndAsyncMiddleware
 
 # Directives of the policy of every HTML page; the inline hashes are added to script-src and
 # style-src. `data:` images: swagger-ui.css draws its icons with data: URLs.

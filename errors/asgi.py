@@ -38,8 +38,7 @@ def header(scope: Scope, name: str) -> str | None:
 
 
 class CorrelationIdASGIMiddleware:
-    """ASGI middleware giving every HTTP and WebSocket connection its correlation id (in the
-    context variable and `scope["correlation_id"]`), and the response its header."""
+    """Give every HTTP and WebSocket connection its correlation id, and the response its header."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -71,8 +70,7 @@ class CorrelationIdASGIMiddleware:
 def error_response(
     exc: BaseException, scope: Scope, correlation_id: str
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, headers and body of the envelope answering `exc`, logged once like any error (and,
-    for a 5xx, told to `got_request_exception` receivers, without a request)."""
+    """Status, headers and body of the envelope answering `exc`, logged once (docs/asgi.md)."""
     info = normalize(exc)
     token = set_correlation_id(correlation_id)
     try:
@@ -95,8 +93,7 @@ def error_response(
 
 
 def body_limit(content_type: str | None, *, limit_multipart: bool = False) -> int | None:
-    """DATA_UPLOAD_MAX_MEMORY_SIZE for a body of `content_type`; None for no limit (multipart
-    unless `limit_multipart`)."""
+    """DATA_UPLOAD_MAX_MEMORY_SIZE, or None for no limit (multipart unless `limit_multipart`)."""
     if not limit_multipart and (content_type or "").lower().startswith("multipart/"):
         return None
     limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -104,8 +101,7 @@ def body_limit(content_type: str | None, *, limit_multipart: bool = False) -> in
 
 
 def declared_too_large(content_length: str | None, limit: int | None) -> bool:
-    """Whether a declared Content-Length passes `limit` (a malformed one is the server's to
-    refuse, not ours)."""
+    """Whether a declared Content-Length passes `limit` (a malformed one passes here)."""
     if limit is None or not content_length:
         return False
     try:
@@ -115,8 +111,7 @@ def declared_too_large(content_length: str | None, limit: int | None) -> bool:
 
 
 def payload_too_large(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """The 413 `payload_too_large` answering the request of `scope` (logged once): its status,
-    headers (correlation id, Content-Length, `Connection: close`) and body."""
+    """Status, headers and body of the 413 `payload_too_large` for `scope` (docs/asgi.md)."""
     # The id an outer CorrelationIdASGIMiddleware chose, else the client's if valid, else new.
     correlation_id = scope.get("correlation_id")
     if not isinstance(correlation_id, str):

@@ -1,6 +1,4 @@
-"""Database failures told apart by SQLSTATE or SQLite error name, and translated for the client.
-
-See docs/database-errors.md."""
+"""Database errors told apart and translated for the client (docs/database-errors.md)."""
 
 from __future__ import annotations
 
@@ -116,14 +114,6 @@ def driver_error(exc: BaseException) -> BaseException:
     return current
 
 
-def _is_psycopg_operational(exc: BaseException) -> bool:
-    # An exception of psycopg's means psycopg is imported; SQLite-only projects may lack it.
-    psycopg: Any = sys.modules.get("psycopg")
-    return psycopg is not None and isinstance(
-        exc, psycopg.OperationalError | psycopg.InterfaceError
-    )
-
-
 def _is_psycopg_refused_parameter(exc: BaseException) -> bool:
     """Whether psycopg itself refused a query parameter (told by where the DataError was raised)."""
     psycopg: Any = sys.modules.get("psycopg")
@@ -149,21 +139,17 @@ def classify(exc: BaseException) -> DbErrorKind:
     name = getattr(driver, "sqlite_errorname", None)
     if name:
         return _SQLITE_NAMES.get(name, DbErrorKind.OTHER)
-    # No SQLSTATE: connecting failed, the connection was lost or the pool timed out.
-    if _is_psycopg_operational(driver) or isinstance(exc, InterfaceError):
+    # No SQLSTATE: connecting failed, the connection was lost or the pool timed out. An exception
+    # of psycopg's means psycopg is imported; SQLite-only projects may lack it.
+    psycopg: Any = sys.modules.get("psycopg")
+    if isinstance(exc, InterfaceError) or (
+        psycopg and isinstance(driver, psycopg.OperationalError | psycopg.InterfaceError)
+    ):
         return DbErrorKind.CONNECTION
     # Which parameter psycopg refused (most often a NUL in text) is only in its message.
     if _is_psycopg_refused_parameter(driver):
         return DbErrorKind.INVALID_DATA
     return DbErrorKind.OTHER
-
-
-def release_broken_connections() -> None:
-    """Close the connections of open transactions after a connection failure, so leaving the
-    transaction does not wait for a reconnection (docs/database-errors.md)."""
-    for connection in connections.all(initialized_only=True):
-        if connection.in_atomic_block and not connection.closed_in_transaction:
-            connection.close()
 
 
 def constraint_name(exc: BaseException) -> str | None:
@@ -186,7 +172,10 @@ def translate(exc: BaseException) -> AppException:
     if kind is DbErrorKind.TIMEOUT:
         return DatabaseException(code="db_timeout")
     if kind is DbErrorKind.CONNECTION:
-        release_broken_connections()
+        # Leaving an open transaction then waits for no reconnection (docs/database-errors.md).
+        for connection in connections.all(initialized_only=True):
+            if connection.in_atomic_block and not connection.closed_in_transaction:
+                connection.close()
         return DatabaseException(
             code="db_connection_error", retry_after=errors_settings.db_retry_after
         )

@@ -1,6 +1,4 @@
-"""The exceptions application code raises; each names its catalog code (docs/exceptions.md).
-
-Their message and details are sent to clients as they are: never put internal text in them."""
+"""The exceptions application code raises; clients see their message and details as they are."""
 
 from __future__ import annotations
 
@@ -10,10 +8,7 @@ from . import catalog
 
 
 class AppException(Exception):
-    """Base of all application errors: `AppException(message, code, status_code, details)`.
-
-    A class names its `default_code`; the rest comes from the catalog (docs/exceptions.md).
-    """
+    """Base of all application errors; a class names its `default_code` (docs/exceptions.md)."""
 
     default_code: ClassVar[str] = "internal_error"
 

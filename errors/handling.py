@@ -1,6 +1,4 @@
-"""Answering an error: normalise it, roll back, log it once, tell other tools, render it.
-
-Every entry point comes through here (docs/logging.md, "One line per handled error")."""
+"""Answering an error, for every entry point: normalise, roll back, log once, tell, render."""
 
 from __future__ import annotations
 
@@ -46,8 +44,7 @@ def set_rollback() -> None:
 
 
 def report_error(info: ErrorInfo, request: Any) -> None:
-    """Log one line for a handled error, count it, feed the alert if it is the service's fault;
-    `request` is anything with `method` and `path`."""
+    """Log one line for a handled error, count it, feed the alert; `request` has method and path."""
     if isinstance(request, HttpRequest):
         request._errors_reported = True  # type: ignore[attr-defined]
     if errors_settings.monitoring_enabled:
@@ -78,8 +75,7 @@ def report_error(info: ErrorInfo, request: Any) -> None:
 
 
 def signal_server_error(info: ErrorInfo, request: HttpRequest | None) -> None:
-    """Send Django's `got_request_exception` for a 5xx, once per request (Sentry and others
-    listen to it; Django sends it only for the exceptions it renders itself)."""
+    """Send Django's `got_request_exception` for a 5xx, once per request (docs/install.md)."""
     exc = info.exc
     if not info.is_server_error or exc is None or getattr(request, "_errors_signalled", False):
         return

@@ -1,6 +1,4 @@
-"""A bound on the requests that run at once; the others wait their turn or get 503 `service_busy`.
-
-See docs/overload.md."""
+"""A bound on the requests that run at once; the others wait or get 503 (docs/overload.md)."""
 
 from __future__ import annotations
 
@@ -15,12 +13,11 @@ from django.http import HttpRequest, HttpResponseBase
 from .conf import errors_settings
 from .exceptions import ServiceUnavailableException
 from .handling import handle_exception
-from .hybrid import SyncAndAsyncMiddleware
+from .middleware import SyncAndAsyncMiddleware
 
 
 class ConcurrencyLimit:
-    """`limit` turns, handed out in order of asking, to coroutines of one event loop or to threads
-    (each with a semaphore of its own, so they never wait on each other)."""
+    """`limit` turns, handed out in order of asking, to the coroutines of a loop or to threads."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -54,11 +51,8 @@ def current_limit() -> ConcurrencyLimit | None:
     size = errors_settings.max_concurrent_requests
     if size is None:
         return None
-    limit = _limits.get(size)
-    if limit is None:
-        # setdefault is atomic: threads that miss together all get the one stored first.
-        limit = _limits.setdefault(size, ConcurrencyLimit(size))
-    return limit
+    # setdefault is atomic: threads that miss together all get the one stored first.
+    return _limits.get(size) or _limits.setdefault(size, ConcurrencyLimit(size))
 
 
 def busy() -> ServiceUnavailableException:
@@ -70,8 +64,7 @@ def busy() -> ServiceUnavailableException:
 
 @contextlib.asynccontextmanager
 async def _turn(path: str = "") -> AsyncIterator[bool]:
-    """Hold a turn while the block runs; yields whether one came in time (always, with no limit
-    or for a path under ERRORS_QUEUE_EXEMPT_PATHS)."""
+    """Hold a turn while the block runs; yields whether one came in time or none was needed."""
     limit = current_limit()
     if limit is None or (path and path.startswith(errors_settings.queue_exempt_paths)):
         yield True

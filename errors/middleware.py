@@ -1,6 +1,4 @@
-"""`CorrelationIdMiddleware`: a correlation id for every request, and JSON for every error.
-
-Put it first in MIDDLEWARE; docs/asgi.md and docs/handling.md describe what it does."""
+"""`CorrelationIdMiddleware`, first in MIDDLEWARE, and a middleware base (docs/asgi.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import RequestDataTooBig
 from django.db import Error as DatabaseError
 from django.http import HttpRequest, HttpResponseBase
@@ -26,9 +25,8 @@ from .context import (
 )
 from .exceptions import AppException
 from .handling import fallback_response, handle_exception, internal_logger, report_error, respond
-from .hybrid import SyncAndAsyncMiddleware
 from .negotiation import prefers_html
-from .normalize import for_status, normalize
+from .normalize import drf_exc, for_status, normalize
 from .routes import route_label
 from .tracing import TRACERESPONSE, continue_trace, current_trace, reset_trace, set_trace
 
@@ -40,10 +38,30 @@ _BODY_HEADERS = frozenset(
 )
 
 
-def _is_json(response: HttpResponseBase) -> bool:
-    content_type = response.get("Content-Type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or media_type.endswith("+json")
+class SyncAndAsyncMiddleware:
+    """Runs `call` under a sync handler, `acall` under an async one (docs/overload.md)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.acall(request)
+        return self.call(request)
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        """Serve `request` under a sync handler (WSGI)."""
+        raise NotImplementedError
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        """Serve `request` under an async handler (ASGI)."""
+        raise NotImplementedError
 
 
 class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
@@ -161,7 +179,9 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         exception = getattr(request, "_errors_exception", None)
         info = normalize(exception) if exception is not None else for_status(response.status_code)
         info.status = response.status_code
-        if _is_json(response) or prefers_html(request):
+        media_type = response.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        is_json = media_type == "application/json" or media_type.endswith("+json")
+        if is_json or prefers_html(request):
             report_error(info, request)
             response._errors_handled = True  # type: ignore[attr-defined]
             return response
@@ -172,13 +192,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
 
 
 # API errors whoever asks: Django has no page for a 409 or a 503.
-_API_EXCEPTIONS: tuple[type[Exception], ...] = (AppException, DatabaseError)
-try:
-    from rest_framework.exceptions import APIException
-except ImportError:  # pragma: no cover - DRF is optional
-    pass
-else:
-    _API_EXCEPTIONS += (APIException,)
+_API_EXCEPTIONS = (AppException, DatabaseError, *([drf_exc.APIException] if drf_exc else []))
 
 
 def remember_exception(sender: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:

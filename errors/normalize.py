@@ -72,34 +72,24 @@ def _info(
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """Flatten DRF/Django validation errors into `{"dotted.path": [messages]}`."""
+    non_field = api_settings.NON_FIELD_ERRORS_KEY if api_settings else "non_field_errors"
     out: dict[str, list[str]] = {}
-    _flatten_into(out, detail, prefix)
-    return out
-
-
-def _non_field_key() -> str:
-    return api_settings.NON_FIELD_ERRORS_KEY if api_settings is not None else "non_field_errors"
-
-
-def _flatten_into(out: dict[str, list[str]], detail: Any, prefix: str) -> None:
-    non_field = _non_field_key()
     if isinstance(detail, Mapping):
         for key, value in detail.items():
-            key = str(key)
-            if key in (non_field, django_exc.NON_FIELD_ERRORS):
-                path = f"{prefix}.{non_field}" if prefix else non_field
-            else:
-                path = f"{prefix}.{key}" if prefix else key
-            _flatten_into(out, value, path)
+            key = non_field if str(key) in (non_field, django_exc.NON_FIELD_ERRORS) else str(key)
+            nested = flatten_errors(value, f"{prefix}.{key}" if prefix else key)
+            for path, messages in nested.items():  # "__all__" and "non_field_errors" meet
+                out.setdefault(path, []).extend(messages)
     elif isinstance(detail, list | tuple):
         for index, item in enumerate(detail):
             if isinstance(item, Mapping | list | tuple):
                 if item:  # list serializers give {} for the items that were valid
-                    _flatten_into(out, item, f"{prefix}.{index}" if prefix else str(index))
+                    out.update(flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
             else:
                 out.setdefault(prefix or non_field, []).append(str(item))
     else:
         out.setdefault(prefix or non_field, []).append(str(detail))
+    return out
 
 
 def _validation(field_errors: dict[str, list[str]], exc: BaseException) -> ErrorInfo:
@@ -195,10 +185,7 @@ _registered: list[tuple[tuple[type[BaseException], ...], Translate]] = []
 def register(
     exceptions: type[BaseException] | tuple[type[BaseException], ...], translate: Translate
 ) -> None:
-    """Answer uncaught `exceptions` as the `AppException` that `translate(exc)` returns.
-
-    Call it from `AppConfig.ready()`; see docs/handling.md.
-    """
+    """Answer uncaught `exceptions` as the `AppException` that `translate(exc)` returns."""
     if not isinstance(exceptions, tuple):
         exceptions = (exceptions,)
     if (exceptions, translate) not in _registered:

@@ -1,6 +1,4 @@
-"""Error responses in the OpenAPI schema, for drf-spectacular (the `openapi` extra).
-
-The only module that imports drf-spectacular. See docs/openapi.md."""
+"""Error responses in the OpenAPI schema, for drf-spectacular (docs/openapi.md)."""
 
 from __future__ import annotations
 
@@ -91,18 +89,6 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
 }
 
 
-def declared_codes(owner: Any, method: str) -> list[str]:
-    """The codes `owner.error_codes` declares for `method` (sequence, or mapping by method)."""
-    declared = getattr(owner, "error_codes", None)
-    if not declared:
-        return []
-    if isinstance(declared, Mapping):
-        declared = declared.get(method.lower(), ())
-    if isinstance(declared, str):
-        declared = (declared,)
-    return list(declared)
-
-
 class ErrorResponsesAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema plus the error responses each operation can answer with."""
 
@@ -143,11 +129,15 @@ class ErrorResponsesAutoSchema(AutoSchema):
         authenticators = list(view.get_authenticators())
         perms = list(view.get_permissions())
         throttles = list(view.get_throttles())
-        sends_scheme = bool(authenticators) and self._sends_www_authenticate(authenticators)
-        auth_status = 401 if sends_scheme else 403
+        auth_status = 403
         if authenticators:
             # Invalid credentials are refused even where permissions let anyone in (403 w/o scheme).
             wanted.append("authentication_error")
+            # DRF answers 401 only when its first authenticator names a scheme, else 403.
+            try:
+                auth_status = 401 if authenticators[0].authenticate_header(view.request) else 403
+            except Exception:  # a mock request may lack what the class reads
+                auth_status = 401
         if any(not isinstance(p, _AUTH_ONLY_PERMISSIONS) for p in perms) or (
             any(isinstance(a, SessionAuthentication) for a in authenticators)
             and method not in permissions.SAFE_METHODS
@@ -162,7 +152,10 @@ class ErrorResponsesAutoSchema(AutoSchema):
             wanted.append("service_busy")  # errors.limits may answer any request
 
         for owner in (view, *authenticators, *perms, *throttles, *view.get_parsers()):
-            wanted += declared_codes(owner, method)
+            declared = getattr(owner, "error_codes", None) or ()  # a sequence, or one by method
+            if isinstance(declared, Mapping):
+                declared = declared.get(method.lower(), ())
+            wanted += [declared] if isinstance(declared, str) else declared
 
         by_status: dict[int, list[str]] = {}
         for code in wanted:
@@ -178,24 +171,7 @@ class ErrorResponsesAutoSchema(AutoSchema):
                 by_status[status].append(code)
         return by_status
 
-    def _sends_www_authenticate(self, authenticators: list[Any]) -> bool:
-        # DRF answers 401 only when its first authenticator names a scheme, else 403.
-        try:
-            return bool(authenticators[0].authenticate_header(self.view.request))
-        except Exception:  # a mock request may lack what the class reads
-            return True
-
     # --- how they are documented --------------------------------------------------------------
-
-    def _envelope_ref(self) -> dict[str, Any]:
-        component = ResolvedComponent(
-            name=ENVELOPE_COMPONENT,
-            type=ResolvedComponent.SCHEMA,
-            object=ENVELOPE_COMPONENT,
-            schema=ENVELOPE_SCHEMA,
-        )
-        self.registry.register_on_missing(component)
-        return component.ref
 
     def _error_response(self, status: int, codes: list[str]) -> dict[str, Any]:
         lines = [f"{HTTPStatus(status).phrase}. Codes:", ""]
@@ -205,14 +181,6 @@ class ErrorResponsesAutoSchema(AutoSchema):
             assert entry is not None
             lines.append(f"- `{code}` — {entry.meaning}")
             examples[code] = {"summary": code, "value": self.error_example(entry)}
-        return {
-            "description": "\n".join(lines),
-            "headers": self._error_headers(status),
-            "content": {"application/json": {"schema": self._envelope_ref(), "examples": examples}},
-            ERROR_CODES_EXTENSION: list(codes),
-        }
-
-    def _error_headers(self, status: int) -> dict[str, Any]:
         headers = {
             errors_settings.correlation_id_header: {
                 "description": "The request's correlation id (also in the body).",
@@ -222,7 +190,19 @@ class ErrorResponsesAutoSchema(AutoSchema):
         if status in _STATUS_HEADERS:
             name, description, type_ = _STATUS_HEADERS[status]
             headers[name] = {"description": description, "schema": {"type": type_}}
-        return headers
+        envelope = ResolvedComponent(
+            name=ENVELOPE_COMPONENT,
+            type=ResolvedComponent.SCHEMA,
+            object=ENVELOPE_COMPONENT,
+            schema=ENVELOPE_SCHEMA,
+        )
+        self.registry.register_on_missing(envelope)
+        return {
+            "description": "\n".join(lines),
+            "headers": headers,
+            "content": {"application/json": {"schema": envelope.ref, "examples": examples}},
+            ERROR_CODES_EXTENSION: list(codes),
+        }
 
     def error_example(self, entry: catalog.ErrorCode) -> dict[str, Any]:
         """A realistic envelope for `entry`, valid against ErrorEnvelope."""

@@ -1,6 +1,4 @@
-"""A JSON parser for DRF that answers hostile documents with 400 `parse_error`, never a 500.
-
-See docs/handling.md for what it refuses and why."""
+"""A DRF JSON parser: hostile documents are a 400 `parse_error`, never a 500 (docs/handling.md)."""
 
 from __future__ import annotations
 

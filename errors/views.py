@@ -1,6 +1,4 @@
-"""Django's error views: the envelope for API clients, Django's pages for browsers.
-
-See docs/handling.md."""
+"""Error views: the envelope for API clients, Django's pages for browsers (docs/handling.md)."""
 
 from __future__ import annotations
 
@@ -13,8 +11,10 @@ from django.views import csrf, defaults
 
 from . import catalog
 from .addresses import address_in
+from .conf import errors_settings
 from .exceptions import AuthenticationException, AuthorizationException
 from .handling import handle_exception, respond
+from .metrics import exposition
 from .negotiation import prefers_html
 from .normalize import for_status, normalize
 
@@ -60,9 +60,6 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 def metrics(request: HttpRequest) -> HttpResponse:
     """`/metrics`, limited by network and bearer token when set (docs/metrics.md)."""
-    from .conf import errors_settings
-    from .metrics import exposition
-
     if not errors_settings.monitoring_enabled:
         raise Http404("Monitoring is off")
     networks = errors_settings.metrics_allowed_networks

@@ -1,6 +1,4 @@
-"""Structured logging for the `errors` app: JSON lines, correlation ids, redaction.
-
-Imports nothing from Django, so `settings.py` can build LOGGING with it. See docs/logging.md."""
+"""Structured logging: JSON lines, correlation ids, redaction; usable from `settings.py`."""
 
 from .config import QUIET_LOGGERS, build_logging_config
 from .filters import (

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any, Final, TextIO
 
-from .formatters import CONSOLE_FORMAT
-
 _LEVELS: Final[tuple[str, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _FORMATS: Final[tuple[str, ...]] = ("json", "console")
 
@@ -82,7 +80,7 @@ def build_logging_config(
         },
         "formatters": {
             "json": {"()": f"{module}.JsonFormatter"},
-            "console": {"()": f"{module}.ConsoleFormatter", "fmt": CONSOLE_FORMAT},
+            "console": {"()": f"{module}.ConsoleFormatter"},  # CONSOLE_FORMAT, its default
         },
         "handlers": handlers,
         "root": {"level": level_name, "handlers": list(handlers)},

@@ -6,7 +6,7 @@ in the same mode as the service's: async under ASGI.
 
 from django.http import HttpRequest, HttpResponseBase
 
-from errors.hybrid import SyncAndAsyncMiddleware
+from errors.middleware import SyncAndAsyncMiddleware
 
 
 class ExplodingMiddleware(SyncAndAsyncMiddleware):
