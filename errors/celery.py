@@ -17,7 +17,7 @@ from .context import (
     reset_correlation_id,
     set_correlation_id,
 )
-from .tasks import DuplicateLogFilter, carried_context, mark_logged, read_context
+from .tasks import DuplicateLogFilter, add_carried, carried_context, mark_logged, read_context
 from .tracing import TRACEPARENT, TRACESTATE, reset_trace, set_trace
 
 logger = logging.getLogger("errors.tasks")
@@ -29,12 +29,8 @@ _TOKENS: Final = "_errors_tokens"
 
 def on_publish(sender: Any = None, headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
     """`before_task_publish`: put the current correlation id and trace into the headers."""
-    if headers is None:
-        return
-    own_trace = TRACEPARENT in headers  # as OpenTelemetry's Celery instrumentation sets it
-    for name, value in carried_context(CORRELATION_HEADER).items():
-        if name not in headers and not (own_trace and name == TRACESTATE):
-            headers[name] = value
+    if headers is not None:
+        add_carried(headers, carried_context(CORRELATION_HEADER))
 
 
 def on_prerun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:

@@ -11,7 +11,7 @@ import importlib.util
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Final, TypeVar, cast
@@ -71,6 +71,14 @@ def carried_context(id_key: str = "correlation_id") -> dict[str, str]:
     if trace is not None:
         carried.update(trace.headers())
     return carried
+
+
+def add_carried(headers: MutableMapping[str, Any], carried: dict[str, str]) -> None:
+    """Add `carried` to a request's or message's headers, none that they set themselves."""
+    own_trace = TRACEPARENT in headers  # as OpenTelemetry's instrumentations set it
+    for name, value in carried.items():
+        if name not in headers and not (own_trace and name == TRACESTATE):
+            headers[name] = value
 
 
 def _carrying(task: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +250,7 @@ def disconnect() -> None:
 __all__ = [
     "CONTEXT_ARGUMENT",
     "DuplicateLogFilter",
+    "add_carried",
     "aenqueue",
     "carried_context",
     "connect",
