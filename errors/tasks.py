@@ -38,11 +38,6 @@ _DJANGO_FINISHED_LINE: Final = "Task id=%s path=%s state=%s"
 _FAILED: Final = "FAILED"
 
 
-def is_logged(exc: BaseException) -> bool:
-    """Tell whether `exc` was already logged by `errors` (or marked with `mark_logged`)."""
-    return bool(getattr(exc, _LOGGED_MARK, False))
-
-
 def mark_logged(exc: BaseException) -> None:
     """Mark `exc` as logged, so that no other handler of `errors` logs it again."""
     # Exceptions have a __dict__; one whose class refuses attributes may be logged twice.
@@ -169,7 +164,7 @@ def _log_failure(task_result: Any) -> None:
     error = task_result.errors[-1] if task_result.errors else None
     # Backends send task_finished inside their `except` block: the task's own exception.
     exc = sys.exc_info()[1]
-    if exc is not None and is_logged(exc):
+    if getattr(exc, _LOGGED_MARK, False):  # errors.celery logged it
         return
     error_type = (
         type(exc).__name__
@@ -257,9 +252,7 @@ __all__ = [
     "correlated",
     "disconnect",
     "enqueue",
-    "is_logged",
     "mark_logged",
-    "on_task_finished",
     "read_context",
     "tasks_module",
 ]
