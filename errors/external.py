@@ -4,6 +4,7 @@ See docs/background-work.md."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
@@ -91,16 +92,13 @@ def translate(exc: BaseException, service_name: str) -> ExternalServiceException
     )
 
 
-class external_service:  # a lower-case class: it reads like a function at the call site
+class external_service(contextlib.ContextDecorator, contextlib.AsyncContextDecorator):
     """Guard an outgoing call to `service_name` (context manager or decorator, sync or async)."""
 
     def __init__(self, service_name: str) -> None:
         if not service_name:
             raise ValueError("external_service needs the name of the service")
         self.service_name = service_name
-
-    def __repr__(self) -> str:
-        return f"external_service({self.service_name!r})"
 
     def __enter__(self) -> external_service:
         return self
@@ -129,21 +127,10 @@ class external_service:  # a lower-case class: it reads like a function at the c
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
+        """Guard each call of `func`: with `async with` for a coroutine function, else `with`."""
         if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                with self:
-                    return await func(*args, **kwargs)
-
-            return async_guarded  # type: ignore[return-value]
-
-        @functools.wraps(func)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            with self:
-                return func(*args, **kwargs)
-
-        return guarded  # type: ignore[return-value]
+            return contextlib.AsyncContextDecorator.__call__(self, func)
+        return contextlib.ContextDecorator.__call__(self, func)
 
 
 # --- correlation id on outgoing requests -----------------------------------------------------
