@@ -123,6 +123,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     if apps.is_installed("corsheaders"):
+        from corsheaders.defaults import default_headers
+
         exposed = {h.lower() for h in getattr(settings, "CORS_EXPOSE_HEADERS", ())}
         if errors_settings.correlation_id_header.lower() not in exposed:
             problems.append(
@@ -132,7 +134,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     "response unless it is exposed.",
                 )
             )
-        allowed = {h.lower() for h in getattr(settings, "CORS_ALLOW_HEADERS", _cors_defaults())}
+        allowed = {h.lower() for h in getattr(settings, "CORS_ALLOW_HEADERS", default_headers)}
         if errors_settings.correlation_id_header.lower() not in allowed:
             problems.append(
                 HEADER_NOT_ALLOWED(
@@ -144,12 +146,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 )
             )
     return problems
-
-
-def _cors_defaults() -> tuple[str, ...]:
-    from corsheaders.defaults import default_headers
-
-    return tuple(default_headers)
 
 
 @register(Tags.compatibility)
