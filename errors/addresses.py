@@ -13,10 +13,7 @@ _PORT = re.compile(r"[0-9]{1,5}")
 
 
 def parse_address(text: str) -> IPAddress | None:
-    """The IP address in `text` (port allowed: `192.0.2.1:443`, `[2001:db8::1]:443`), or None.
-
-    `::ffff:a.b.c.d` becomes the IPv4 address: one client, one identity on a dual-stack socket.
-    """
+    """The IP address in `text`, a port allowed (docs/metrics.md), or None."""
     text = text.strip()
     if text.startswith("["):
         host, bracket, rest = text[1:].partition("]")
@@ -37,13 +34,11 @@ def parse_address(text: str) -> IPAddress | None:
 
 
 def parse_network(text: str, *, strict: bool = True) -> IPNetwork:
-    """The network `text` names (`10.0.0.0/8`; an address is a network of one); ValueError, with
-    Python's reason, otherwise. With `strict`, host bits set (`10.0.0.1/8`) are an error too."""
+    """The network `text` names (`10.0.0.0/8`, or an address); ValueError otherwise."""
     return ipaddress.ip_network(text.strip(), strict=strict)
 
 
 def address_in(address: str, networks: Iterable[IPNetwork]) -> bool:
-    """Whether `address` (as `parse_address` reads it) lies in one of `networks`; never for text
-    that is no address."""
+    """Whether `address` (as `parse_address` reads it) lies in one of `networks`."""
     ip = parse_address(address)
     return ip is not None and any(ip in network for network in networks)

@@ -17,7 +17,7 @@ from .context import (
     reset_correlation_id,
     set_correlation_id,
 )
-from .tasks import DuplicateLogFilter, carried_context, mark_logged, read_context
+from .tasks import DuplicateLogFilter, add_carried, carried_context, mark_logged, read_context
 from .tracing import TRACEPARENT, TRACESTATE, reset_trace, set_trace
 
 logger = logging.getLogger("errors.tasks")
@@ -27,20 +27,13 @@ CORRELATION_HEADER: Final = "errors_correlation_id"
 _TOKENS: Final = "_errors_tokens"
 
 
-def on_publish(sender: Any = None, headers: dict[str, Any] | None = None, **kwargs: Any) -> None:
+def on_publish(sender: Any, headers: dict[str, Any], **kwargs: Any) -> None:
     """`before_task_publish`: put the current correlation id and trace into the headers."""
-    if headers is None:
-        return
-    own_trace = TRACEPARENT in headers  # as OpenTelemetry's Celery instrumentation sets it
-    for name, value in carried_context(CORRELATION_HEADER).items():
-        if name not in headers and not (own_trace and name == TRACESTATE):
-            headers[name] = value
+    add_carried(headers, carried_context(CORRELATION_HEADER))
 
 
-def on_prerun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
+def on_prerun(sender: Any, task: Any, **kwargs: Any) -> None:
     """`task_prerun`: run the task under the publisher's correlation id and trace."""
-    if task is None:
-        return
     request = task.request
     headers = {
         key: getattr(request, key, None) for key in (CORRELATION_HEADER, TRACEPARENT, TRACESTATE)
@@ -52,10 +45,8 @@ def on_prerun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
     setattr(request, _TOKENS, tokens)
 
 
-def on_postrun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
+def on_postrun(sender: Any, task: Any, **kwargs: Any) -> None:
     """`task_postrun`: restore the ids that were current before the task."""
-    if task is None:
-        return
     tokens = getattr(task.request, _TOKENS, None)
     if tokens is None:
         return
@@ -66,61 +57,48 @@ def on_postrun(sender: Any = None, task: Any = None, **kwargs: Any) -> None:
     reset_correlation_id(correlation_token)
 
 
-def _task_name(task: Any) -> str:
-    return str(getattr(task, "name", None) or "<unknown>")
-
-
-def on_retry(sender: Any = None, request: Any = None, reason: Any = None, **kwargs: Any) -> None:
+def on_retry(sender: Any, request: Any, reason: Any, **kwargs: Any) -> None:
     """`task_retry`: log the failed attempt once, at WARNING, and count it."""
-    name = _task_name(sender)
     exc = getattr(reason, "exc", None) or reason
     error_type = type(exc).__name__ if isinstance(exc, BaseException) else None
-    retries = getattr(request, "retries", 0) or 0
+    attempt = request.retries + 1
     logger.warning(
         "Task %s[%s] failed (attempt %d) and will be retried: %s",
-        name,
-        getattr(request, "id", None),
-        retries + 1,
+        sender.name,
+        request.id,
+        attempt,
         error_type or exc,
         extra={
-            "task": name,
-            "task_id": getattr(request, "id", None),
-            "attempt": retries + 1,
+            "task": sender.name,
+            "task_id": request.id,
+            "attempt": attempt,
             "error_type": error_type,
         },
     )
-    metrics.record_task_retry(name)
+    metrics.record_task_retry(sender.name)
 
 
 def on_failure(
-    sender: Any = None,
-    task_id: str | None = None,
-    exception: BaseException | None = None,
-    traceback: Any = None,
-    **kwargs: Any,
+    sender: Any, task_id: str, exception: BaseException, traceback: Any, **kwargs: Any
 ) -> None:
     """`task_failure`: log the failure once, with its traceback, and count it."""
-    if exception is None:
-        return
-    name = _task_name(sender)
-    expected = isinstance(exception, tuple(getattr(sender, "throws", ()) or ()))
+    expected = isinstance(exception, tuple(sender.throws))
     mark_logged(exception)  # errors.tasks' other handlers must not log it again
-    request = getattr(sender, "request", None)
     logger.log(
         logging.INFO if expected else logging.ERROR,
         "Task %s[%s] failed: %s",
-        name,
+        sender.name,
         task_id,
         type(exception).__name__,
         exc_info=None if expected else (type(exception), exception, traceback),
         extra={
-            "task": name,
+            "task": sender.name,
             "task_id": task_id,
             "error_type": type(exception).__name__,
-            "attempt": (getattr(request, "retries", 0) or 0) + 1,
+            "attempt": sender.request.retries + 1,
         },
     )
-    metrics.record_task_failure(name, type(exception).__name__)
+    metrics.record_task_failure(sender.name, type(exception).__name__)
 
 
 # Celery's own lines for failures and retries, which also write the task's arguments.

@@ -105,7 +105,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 )
             )
     # Plain Django projects, without DRF, need no exception handler.
-    drf_in_use = _importable("rest_framework") and apps.is_installed("rest_framework")
+    drf_in_use = find_spec("rest_framework") is not None and apps.is_installed("rest_framework")
     handler = _rest_framework_setting("EXCEPTION_HANDLER")
     if drf_in_use and handler != HANDLER_PATH:
         problems.append(
@@ -123,6 +123,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     if apps.is_installed("corsheaders"):
+        from corsheaders.defaults import default_headers
+
         exposed = {h.lower() for h in getattr(settings, "CORS_EXPOSE_HEADERS", ())}
         if errors_settings.correlation_id_header.lower() not in exposed:
             problems.append(
@@ -132,7 +134,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     "response unless it is exposed.",
                 )
             )
-        allowed = {h.lower() for h in getattr(settings, "CORS_ALLOW_HEADERS", _cors_defaults())}
+        allowed = {h.lower() for h in getattr(settings, "CORS_ALLOW_HEADERS", default_headers)}
         if errors_settings.correlation_id_header.lower() not in allowed:
             problems.append(
                 HEADER_NOT_ALLOWED(
@@ -144,12 +146,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 )
             )
     return problems
-
-
-def _cors_defaults() -> tuple[str, ...]:
-    from corsheaders.defaults import default_headers
-
-    return tuple(default_headers)
 
 
 @register(Tags.compatibility)
@@ -187,8 +183,9 @@ def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 def check_optional_libraries(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report settings naming parts of `errors` whose optional library is not installed."""
     problems: list[CheckMessage] = []
-    if _rest_framework_setting("DEFAULT_SCHEMA_CLASS") == SCHEMA_PATH and not _importable(
-        "drf_spectacular"
+    if (
+        _rest_framework_setting("DEFAULT_SCHEMA_CLASS") == SCHEMA_PATH
+        and find_spec("drf_spectacular") is None
     ):
         problems.append(
             SCHEMA_WITHOUT_SPECTACULAR(
@@ -197,8 +194,9 @@ def check_optional_libraries(app_configs: Any = None, **kwargs: Any) -> list[Che
                 "Install it with `pip install django-cortex-errors[openapi]`.",
             )
         )
-    if _rest_framework_setting("EXCEPTION_HANDLER") == HANDLER_PATH and not _importable(
-        "rest_framework"
+    if (
+        _rest_framework_setting("EXCEPTION_HANDLER") == HANDLER_PATH
+        and find_spec("rest_framework") is None
     ):
         problems.append(
             HANDLER_WITHOUT_DRF(
@@ -213,10 +211,3 @@ def check_optional_libraries(app_configs: Any = None, **kwargs: Any) -> list[Che
 
 def _rest_framework_setting(name: str) -> Any:
     return (getattr(settings, "REST_FRAMEWORK", None) or {}).get(name)
-
-
-def _importable(module: str) -> bool:
-    try:
-        return find_spec(module) is not None
-    except ValueError:  # a module put in sys.modules by hand, without a spec
-        return True

@@ -4,19 +4,19 @@ See docs/background-work.md."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
 import json
 import sys
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from .conf import ErrorsSettings, errors_settings
-from .context import get_correlation_id
 from .exceptions import AppException, ExternalServiceException
-from .tracing import TRACEPARENT, TRACESTATE, current_trace
+from .tasks import add_carried, carried_context
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,7 +45,6 @@ def classify(exc: BaseException) -> tuple[str, int | None] | None:
             return INVALID_RESPONSE, None
         if isinstance(exc, httpx.TransportError):  # ConnectError, ReadError, RemoteProtocolError
             return CONNECTION_ERROR, None
-        return None
     requests_exceptions = sys.modules.get("requests.exceptions")
     if requests_exceptions is not None and isinstance(exc, requests_exceptions.RequestException):
         if isinstance(exc, requests_exceptions.Timeout):  # before ConnectionError: ConnectTimeout
@@ -85,27 +84,21 @@ def translate(exc: BaseException, service_name: str) -> ExternalServiceException
     details: dict[str, Any] = {"reason": reason}
     if upstream_status is not None:
         details["upstream_status"] = upstream_status
-    translated = ExternalServiceException(
+    return ExternalServiceException(
         _MESSAGES[reason].format(service_name),
         status_code=504 if reason == TIMEOUT else 502,
         details=details,
         service_name=service_name,
     )
-    translated.reason = reason  # type: ignore[attr-defined]
-    translated.upstream_status = upstream_status  # type: ignore[attr-defined]
-    return translated
 
 
-class external_service:  # a lower-case class: it reads like a function at the call site
+class external_service(contextlib.ContextDecorator, contextlib.AsyncContextDecorator):
     """Guard an outgoing call to `service_name` (context manager or decorator, sync or async)."""
 
     def __init__(self, service_name: str) -> None:
         if not service_name:
             raise ValueError("external_service needs the name of the service")
         self.service_name = service_name
-
-    def __repr__(self) -> str:
-        return f"external_service({self.service_name!r})"
 
     def __enter__(self) -> external_service:
         return self
@@ -134,21 +127,10 @@ class external_service:  # a lower-case class: it reads like a function at the c
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
+        """Guard each call of `func`: with `async with` for a coroutine function, else `with`."""
         if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                with self:
-                    return await func(*args, **kwargs)
-
-            return async_guarded  # type: ignore[return-value]
-
-        @functools.wraps(func)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            with self:
-                return func(*args, **kwargs)
-
-        return guarded  # type: ignore[return-value]
+            return contextlib.AsyncContextDecorator.__call__(self, func)
+        return contextlib.ContextDecorator.__call__(self, func)
 
 
 # --- correlation id on outgoing requests -----------------------------------------------------
@@ -161,32 +143,18 @@ def correlation_headers() -> dict[str, str]:
     # A script or worker may call out before (or without) configuring Django: the defaults hold.
     if settings.configured and not errors_settings.propagate_correlation_id:
         return {}
-    headers = {}
-    correlation_id = get_correlation_id()
-    if correlation_id:
-        setting = ErrorsSettings.correlation_id_header
-        name = errors_settings.correlation_id_header if settings.configured else setting.default
-        headers[name] = correlation_id
-    trace = current_trace()
-    if trace is not None:
-        headers.update(trace.headers())
-    return headers
-
-
-def _add_correlation_headers(headers: MutableMapping[str, str]) -> None:
-    """Add `correlation_headers()` to a request's headers, none it sets itself."""
-    own_trace = TRACEPARENT in headers  # as OpenTelemetry's client instrumentation sets it
-    for name, value in correlation_headers().items():
-        if name not in headers and not (own_trace and name == TRACESTATE):
-            headers[name] = value
+    setting = ErrorsSettings.correlation_id_header
+    return carried_context(
+        errors_settings.correlation_id_header if settings.configured else setting.default
+    )
 
 
 def _httpx_request(request: Any) -> None:
-    _add_correlation_headers(request.headers)
+    add_carried(request.headers, correlation_headers())
 
 
 async def _httpx_async_request(request: Any) -> None:
-    _add_correlation_headers(request.headers)
+    add_carried(request.headers, correlation_headers())
 
 
 def httpx_event_hooks() -> dict[str, list[Callable[..., Any]]]:
@@ -208,7 +176,7 @@ def _adapter_class() -> type:
 
         def add_headers(self, request: Any, **kwargs: Any) -> None:
             super().add_headers(request, **kwargs)
-            _add_correlation_headers(request.headers)
+            add_carried(request.headers, correlation_headers())
 
     return CorrelationIdAdapter
 
@@ -229,14 +197,14 @@ def _correlating(send: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(send):
 
         async def async_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            _add_correlation_headers(request.headers)
+            add_carried(request.headers, correlation_headers())
             return await send(self, request, *args, **kwargs)
 
         wrapper: Callable[..., Any] = async_send
     else:
 
         def sync_send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
-            _add_correlation_headers(request.headers)
+            add_carried(request.headers, correlation_headers())
             return send(self, request, *args, **kwargs)
 
         wrapper = sync_send

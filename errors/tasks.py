@@ -11,7 +11,7 @@ import importlib.util
 import inspect
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Final, TypeVar, cast
@@ -36,11 +36,6 @@ _LOGGED_MARK: Final = "_errors_logged"
 # What Django's own `task_finished` receiver logs (at ERROR for a failure) on both lines.
 _DJANGO_FINISHED_LINE: Final = "Task id=%s path=%s state=%s"
 _FAILED: Final = "FAILED"
-
-
-def is_logged(exc: BaseException) -> bool:
-    """Tell whether `exc` was already logged by `errors` (or marked with `mark_logged`)."""
-    return bool(getattr(exc, _LOGGED_MARK, False))
 
 
 def mark_logged(exc: BaseException) -> None:
@@ -71,6 +66,14 @@ def carried_context(id_key: str = "correlation_id") -> dict[str, str]:
     if trace is not None:
         carried.update(trace.headers())
     return carried
+
+
+def add_carried(headers: MutableMapping[str, Any], carried: dict[str, str]) -> None:
+    """Add `carried` to a request's or message's headers, none that they set themselves."""
+    own_trace = TRACEPARENT in headers  # as OpenTelemetry's instrumentations set it
+    for name, value in carried.items():
+        if name not in headers and not (own_trace and name == TRACESTATE):
+            headers[name] = value
 
 
 def _carrying(task: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -146,9 +149,9 @@ def correlated(func: F) -> F:
 # --- failures ---------------------------------------------------------------------------------
 
 
-def on_task_finished(sender: Any = None, task_result: Any = None, **kwargs: Any) -> None:
+def on_task_finished(sender: Any, task_result: Any, **kwargs: Any) -> None:
     """`task_finished`: log a failed run once and count it; never raises."""
-    if task_result is None or task_result.status != _FAILED:
+    if task_result.status != _FAILED:
         return
     try:
         _log_failure(task_result)
@@ -158,26 +161,21 @@ def on_task_finished(sender: Any = None, task_result: Any = None, **kwargs: Any)
 
 def _log_failure(task_result: Any) -> None:
     name = str(task_result.task.module_path)
-    error = task_result.errors[-1] if task_result.errors else None
+    error = task_result.errors[-1]  # a failed run has its error
     # Backends send task_finished inside their `except` block: the task's own exception.
     exc = sys.exc_info()[1]
-    if exc is not None and is_logged(exc):
+    if getattr(exc, _LOGGED_MARK, False):  # errors.celery logged it
         return
-    error_type = (
-        type(exc).__name__
-        if exc is not None
-        else (error.exception_class_path.rsplit(".", 1)[-1] if error is not None else None)
-    )
+    error_type = error.exception_class_path.rsplit(".", 1)[-1]
     attempt = max(1, int(getattr(task_result, "attempts", 0) or 0))
-    task_kwargs = task_result.kwargs if isinstance(task_result.kwargs, dict) else {}
-    correlation_id, trace = read_context(task_kwargs.get(CONTEXT_ARGUMENT))
+    correlation_id, trace = read_context(task_result.kwargs.get(CONTEXT_ARGUMENT))
     extra: dict[str, Any] = {
         "task": name,
         "task_id": str(task_result.id),
         "attempt": attempt,
         "error_type": error_type,
     }
-    if exc is None and error is not None:
+    if exc is None:
         extra["traceback"] = error.traceback  # all the backend kept of it
     correlation_token = set_correlation_id(correlation_id) if correlation_id else None
     trace_token = set_trace(trace) if trace is not None else None
@@ -242,15 +240,14 @@ def disconnect() -> None:
 __all__ = [
     "CONTEXT_ARGUMENT",
     "DuplicateLogFilter",
+    "add_carried",
     "aenqueue",
     "carried_context",
     "connect",
     "correlated",
     "disconnect",
     "enqueue",
-    "is_logged",
     "mark_logged",
-    "on_task_finished",
     "read_context",
     "tasks_module",
 ]

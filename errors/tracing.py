@@ -52,8 +52,7 @@ class TraceContext:
 
 
 def continue_trace(traceparent: str | None, tracestate: str | None = None) -> TraceContext | None:
-    """The span of work that a caller started with these headers; None without a `traceparent`
-    valid by the W3C rules (docs/tracing.md)."""
+    """The span a caller started with these headers; None unless `traceparent` is valid."""
     value = (traceparent or "").strip(" \t")
     match = _TRACEPARENT.match(value)
     if match is None:

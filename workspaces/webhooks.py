@@ -121,10 +121,10 @@ def reset_webhook_failures() -> None:
 
 
 def _retryable(exc: ExternalServiceException) -> bool:
-    reason = getattr(exc, "reason", None)
+    reason = exc.details.get("reason")
     if reason in (CONNECTION_ERROR, TIMEOUT):
         return True
-    status = getattr(exc, "upstream_status", None)
+    status = exc.details.get("upstream_status")
     return (
         reason == BAD_STATUS
         and status is not None
@@ -193,9 +193,9 @@ def _retry_delay(config: WebhookConfig, attempt: int) -> float:
 
 
 def _log_failure(delivery: _Delivery, failure: ExternalServiceException, attempts: int) -> None:
-    reason = str(getattr(failure, "reason", None) or "unknown")
+    reason = str(failure.details.get("reason") or "unknown")
     record_failure(reason)
-    upstream_status = getattr(failure, "upstream_status", None)
+    upstream_status = failure.details.get("upstream_status")
     cause = failure.__cause__
     logger.warning(
         "Webhook delivery of %s failed after %d attempt(s): %s%s",
@@ -253,7 +253,7 @@ def deliver_attempt(event: dict[str, Any], attempt: int) -> bool:
             "Webhook attempt %d/%d failed (%s); retrying in %.2fs",
             attempt,
             config.attempts,
-            getattr(failure, "reason", None),
+            failure.details.get("reason"),
             delay,
             extra={"service_name": SERVICE_NAME, "attempt": attempt},
         )
