@@ -12,8 +12,9 @@ from django.core.exceptions import RequestDataTooBig
 from .conf import errors_settings
 from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
 from .handling import report_error, signal_server_error
+from .negotiation import response_language
 from .normalize import normalize
-from .render import error_body
+from .render import error_body, in_language
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -78,10 +79,14 @@ def error_response(
         signal_server_error(info, None)
     finally:
         reset_correlation_id(token)
-    body, content_type = error_body(
-        info, correlation_id, accept=header(scope, "accept"), instance=scope.get("path")
-    )
+    language = response_language(None, header(scope, "accept-language"))
+    with in_language(language):
+        body, content_type = error_body(
+            info, correlation_id, accept=header(scope, "accept"), instance=scope.get("path")
+        )
     headers = [(b"content-type", content_type.encode())]
+    if language:
+        headers += [(b"content-language", language.encode()), (b"vary", b"Accept-Language")]
     headers.extend(
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in info.headers.items()

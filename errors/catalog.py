@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeAlias
 
 
 class Category(StrEnum):
@@ -40,6 +41,58 @@ class Severity(StrEnum):
         return logging.getLevelNamesMapping()[self.name]
 
 
+class Text:
+    """A client-facing message: as written until Django's translations are ready, then in the
+    active language (`str()`); `_("…")` marks one for makemessages (docs/i18n.md)."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def __str__(self) -> str:
+        from django.apps import apps  # here: `import errors` loads nothing of Django
+
+        if not apps.ready:
+            return self.source
+        from django.utils.translation import gettext
+
+        return gettext(self.source)
+
+    def __repr__(self) -> str:
+        return f"_({self.source!r})"
+
+    # Compared, hashed and searched as the text it stands for, as Django's lazy strings are.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Text):
+            return other.source == self.source
+        return str(self) == other if isinstance(other, str) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __contains__(self, text: str) -> bool:
+        return text in str(self)
+
+
+_ = Text
+
+
+def english(message: Message) -> str:
+    """`message` in English: the language of the logs and of the documentation."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        return str(message)
+
+
+if TYPE_CHECKING:
+    from django.utils.functional import Promise
+
+    # What a message may be: any object whose str() is the text, Django's gettext_lazy() too.
+    Message: TypeAlias = str | Text | Promise
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorCode:
     """One catalog entry."""
@@ -48,7 +101,7 @@ class ErrorCode:
     status: int
     category: Category
     severity: Severity
-    message: str
+    message: Message  # for clients, translated; `meaning` is documentation, in English
     meaning: str
 
 
@@ -61,7 +114,7 @@ def register(
     status: int,
     category: Category | str,
     severity: Severity | str,
-    message: str,
+    message: Message,
     meaning: str,
 ) -> ErrorCode:
     """Add a code to the catalog and return its entry; ValueError if it has other facts already."""
@@ -86,84 +139,86 @@ def entries() -> Iterator[ErrorCode]:
 # The codes `errors` itself emits, one row a code, laid out as a table (ruff leaves it as it is):
 # code: (status, category, severity, message, meaning).
 # fmt: off
-BUILTIN_CODES: dict[str, tuple[int, Category, Severity, str, str]] = {
-    "validation_error": (400, Category.VALIDATION, Severity.INFO, "Validation error",
+BUILTIN_CODES: dict[str, tuple[int, Category, Severity, Text, str]] = {
+    "validation_error": (400, Category.VALIDATION, Severity.INFO, _("Validation error"),
         "The request's data failed validation; details.field_errors lists the messages by field."),
-    "parse_error": (400, Category.REQUEST, Severity.INFO, "Malformed request body",
+    "parse_error": (400, Category.REQUEST, Severity.INFO, _("Malformed request body"),
         "The request body could not be parsed in its declared content type."),
-    "bad_request": (400, Category.REQUEST, Severity.WARNING, "Bad request",
+    "bad_request": (400, Category.REQUEST, Severity.WARNING, _("Bad request"),
         "The request was malformed, for example its Host header is not allowed."),
-    "reference_error": (400, Category.VALIDATION, Severity.INFO, "Related resource not found",
+    "reference_error": (400, Category.VALIDATION, Severity.INFO, _("Related resource not found"),
         "The write refers to a related record that does not exist (foreign-key violation)."),
-    "client_error": (400, Category.REQUEST, Severity.INFO, "Bad request",
+    "client_error": (400, Category.REQUEST, Severity.INFO, _("Bad request"),
         "The request was refused with a 4xx status that has no more specific code."),
     "authentication_error": (401, Category.AUTHENTICATION, Severity.WARNING,
-        "Authentication failed",
+        _("Authentication failed"),
         "Credentials are missing or invalid; WWW-Authenticate names the scheme to use."),
-    "token_expired": (401, Category.AUTHENTICATION, Severity.INFO, "Token has expired",
+    "token_expired": (401, Category.AUTHENTICATION, Severity.INFO, _("Token has expired"),
         "The API token was valid but has expired; obtain a new one."),
     "authorization_error": (403, Category.AUTHORIZATION, Severity.WARNING,
-        "Insufficient permissions",
+        _("Insufficient permissions"),
         "The caller is authenticated but not allowed to do this (including CSRF failures)."),
-    "not_found": (404, Category.NOT_FOUND, Severity.INFO, "Not found",
+    "not_found": (404, Category.NOT_FOUND, Severity.INFO, _("Not found"),
         "The URL matches nothing, or the resource does not exist or is not the caller's."),
-    "method_not_allowed": (405, Category.REQUEST, Severity.INFO, "Method not allowed",
+    "method_not_allowed": (405, Category.REQUEST, Severity.INFO, _("Method not allowed"),
         "The URL exists but does not accept this HTTP method; Allow lists those it does."),
     "not_acceptable": (406, Category.REQUEST, Severity.INFO,
-        "Could not satisfy the request Accept header",
+        _("Could not satisfy the request Accept header"),
         "None of the media types in the Accept header can be produced."),
-    "conflict": (409, Category.CONFLICT, Severity.INFO, "Resource conflict",
+    "conflict": (409, Category.CONFLICT, Severity.INFO, _("Resource conflict"),
         "The request conflicts with the current state of a resource."),
-    "conflict_error": (409, Category.CONFLICT, Severity.INFO, "Resource already exists",
+    "conflict_error": (409, Category.CONFLICT, Severity.INFO, _("Resource already exists"),
         "A uniqueness rule of the database rejected the write."),
     "update_conflict": (409, Category.CONFLICT, Severity.INFO,
-        "The resource was changed or deleted by another request",
+        _("The resource was changed or deleted by another request"),
         "An update matched no row: another request deleted the resource (or changed it so it no "
         "longer matches) since it was read; fetch it again before retrying."),
-    "payload_too_large": (413, Category.REQUEST, Severity.WARNING, "Request body too large",
+    "payload_too_large": (413, Category.REQUEST, Severity.WARNING, _("Request body too large"),
         "The request body exceeds the size the service accepts."),
-    "unsupported_media_type": (415, Category.REQUEST, Severity.INFO, "Unsupported media type",
+    "unsupported_media_type": (415, Category.REQUEST, Severity.INFO, _("Unsupported media type"),
         "The request body's Content-Type is not one the endpoint parses."),
-    "rate_limit_exceeded": (429, Category.RATE_LIMIT, Severity.WARNING, "Rate limit exceeded",
+    "rate_limit_exceeded": (429, Category.RATE_LIMIT, Severity.WARNING, _("Rate limit exceeded"),
         "Too many requests; retry after the seconds in Retry-After (also details.retry_after)."),
-    "internal_error": (500, Category.INTERNAL, Severity.ERROR, "Internal server error",
+    "internal_error": (500, Category.INTERNAL, Severity.ERROR, _("Internal server error"),
         "An unexpected error; quote the correlation_id when reporting it."),
-    "database_error": (500, Category.DATABASE, Severity.ERROR, "Database error",
+    "database_error": (500, Category.DATABASE, Severity.ERROR, _("Database error"),
         "The database rejected the operation for a reason that is not the client's."),
     "external_service_error": (502, Category.EXTERNAL_SERVICE, Severity.ERROR,
-        "External service error",
+        _("External service error"),
         "A service this one depends on failed or answered badly (504 when it timed out); "
         "details.service_name names it."),
     "service_unavailable": (503, Category.INTERNAL, Severity.ERROR,
-        "Service temporarily unavailable",
+        _("Service temporarily unavailable"),
         "The service cannot answer right now; retry later."),
-    "db_connection_error": (503, Category.DATABASE, Severity.CRITICAL, "Database unavailable",
+    "db_connection_error": (503, Category.DATABASE, Severity.CRITICAL, _("Database unavailable"),
         "The database cannot be reached; retry after the seconds in Retry-After."),
-    "service_busy": (503, Category.UNAVAILABLE, Severity.WARNING, "Service busy, retry shortly",
+    "service_busy": (503, Category.UNAVAILABLE, Severity.WARNING, _("Service busy, retry shortly"),
         "Every worker stayed busy for the whole wait: the service is overloaded, not failing; "
         "retry after the seconds in Retry-After."),
     "redis_unavailable": (503, Category.UNAVAILABLE, Severity.WARNING,
-        "Service temporarily unavailable",
+        _("Service temporarily unavailable"),
         "This operation needs Redis, which cannot be reached; retry after the seconds in "
         "Retry-After."),
-    "db_timeout": (504, Category.DATABASE, Severity.ERROR, "Database operation timed out",
+    "db_timeout": (504, Category.DATABASE, Severity.ERROR, _("Database operation timed out"),
         "A database statement ran longer than the service allows."),
     "check_violation": (400, Category.VALIDATION, Severity.INFO,
-        "The data breaks a rule of this resource",
+        _("The data breaks a rule of this resource"),
         "A value is outside what the resource allows (check-constraint violation)."),
-    "not_null_violation": (400, Category.VALIDATION, Severity.INFO, "A required value is missing",
+    "not_null_violation": (400, Category.VALIDATION, Severity.INFO,
+        _("A required value is missing"),
         "The write leaves out a value the resource requires (NOT NULL violation)."),
-    "value_too_long": (400, Category.VALIDATION, Severity.INFO, "A value is too long",
+    "value_too_long": (400, Category.VALIDATION, Severity.INFO, _("A value is too long"),
         "A text or binary value is longer than its field allows."),
-    "value_out_of_range": (400, Category.VALIDATION, Severity.INFO, "A value is out of range",
+    "value_out_of_range": (400, Category.VALIDATION, Severity.INFO, _("A value is out of range"),
         "A number, date or interval is outside the range its field can hold."),
-    "invalid_value": (400, Category.VALIDATION, Severity.INFO, "A value is not valid for its type",
+    "invalid_value": (400, Category.VALIDATION, Severity.INFO,
+        _("A value is not valid for its type"),
         "A value cannot be read as its field's type, for example text for a number or a date."),
     "invalid_character": (400, Category.VALIDATION, Severity.INFO,
-        "A value contains a character that cannot be stored",
+        _("A value contains a character that cannot be stored"),
         "A text value holds a character the database cannot store, such as an escaped NUL."),
     "invalid_data": (400, Category.VALIDATION, Severity.INFO,
-        "The data contains a value that cannot be stored",
+        _("The data contains a value that cannot be stored"),
         "The database refused a value for another data reason, such as a NUL in a text value."),
 }
 # fmt: on

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import catalog
 
+if TYPE_CHECKING:
+    from .catalog import Message
+
 
 class AppException(Exception):
-    """Base of all application errors; a class names its `default_code` (docs/exceptions.md)."""
+    """Base of all application errors; a class names its `default_code` (docs/exceptions.md).
+
+    With `params`, clients see `message % params`, as with Django's ValidationError."""
 
     default_code: ClassVar[str] = "internal_error"
 
     def __init__(
         self,
-        message: str | None = None,
+        message: Message | None = None,
         code: str | None = None,
         status_code: int | None = None,
         details: dict[str, Any] | None = None,
         *,
         retry_after: int | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         self.code = code or self.default_code
         # A code that is not in the catalog takes what it does not state from the class's code.
@@ -29,12 +36,17 @@ class AppException(Exception):
                 f"{type(self).__qualname__}.default_code {self.default_code!r} is not in the "
                 "error catalog: register it with errors.catalog.register()"
             )
-        self.message = entry.message if message is None else message
+        self.message: Message = entry.message if message is None else message
+        self.params = params
         self.status_code = entry.status if status_code is None else status_code
         self.details: dict[str, Any] = dict(details) if details else {}
         # Seconds the client should wait before trying again: the answer's Retry-After.
         self.retry_after = retry_after
         super().__init__(self.message)
+
+    def __str__(self) -> str:
+        text = str(self.message)
+        return text % self.params if self.params else text
 
 
 class _FixedStatusException(AppException):
@@ -42,12 +54,14 @@ class _FixedStatusException(AppException):
 
     def __init__(
         self,
-        message: str | None = None,
+        message: Message | None = None,
         code: str | None = None,
         details: dict[str, Any] | None = None,
         retry_after: int | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, code, details=details, retry_after=retry_after)
+        super().__init__(message, code, details=details, retry_after=retry_after, params=params)
 
 
 class ValidationException(AppException):
@@ -57,12 +71,14 @@ class ValidationException(AppException):
 
     def __init__(
         self,
-        message: str | None = None,
+        message: Message | None = None,
         code: str | None = None,
         details: dict[str, Any] | None = None,
         field_errors: dict[str, list[str]] | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, code, details=details)
+        super().__init__(message, code, details=details, params=params)
         self.field_errors = dict(field_errors) if field_errors else {}
         if self.field_errors:
             self.details["field_errors"] = self.field_errors
@@ -87,15 +103,15 @@ class NotFoundException(AppException):
 
     def __init__(
         self,
-        message: str | None = None,
+        message: Message | None = None,
         code: str | None = None,
         details: dict[str, Any] | None = None,
         resource_type: str | None = None,
         resource_id: Any = None,
+        *,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        if message is None and resource_type:
-            message = f"{resource_type.replace('_', ' ').capitalize()} not found"
-        super().__init__(message, code, details=details)
+        super().__init__(message, code, details=details, params=params)
         if resource_type:
             self.details["resource_type"] = resource_type
         if resource_id is not None:
@@ -115,13 +131,15 @@ class ExternalServiceException(AppException):
 
     def __init__(
         self,
-        message: str | None = None,
+        message: Message | None = None,
         code: str | None = None,
         status_code: int = 502,
         details: dict[str, Any] | None = None,
         service_name: str | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, code, status_code, details)
+        super().__init__(message, code, status_code, details, params=params)
         if service_name:
             self.details["service_name"] = service_name
 
@@ -139,12 +157,14 @@ class RateLimitException(_FixedStatusException):
 
     def __init__(
         self,
-        message: str | None = None,
+        message: Message | None = None,
         code: str | None = None,
         details: dict[str, Any] | None = None,
         retry_after: int | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, code, details, retry_after)
+        super().__init__(message, code, details, retry_after, params=params)
         if retry_after is not None:
             self.details["retry_after"] = retry_after
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
+from .catalog import _
 from .conf import ErrorsSettings, errors_settings
 from .exceptions import AppException, ExternalServiceException
 from .tasks import add_carried, carried_context
@@ -25,11 +26,11 @@ TIMEOUT: Final = "timeout"
 BAD_STATUS: Final = "bad_status"
 INVALID_RESPONSE: Final = "invalid_response"
 
-_MESSAGES: Final[dict[str, str]] = {
-    CONNECTION_ERROR: "External service '{}' could not be reached",
-    TIMEOUT: "External service '{}' timed out",
-    BAD_STATUS: "External service '{}' answered with an error",
-    INVALID_RESPONSE: "External service '{}' sent an invalid response",
+_MESSAGES: Final = {
+    CONNECTION_ERROR: _("External service '%(service)s' could not be reached"),
+    TIMEOUT: _("External service '%(service)s' timed out"),
+    BAD_STATUS: _("External service '%(service)s' answered with an error"),
+    INVALID_RESPONSE: _("External service '%(service)s' sent an invalid response"),
 }
 
 
@@ -85,10 +86,11 @@ def translate(exc: BaseException, service_name: str) -> ExternalServiceException
     if upstream_status is not None:
         details["upstream_status"] = upstream_status
     return ExternalServiceException(
-        _MESSAGES[reason].format(service_name),
+        _MESSAGES[reason],
         status_code=504 if reason == TIMEOUT else 502,
         details=details,
         service_name=service_name,
+        params={"service": service_name},
     )
 
 

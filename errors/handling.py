@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from django.core.signals import got_request_exception
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext
 
 from . import alerting, metrics
 from .conf import errors_settings
@@ -19,11 +21,6 @@ from .render import JSON_CONTENT_TYPE, render
 logger = logging.getLogger("errors")
 # Failures of `errors` itself: a logger of their own, which Sentry reports (docs/logging.md).
 internal_logger = logging.getLogger("errors.internal")
-
-# The body sent when building the real one failed: no code of ours runs to make it.
-_FALLBACK_BODY = (
-    '{"error":{"code":"internal_error","message":"Internal server error","correlation_id":"%s"}}'
-)
 
 
 def request_correlation_id(request: HttpRequest | None) -> str:
@@ -67,7 +64,7 @@ def report_error(info: ErrorInfo, request: Any) -> None:
             **info.log_extra,
             "error_code": info.code,
             "status_code": info.status,
-            "error_message": info.message,
+            "error_message": info.log_text(),  # English, whatever the client's language
             "method": method,
             "path": path,
         },
@@ -125,8 +122,16 @@ def fallback_response(correlation_id: str) -> HttpResponse:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
+    # Built with as little as can fail: the message translated if that works.
+    try:
+        message = gettext("Internal server error")
+    except Exception:
+        message = "Internal server error"
+    error = {"code": "internal_error", "message": message, "correlation_id": correlation_id}
     response = HttpResponse(
-        _FALLBACK_BODY % correlation_id, status=500, content_type=JSON_CONTENT_TYPE
+        json.dumps({"error": error}, separators=(",", ":")),
+        status=500,
+        content_type=JSON_CONTENT_TYPE,
     )
     response.headers[errors_settings.correlation_id_header] = correlation_id
     response._has_been_logged = True  # type: ignore[attr-defined]

@@ -1,13 +1,17 @@
-"""Who gets the envelope, problem details or Django's HTML error page (docs/handling.md)."""
+"""Who gets the envelope, problem details or Django's HTML error page, in which language
+(docs/handling.md, docs/i18n.md)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.http.request import MediaType
+from django.utils import translation
 
 from .conf import errors_settings
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
 
 # In order of preference when the client does not mind: JSON first, so `*/*` is an API client.
 _OFFERED = ("application/json", "text/html")
@@ -36,3 +40,23 @@ def wants_problem_details(accept: str | None) -> bool:
         if full_type == PROBLEM_CONTENT_TYPE and media_type.quality > 0:
             return True
     return False
+
+
+def negotiates_language() -> bool:
+    """Whether the project answers in the client's language (LocaleMiddleware, USE_I18N)."""
+    return bool(settings.USE_I18N) and LOCALE_MIDDLEWARE in settings.MIDDLEWARE
+
+
+def response_language(
+    request: HttpRequest | None, accept_language: str | None = None
+) -> str | None:
+    """The language of an error answer where the project negotiates one (LocaleMiddleware)."""
+    if not negotiates_language():
+        return None
+    language = getattr(request, "LANGUAGE_CODE", None)  # LocaleMiddleware has chosen
+    if language is not None:
+        return str(language)
+    if request is None:  # an ASGI answer: the header is all there is
+        request = HttpRequest()
+        request.META["HTTP_ACCEPT_LANGUAGE"] = accept_language or ""
+    return translation.get_language_from_request(request)

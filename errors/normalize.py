@@ -7,17 +7,23 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core import exceptions as django_exc
 from django.db import Error as DjangoDbError
 from django.http import Http404
 from django.urls import Resolver404
+from django.utils import translation
+from django.utils.functional import Promise
 
 from . import catalog
+from .catalog import _
 from .db import OBJECT_NOT_UPDATED
 from .db import translate as translate_db_error
 from .exceptions import AppException
+
+if TYPE_CHECKING:
+    from .catalog import Message
 
 try:  # Django REST framework is optional: plain Django projects use `errors` without it.
     from rest_framework import exceptions as drf_exc
@@ -33,13 +39,35 @@ class ErrorInfo:
 
     status: int
     code: str
-    message: str
+    message: Message
     details: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     level: int = 0
     exc: BaseException | None = None
     # Facts for the error's log line only (extra fields of its record), never for the client.
     log_extra: dict[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] | None = None  # the message is `message % params`
+    # The message came translated already (DRF's detail): the log names the code's own instead.
+    translated: bool = False
+
+    def text(self) -> str:
+        """The message for the client, in the active language."""
+        text = str(self.message)
+        if self.params:
+            try:
+                return text % self.params
+            except (KeyError, TypeError, ValueError):  # a translation's placeholders are wrong
+                with translation.override(None):
+                    return str(self.message) % self.params
+        return text
+
+    def log_text(self) -> str:
+        """The message in English, for the log line, whatever language the client got."""
+        entry = catalog.get(self.code) if self.translated else None
+        if entry is not None:
+            return catalog.english(entry.message)
+        with translation.override("en"):
+            return self.text()
 
     @property
     def is_server_error(self) -> bool:
@@ -50,24 +78,27 @@ class ErrorInfo:
 def _info(
     code: str,
     status: int | None = None,
-    message: str | None = None,
+    message: Message | None = None,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
     exc: BaseException | None = None,
     severity: catalog.Severity | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> ErrorInfo:
     entry = catalog.get(code)
     if status is None:
         status = entry.status if entry else 500
     if message is None:
-        message = entry.message if entry else "Error"
+        message = entry.message if entry else _("Error")
     if entry is not None:
         severity = entry.severity
     level = (severity or catalog.Severity.ERROR).log_level
     if status >= 500 and entry is None:
         # A 5xx of no catalog code is the service's fault; a code's entry says so itself.
         level = max(level, catalog.Severity.ERROR.log_level)
-    return ErrorInfo(status, code, message, details or None, headers or {}, level, exc)
+    info = ErrorInfo(status, code, message, details or None, headers or {}, level, exc)
+    info.params = params
+    return info
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -118,7 +149,11 @@ def _from_drf(exc: Any) -> ErrorInfo:
     if isinstance(exc, drf_exc.ValidationError):
         return _validation(flatten_errors(exc.detail), exc)
     detail = exc.detail
-    message = str(detail) if isinstance(detail, str) else None
+    message: Message | None = None
+    if isinstance(detail, str):
+        default = type(exc).default_detail
+        # DRF translated its detail already; its default, still lazy, is translated when shown.
+        message = default if detail == str(default) else str(detail)
     # A registered code on the exception's detail (e.g. "token_expired") beats the class mapping.
     detail_code = getattr(detail, "code", None)
     if isinstance(detail_code, str) and catalog.get(detail_code) is not None:
@@ -137,7 +172,13 @@ def _from_drf(exc: Any) -> ErrorInfo:
         retry_after = max(1, math.ceil(wait))
         headers["Retry-After"] = str(retry_after)
         details = {"retry_after": retry_after}
-    return _info(code, exc.status_code, message, details, headers, exc)
+    info = _info(code, exc.status_code, message, details, headers, exc)
+    info.translated = isinstance(message, str) and not _speaking_english()
+    return info
+
+
+def _speaking_english() -> bool:
+    return (translation.get_language() or "en").startswith("en")
 
 
 def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInfo:
@@ -154,6 +195,7 @@ def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInf
         headers,
         cause or exc,
         severity=class_entry.severity if class_entry else None,
+        params=exc.params,
     )
 
 
@@ -171,9 +213,9 @@ def blocked_fetch(exc: BaseException) -> dict[str, str]:
     return {"model": match["model"], "field": match["field"]} if match else {}
 
 
-def _developer_message(exc: BaseException) -> str | None:
+def _developer_message(exc: BaseException) -> Message | None:
     """The message a developer gave `Http404("…")` / `PermissionDenied("…")`, if any."""
-    if len(exc.args) == 1 and isinstance(exc.args[0], str) and exc.args[0]:
+    if len(exc.args) == 1 and isinstance(exc.args[0], str | Promise) and exc.args[0]:
         return exc.args[0]
     return None
 

@@ -14,6 +14,7 @@ from rest_framework.authentication import SessionAuthentication
 
 from . import catalog
 from .conf import errors_settings
+from .negotiation import negotiates_language
 
 ERROR_CODES_EXTENSION = "x-error-codes"
 ENVELOPE_COMPONENT = "ErrorEnvelope"
@@ -34,6 +35,13 @@ _STATUS_HEADERS = {
     405: ("Allow", "The methods this URL accepts.", "string"),
     429: ("Retry-After", "Seconds to wait before retrying.", "integer"),
     503: ("Retry-After", "Seconds to wait before retrying.", "integer"),
+}
+ACCEPT_LANGUAGE = {
+    "name": "Accept-Language",
+    "in": "header",
+    "required": False,
+    "description": "The languages the client reads; error messages come in the best one served.",
+    "schema": {"type": "string"},
 }
 _AUTH_ONLY_PERMISSIONS = (
     permissions.AllowAny,
@@ -106,6 +114,8 @@ class ErrorResponsesAutoSchema(AutoSchema):
         responses = operation.setdefault("responses", {})
         for status, codes in sorted(self.get_error_codes(operation).items()):
             responses.setdefault(str(status), self._error_response(status, codes))
+        if negotiates_language():
+            operation.setdefault("parameters", []).append(ACCEPT_LANGUAGE)
         return operation
 
     # --- which codes --------------------------------------------------------------------------
@@ -190,6 +200,11 @@ class ErrorResponsesAutoSchema(AutoSchema):
         if status in _STATUS_HEADERS:
             name, description, type_ = _STATUS_HEADERS[status]
             headers[name] = {"description": description, "schema": {"type": type_}}
+        if negotiates_language():
+            headers["Content-Language"] = {
+                "description": "The language of `message` (examples are in English).",
+                "schema": {"type": "string"},
+            }
         envelope = ResolvedComponent(
             name=ENVELOPE_COMPONENT,
             type=ResolvedComponent.SCHEMA,
@@ -208,7 +223,7 @@ class ErrorResponsesAutoSchema(AutoSchema):
         """A realistic envelope for `entry`, valid against ErrorEnvelope."""
         error: dict[str, Any] = {
             "code": entry.code,
-            "message": entry.message,
+            "message": catalog.english(entry.message),
             "correlation_id": EXAMPLE_CORRELATION_ID,
         }
         if entry.code == "validation_error":

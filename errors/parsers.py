@@ -10,6 +10,7 @@ from typing import IO, Any, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -72,7 +73,7 @@ class JSONParser(parsers.JSONParser):
             # decode() takes text encodings only: bz2_codec & co. are a LookupError here.
             text = raw.decode(encoding) if isinstance(raw, bytes) else str(raw)
         except LookupError:
-            raise ParseError("Unsupported charset in the Content-Type header.") from None
+            raise ParseError(gettext("Unsupported charset in the Content-Type header.")) from None
         except UnicodeDecodeError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
         limit = errors_settings.json_max_depth

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 from . import catalog
 from .conf import errors_settings
-from .negotiation import PROBLEM_CONTENT_TYPE, wants_problem_details
+from .negotiation import PROBLEM_CONTENT_TYPE, response_language, wants_problem_details
 from .normalize import ErrorInfo
 
 JSON_CONTENT_TYPE = "application/json"
@@ -20,7 +23,7 @@ def envelope(info: ErrorInfo, correlation_id: str) -> dict[str, Any]:
     """The JSON body of an error response, as a dict."""
     error: dict[str, Any] = {
         "code": info.code,
-        "message": info.message,
+        "message": info.text(),
         "correlation_id": correlation_id,
     }
     if info.details:
@@ -42,9 +45,9 @@ def problem(info: ErrorInfo, correlation_id: str, instance: str | None) -> dict[
     entry = catalog.get(info.code)
     body: dict[str, Any] = {
         "type": f"{errors_settings.problem_type_base}{info.code}",
-        "title": entry.message if entry else info.message,
+        "title": str(entry.message) if entry else info.text(),
         "status": info.status,
-        "detail": info.message,
+        "detail": error["message"],
     }
     if instance:
         body["instance"] = instance
@@ -64,7 +67,8 @@ def problem(info: ErrorInfo, correlation_id: str, instance: str | None) -> dict[
 def error_body(
     info: ErrorInfo, correlation_id: str, *, accept: str | None = None, instance: str | None = None
 ) -> tuple[bytes, str]:
-    """The serialized body of `info` and its content type, as the client's Accept asks."""
+    """The serialized body of `info` and its content type, as the client's Accept asks, in the
+    active language."""
     # Details are meant to be JSON already; anything else is shown as text (default=str).
     if wants_problem_details(accept):
         return (
@@ -78,8 +82,11 @@ def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) ->
     """Build the error response for `info`, marked so that nothing logs or converts it again."""
     accept = request.META.get("HTTP_ACCEPT") if request is not None else None
     path = getattr(request, "path", None)
-    body, content_type = error_body(info, correlation_id, accept=accept, instance=path)
+    language = response_language(request)
+    with in_language(language):
+        body, content_type = error_body(info, correlation_id, accept=accept, instance=path)
     response = HttpResponse(body, status=info.status, content_type=content_type)
+    mark_language(response, language)
     for name, value in info.headers.items():
         response.headers[name] = value
     response.headers[errors_settings.correlation_id_header] = correlation_id
@@ -87,3 +94,15 @@ def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) ->
     response._has_been_logged = True  # type: ignore[attr-defined]
     response._errors_handled = True  # type: ignore[attr-defined]
     return response
+
+
+def in_language(language: str | None) -> contextlib.AbstractContextManager[Any]:
+    """The block runs in `language`, or in whatever is active when it is None."""
+    return translation.override(language) if language else contextlib.nullcontext()
+
+
+def mark_language(response: HttpResponseBase, language: str | None) -> None:
+    """Say the answer's language, and that it depends on Accept-Language (as LocaleMiddleware)."""
+    if language:
+        response.headers["Content-Language"] = language
+        patch_vary_headers(response, ("Accept-Language",))

@@ -7,6 +7,7 @@ import sys
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views import csrf, defaults
 
 from . import catalog
@@ -52,8 +53,12 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     # Unmarked as logged, so Django writes its `django.security.csrf` line with the reason.
     if prefers_html(request):
         return csrf.csrf_failure(request, reason)
-    message = f"CSRF verification failed: {reason}" if reason else "CSRF verification failed"
-    response = handle_exception(AuthorizationException(message), request)
+    exc = (
+        AuthorizationException(_("CSRF verification failed: %(reason)s"), params={"reason": reason})
+        if reason
+        else AuthorizationException(_("CSRF verification failed"))
+    )
+    response = handle_exception(exc, request)
     response._has_been_logged = False  # type: ignore[attr-defined]
     return response
 
@@ -61,11 +66,11 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def metrics(request: HttpRequest) -> HttpResponse:
     """`/metrics`, limited by network and bearer token when set (docs/metrics.md)."""
     if not errors_settings.monitoring_enabled:
-        raise Http404("Monitoring is off")
+        raise Http404(_("Monitoring is off"))
     networks = errors_settings.metrics_allowed_networks
     if networks and not address_in(request.META.get("REMOTE_ADDR") or "", networks):
         return handle_exception(
-            AuthorizationException("Metrics are not available to this address"), request
+            AuthorizationException(_("Metrics are not available to this address")), request
         )
     token = errors_settings.metrics_bearer_token
     if token is not None:
@@ -78,13 +83,13 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _bearer_refusal(request: HttpRequest, token: str) -> HttpResponse | None:
     """The 401 for a request without the bearer token (RFC 6750), or None when it has it."""
-    scheme, _, presented = (request.META.get("HTTP_AUTHORIZATION") or "").partition(" ")
+    scheme, _space, presented = (request.META.get("HTTP_AUTHORIZATION") or "").partition(" ")
     if scheme.lower() != "bearer":
-        message, challenge = "A bearer token is required", 'Bearer realm="metrics"'
+        message, challenge = _("A bearer token is required"), 'Bearer realm="metrics"'
     elif hmac.compare_digest(presented.strip().encode(), token.encode()):  # constant time
         return None
     else:
-        message = "Invalid bearer token"
+        message = _("Invalid bearer token")
         challenge = 'Bearer realm="metrics", error="invalid_token"'
     info = normalize(AuthenticationException(message))
     info.headers["WWW-Authenticate"] = challenge
@@ -92,17 +97,18 @@ def _bearer_refusal(request: HttpRequest, token: str) -> HttpResponse | None:
 
 
 def error_code(request: HttpRequest, code: str) -> HttpResponse:
-    """`/api/errors/<code>`: one catalog entry; the `type` of problem details points here."""
+    """`/api/errors/<code>`: one catalog entry, in English (the documentation's language); the
+    `type` of problem details points here."""
     entry = catalog.get(code)
     if entry is None:
-        raise Http404("No such error code")
+        raise Http404(_("No such error code"))
     return JsonResponse(
         {
             "code": entry.code,
             "status": entry.status,
             "category": entry.category.value,
             "severity": entry.severity.value,
-            "title": entry.message,
+            "title": catalog.english(entry.message),
             "meaning": entry.meaning,
         }
     )

@@ -203,6 +203,24 @@ def test_a_chunked_body_is_refused_once_it_passes_the_limit_and_not_read_on() ->
 
 
 @pytest.mark.usefixtures("small_limit")
+def test_a_refusal_speaks_the_client_s_language_where_the_project_negotiates_one(
+    settings: Any, json_log: JsonLog
+) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.locale.LocaleMiddleware"]
+    settings.LANGUAGES = [("en", "English"), ("fr", "Français")]
+    headers = [(b"content-length", b"5000"), (b"accept-language", b"fr-CA, fr;q=0.9")]
+    status, response_headers, body, _ = limited(Reader(), [b""], headers)
+    assert status == 413
+    assert json.loads(body)["error"]["message"] == "Corps de requête trop volumineux"
+    assert (response_headers["content-language"], response_headers["vary"]) == (
+        "fr",
+        "Accept-Language",
+    )
+    (line,) = [r for r in json_log.records() if r["logger"] == "errors"]
+    assert line["error_message"] == "Request body too large"
+
+
+@pytest.mark.usefixtures("small_limit")
 def test_a_refusal_without_a_client_id_gets_a_new_one() -> None:
     headers = [(b"content-length", b"5000"), (b"x-correlation-id", b"bad\nid")]
     status, response_headers, body, _ = limited(Reader(), [b""], headers)

@@ -98,9 +98,9 @@ def test_validation_field_errors_go_to_details() -> None:
     assert error.field_errors == {"name": ["Required"]}
 
 
-def test_not_found_names_the_resource() -> None:
+def test_not_found_names_the_resource_in_details_and_keeps_the_catalog_message() -> None:
     error = exc.NotFoundException(resource_type="workspace", resource_id=7)
-    assert error.message == "Workspace not found"
+    assert str(error) == "Not found"  # translatable, unlike a message made of the type's name
     assert error.details == {"resource_type": "workspace", "resource_id": "7"}
 
 

@@ -234,7 +234,7 @@ def test_normalize_table(make: Callable[[], BaseException], status: int, code: s
     exc = make()
     info = normalize(exc)
     assert (info.status, info.code) == (status, code)
-    assert "secret" not in info.message
+    assert "secret" not in info.text()
 
 
 def test_throttled_carries_retry_after_rounded_up() -> None:
@@ -245,7 +245,7 @@ def test_throttled_carries_retry_after_rounded_up() -> None:
 
 def test_a_developer_message_reaches_the_client_but_a_resolver404_does_not() -> None:
     assert normalize(Http404("Workspace not found")).message == "Workspace not found"
-    assert "tried" not in normalize(Resolver404({"tried": [], "path": "x"})).message
+    assert "tried" not in normalize(Resolver404({"tried": [], "path": "x"})).text()
 
 
 # --- for_status: error responses someone else built ------------------------------------------

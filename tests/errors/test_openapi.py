@@ -189,3 +189,34 @@ def test_swagger_ui_is_served_from_local_static_files() -> None:
     assert client.get("/static/drf_spectacular_sidecar/nope.js").json()["error"]["code"] == (
         "not_found"
     )
+
+
+def test_where_languages_are_negotiated_the_schema_says_so_and_examples_stay_english(
+    settings: Any,
+) -> None:
+    locale = "django.middleware.locale.LocaleMiddleware"
+    settings.MIDDLEWARE = [*(m for m in settings.MIDDLEWARE if m != locale), locale]
+    from django.utils import translation
+
+    with translation.override("de"):
+        negotiated = operations(generate_schema("cortex.urls"))
+    operation = negotiated["GET /api/workspaces/{workspace_id}/"]
+    assert {"name": "Accept-Language", "in": "header"}.items() <= operation["parameters"][
+        -1
+    ].items()
+    not_found = operation["responses"]["404"]
+    assert "Content-Language" in not_found["headers"]
+    example = not_found["content"]["application/json"]["examples"]["not_found"]["value"]
+    assert example["error"]["message"] == "Not found"
+    validate(generate_schema("cortex.urls"))
+
+
+def test_without_language_negotiation_the_schema_names_no_language_headers(
+    settings: Any,
+) -> None:
+    locale = "django.middleware.locale.LocaleMiddleware"
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != locale]
+    for operation in operations(generate_schema("cortex.urls")).values():
+        assert all(p["name"] != "Accept-Language" for p in operation.get("parameters", []))
+        for response in operation["responses"].values():
+            assert "Content-Language" not in response.get("headers", {})

@@ -5,6 +5,8 @@ from . import views
 urlpatterns = [
     path("drf/raise/<str:kind>", views.drf_raise),
     path("plain/raise/<str:kind>", views.plain_raise),
+    path("drf/code/<str:code>", views.drf_code),
+    path("plain/code/<str:code>", views.plain_code),
     path("drf/validate", views.drf_validate),
     path("drf/validate-many", views.drf_validate_many),
     path("drf/ok", views.drf_ok),

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from errors import exceptions as app_exc
 from errors.context import get_correlation_id
+from errors.external import translate
 
 from .models import Child, Measurement, Parent
 
@@ -53,7 +54,7 @@ RAISERS: dict[str, Callable[[], BaseException]] = {
     "drf_permission_denied": lambda: drf_exc.PermissionDenied(),
     "django_permission_denied": lambda: django_exc.PermissionDenied("Only owners may do that"),
     "not_found_exception": lambda: app_exc.NotFoundException(
-        resource_type="workspace", resource_id="42"
+        "Workspace not found", resource_type="workspace", resource_id="42"
     ),
     "drf_not_found": lambda: drf_exc.NotFound(),
     "http404": lambda: Http404("No such thing"),
@@ -67,6 +68,7 @@ RAISERS: dict[str, Callable[[], BaseException]] = {
     "external_timeout": lambda: app_exc.ExternalServiceException(
         "Billing timed out", status_code=504, service_name="billing"
     ),
+    "billing_timed_out": lambda: translate(TimeoutError(), "billing") or RuntimeError(),
     "request_data_too_big": lambda: django_exc.RequestDataTooBig("too big"),
     "internal": lambda: RuntimeError(LEAKY_TEXT),
     "service_unavailable": lambda: app_exc.ServiceUnavailableException(retry_after=7),
@@ -81,6 +83,17 @@ def drf_raise(request: Request, kind: str) -> Response:
 
 def plain_raise(request: HttpRequest, kind: str) -> HttpResponse:
     raise RAISERS[kind]()
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def drf_code(request: Request, code: str) -> Response:
+    """Answers with the catalog's `code`, whatever it is."""
+    raise app_exc.AppException(code=code)
+
+
+def plain_code(request: HttpRequest, code: str) -> HttpResponse:
+    raise app_exc.AppException(code=code)
 
 
 class ItemSerializer(serializers.Serializer):

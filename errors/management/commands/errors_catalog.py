@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandParser, no_translations
 from django.test.utils import override_settings
 from django.utils.module_loading import import_string
 
@@ -39,6 +39,7 @@ class Command(BaseCommand):
             "SERVE_URLCONF, else ROOT_URLCONF).",
         )
 
+    @no_translations  # the catalog's language is the documentation's: English
     def handle(self, *args: Any, **options: Any) -> None:
         endpoints = self.endpoints(options["urlconf"])
         rows = [
@@ -47,7 +48,7 @@ class Command(BaseCommand):
                 "status": e.status,
                 "category": str(e.category),
                 "severity": str(e.severity),
-                "message": e.message,
+                "message": str(e.message),
                 "meaning": e.meaning,
                 "endpoints": endpoints.get(e.code, []) if endpoints is not None else None,
             }
