@@ -507,6 +507,48 @@ def test_drf_invalid_post_is_a_400_validation_error(
     assert_logged_once(server, cid, "validation_error", 400)
 
 
+@pytest.mark.parametrize("name", ALL_SERVERS)
+def test_a_client_reading_german_gets_german_and_the_log_keeps_english(
+    servers: Ready[ConsumerServer], http: httpx.Client, name: str
+) -> None:
+    """The project has LocaleMiddleware: the envelope speaks the negotiated language."""
+    server, cid = servers[name], new_id(f"de-404-{name}")
+    response = send(
+        http, server, "GET", "/api/no/such/thing/", correlation_id=cid,
+        headers={"Accept-Language": "de-DE, de;q=0.9, en;q=0.5"},
+    )  # fmt: skip
+    error = assert_envelope(response, 404, "not_found", cid)
+    assert error["message"] == "Nicht gefunden"
+    assert response.headers["Content-Language"] == "de"
+    assert "Accept-Language" in response.headers["Vary"]
+    assert assert_logged_once(server, cid, "not_found", 404)["error_message"] == "Not found"
+
+
+@pytest.mark.parametrize("name", DRF_SERVERS)
+def test_drf_field_errors_and_message_come_in_one_language(
+    servers: Ready[ConsumerServer], http: httpx.Client, name: str
+) -> None:
+    server = servers[name]
+    answers = {
+        language: send(
+            http,
+            server,
+            "POST",
+            "/api/products/",
+            json={"price": "not a number"},
+            headers={"Accept-Language": language},
+            correlation_id=new_id(f"{language}-{name}"),
+        )  # fmt: skip
+        for language in ("en", "de")
+    }
+    english, german = (answers[lang].json()["error"] for lang in ("en", "de"))
+    assert (english["message"], german["message"]) == ("Validation error", "Validierungsfehler")
+    assert answers["de"].headers["Content-Language"] == "de"
+    # DRF's own messages, translated by its catalog: the same fields, other words.
+    assert set(german["details"]["field_errors"]) == set(english["details"]["field_errors"])
+    assert german["details"]["field_errors"] != english["details"]["field_errors"]
+
+
 @pytest.mark.parametrize("accept", API_ACCEPTS)
 @pytest.mark.parametrize("name", DRF_SERVERS)
 def test_drf_post_breaking_a_check_constraint_is_a_400_check_violation(

@@ -64,6 +64,10 @@ def test_wheel_contains_errors_and_nothing_else(built: Built) -> None:
     assert {"errors/static/errors/client.js", "errors/static/errors/client.d.ts"} <= set(names)
     # PEP 561: type checkers read the package's own annotations.
     assert "errors/py.typed" in names
+    # The translations, compiled: a project needs no gettext to serve them.
+    for language in ("de", "es", "fr"):
+        for kind in ("po", "mo"):
+            assert f"errors/locale/{language}/LC_MESSAGES/django.{kind}" in names
 
 
 def test_wheel_requires_django_orjson_and_prometheus_client_with_drf_as_an_extra(
