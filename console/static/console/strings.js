@@ -21,6 +21,7 @@ export function t(key, params = {}) {
 /** The text of `key` before and after its `%(name)s` placeholder. */
 export function parts(key, name) {
   const text = STRINGS[key] ?? key;
-  const at = text.indexOf(`%(${name})s`);
-  return at < 0 ? [text, ""] : [text.slice(0, at), text.slice(at + name.length + 3)];
+  const placeholder = `%(${name})s`;
+  const at = text.indexOf(placeholder);
+  return at < 0 ? [text, ""] : [text.slice(0, at), text.slice(at + placeholder.length)];
 }
