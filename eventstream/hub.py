@@ -37,6 +37,7 @@ import weakref
 from typing import Any
 
 import orjson
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from . import sse
@@ -256,10 +257,19 @@ class Hub:
         return False
 
     async def _tell_of_gap(self) -> None:
-        """After the layer failed, tell every stream that events may have passed it by."""
-        notice = sse.event(orjson.dumps({"message": str(GAP_MESSAGE)}).decode(), name="events_lost")
+        """After the layer failed, tell every stream that events may have passed it by (in
+        its client's language)."""
+        notices: dict[str | None, bytes] = {}
         for streams in tuple(self.streams.values()):
             for stream in tuple(streams):
+                notice = notices.get(stream.language)
+                if notice is None:
+                    with translation.override(stream.language):
+                        message = str(GAP_MESSAGE)
+                    notice = sse.event(
+                        orjson.dumps({"message": message}).decode(), name="events_lost"
+                    )
+                    notices[stream.language] = notice
                 try:
                     await stream.deliver(None, notice)
                 except Exception:
