@@ -658,7 +658,7 @@ def test_a_german_browser_gets_the_console_and_its_errors_in_german(
     assert conflict.value.status == 409
     # The service's own message, its placeholder filled in (errors' `params`).
     message, _ = shown_error(name_error)
-    assert message == "Es gibt bereits einen Arbeitsbereich namens „projekt x“."
+    assert message == "Es gibt bereits einen Arbeitsbereich namens „projekt x“"
     assert conflict.value.json()["error"]["details"] == {"name": "projekt x"}
 
 

@@ -155,7 +155,7 @@ def test_the_notice_of_a_gap_is_in_each_streams_language() -> None:
             + orjson.dumps(
                 {
                     "message": "Des événements ont peut-être été manqués ; "
-                    "reconnectez-vous avec Last-Event-ID pour les recevoir."
+                    "reconnectez-vous avec Last-Event-ID pour les recevoir"
                 }
             )
             + b"\n\n"

@@ -25,7 +25,7 @@ def test_not_found_in_spanish(api: APIClient) -> None:
     assert "Accept-Language" in response["Vary"]
     body = error(response)
     assert body["code"] == "not_found"
-    assert body["message"] == "No se encontró el espacio de trabajo."
+    assert body["message"] == "No se encontró el espacio de trabajo"
     assert body["details"]["resource_type"] == "workspace"
 
 
@@ -59,7 +59,7 @@ def test_the_name_conflict_in_french_names_the_name(api: APIClient) -> None:
     assert response["Content-Language"] == "fr"
     body = error(response)
     assert body["code"] == "workspace_name_conflict"
-    assert body["message"] == "Un espace de travail nommé « alpha » existe déjà."
+    assert body["message"] == "Un espace de travail nommé « alpha » existe déjà"
     assert body["details"] == {"name": "alpha"}
 
 
