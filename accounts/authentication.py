@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from knox.auth import TokenAuthentication
 from knox.crypto import hash_token
 from knox.models import AuthToken
@@ -43,10 +44,10 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         if not parts or parts[0].lower() not in {scheme.lower().encode() for scheme in SCHEMES}:
             return None
         if len(parts) == 1:
-            raise AuthenticationFailed("Invalid token header. No credentials provided.")
+            raise AuthenticationFailed(gettext("Invalid token header. No credentials provided."))
         if len(parts) > 2:
             raise AuthenticationFailed(
-                "Invalid token header. Token string should not contain spaces."
+                gettext("Invalid token header. Token string should not contain spaces.")
             )
         return self.authenticate_credentials(parts[1])
 
@@ -61,13 +62,13 @@ class ExpiringTokenAuthentication(TokenAuthentication):
             digest = hash_token(text)
         except UnicodeError:
             raise AuthenticationFailed(
-                "Invalid token header. Token string should not contain invalid characters."
+                gettext("Invalid token header. Token string should not contain invalid characters.")
             ) from None
         # The digest is the table's primary key: one indexed lookup, no plaintext compared.
         token = AuthToken.objects.select_related("user").filter(digest=digest).first()
         if token is None:
-            raise AuthenticationFailed("Invalid token.")
+            raise AuthenticationFailed(gettext("Invalid token."))
         if token_expired(token):
-            raise AuthenticationFailed("Token has expired", code="token_expired")
+            raise AuthenticationFailed(gettext("Token has expired"), code="token_expired")
         user, token = self.validate_user(token)
         return user, token

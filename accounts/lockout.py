@@ -25,6 +25,7 @@ import unicodedata
 
 from django.conf import settings
 from django.core.cache import BaseCache
+from django.utils.translation import gettext_lazy as _
 
 from cortex import redis_guard
 from errors.exceptions import RateLimitException
@@ -64,7 +65,7 @@ def refuse_if_locked(username: str, address: str) -> None:
         float(counts.get(f"{source}:until") or window_end),
     )
     raise RateLimitException(
-        "Too many failed logins for this account; try again later.",
+        _("Too many failed logins for this account; try again later."),
         retry_after=max(1, math.ceil(ends - now)),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate, user_logged_in, user_logged_out
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
@@ -57,7 +58,7 @@ class TokenView(APIView):
         user = authenticate(request._request, **data.validated_data)
         if user is None or not user.is_active:
             lockout.record_failure(username, address)
-            raise AuthenticationFailed("Unable to log in with the provided credentials.")
+            raise AuthenticationFailed(gettext("Unable to log in with the provided credentials."))
         issued = issue_token(user)
         user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         return Response(TokenOutput({"token": issued.key, "expires_at": issued.expires_at}).data)

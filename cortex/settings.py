@@ -76,6 +76,10 @@ MIDDLEWARE = [
     "errors.limits.ConcurrencyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The answer's language from Accept-Language (LANGUAGES below), with Content-Language and
+    # `Vary: Accept-Language`; error messages, DRF's and Django's own come in it. Logs stay in
+    # English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -236,7 +240,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The languages the service answers in (its own messages: locale/, the errors app's: errors/
+# locale/); a client asking for another gets LANGUAGE_CODE, which must be one of them.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -18,6 +18,7 @@ from django.http import (
     JsonResponse,
 )
 from django.utils.http import http_date
+from django.utils.translation import gettext
 from django.views.static import was_modified_since
 
 from cortex import redis_guard
@@ -69,7 +70,7 @@ def static_file(request: HttpRequest, path: str) -> HttpResponseBase:
     """
     found = finders.find(path)
     if not isinstance(found, str):
-        raise Http404("No such static file")
+        raise Http404(gettext("No such static file"))
     file = Path(found)
     modified = file.stat().st_mtime
     if not was_modified_since(request.headers.get("If-Modified-Since"), modified):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -34,11 +35,11 @@ class TicketAuthentication(BaseAuthentication):
             raise AuthenticationFailed(str(exc)) from None
         user = get_user_model()._default_manager.filter(pk=user_id, is_active=True).first()
         if user is None:
-            raise AuthenticationFailed("User inactive or deleted.")
+            raise AuthenticationFailed(gettext("User inactive or deleted."))
         for other in request.authenticators or ():
             if other is self:
                 continue
             found = other.authenticate(request)
             if found is not None and getattr(found[0], "pk", None) != user.pk:
-                raise AuthenticationFailed("The ticket was issued to another user.")
+                raise AuthenticationFailed(gettext("The ticket was issued to another user."))
         return (user, None)

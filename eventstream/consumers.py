@@ -29,7 +29,9 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.core.handlers.asgi import ASGIRequest
+from django.utils import translation
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, MethodNotAllowed, NotAuthenticated
 from rest_framework.request import Request
@@ -58,8 +60,8 @@ STREAM_HEADERS = (
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 )
-EVENTS_LOST = "Some events are no longer held"
-UNKNOWN_ID = "Last-Event-ID is not an event id of this stream; events may have been missed"
+EVENTS_LOST = _("Some events are no longer held")
+UNKNOWN_ID = _("Last-Event-ID is not an event id of this stream; events may have been missed")
 
 
 class EventsUnavailable(AppException):
@@ -70,7 +72,7 @@ class EventsUnavailable(AppException):
 
     def __init__(self) -> None:
         super().__init__(
-            "Live events are unavailable right now; try again later",
+            _("Live events are unavailable right now; try again later"),
             retry_after=errors_settings.redis_retry_after,
         )
 
@@ -123,9 +125,18 @@ class EventStreamConsumer(AsyncConsumer):
         await handler(message)
 
     async def http_request(self, message: dict[str, Any]) -> None:
-        """The request (its body is ignored): refuse it with an envelope, or open the stream."""
+        """The request (its body is ignored): refuse it with an envelope, or open the stream.
+
+        Its refusal and the stream's opening notices are in the client's language, chosen as
+        LocaleMiddleware chooses it for a view (no middleware runs for a consumer).
+        """
         if message.get("more_body") or self.stream is not None:
             return
+        with translation.override(client_language(self.scope)):
+            await self.answer()
+
+    async def answer(self) -> None:
+        """Refuse the request with an envelope, or open the stream."""
         self.extra_headers = list(stream_settings.response_headers())
         try:
             self.request = session_request(self.scope)
@@ -260,9 +271,9 @@ class EventStreamConsumer(AsyncConsumer):
         )
         if not replay.complete:
             if parse_id(last_event_id) is None:  # not echoed: it may be anything
-                notice = {"last_event_id": None, "message": UNKNOWN_ID}
+                notice = {"last_event_id": None, "message": str(UNKNOWN_ID)}
             else:
-                notice = {"last_event_id": last_event_id, "message": EVENTS_LOST}
+                notice = {"last_event_id": last_event_id, "message": str(EVENTS_LOST)}
             await stream.write(sse.event(orjson.dumps(notice).decode(), name="events_lost"))
         for event_id, event in replay.events:
             try:
@@ -292,6 +303,15 @@ class EventStreamConsumer(AsyncConsumer):
         stream, self.stream = self.stream, None
         if stream is not None:
             await get_hub(self.topic).unsubscribe(stream)
+
+
+def client_language(scope: dict[str, Any]) -> str:
+    """The language of LANGUAGES that the request's Accept-Language (or cookie) asks for, else
+    LANGUAGE_CODE."""
+    try:
+        return translation.get_language_from_request(ASGIRequest(scope, io.BytesIO()))
+    except Exception:  # a request too broken to read; refused later in the default language
+        return str(settings.LANGUAGE_CODE)
 
 
 def session_request(scope: dict[str, Any]) -> ASGIRequest:

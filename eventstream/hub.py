@@ -37,6 +37,8 @@ import weakref
 from typing import Any
 
 import orjson
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from . import sse
 from .conf import stream_settings
@@ -53,7 +55,7 @@ RENEW_SECONDS = 3600.0
 RETRY_SECONDS = 1.0
 # Events remembered per process to drop a second delivery of one (see Hub._recent).
 RECENT_EVENTS = 1024
-GAP_MESSAGE = "Events may have been missed; reconnect with Last-Event-ID to get them"
+GAP_MESSAGE = _("Events may have been missed; reconnect with Last-Event-ID to get them")
 # A fan-out to thousands of streams never waits; it lets the event loop run other work (the
 # request that published the event, for one) between batches of this many writes.
 YIELD_EVERY = 250
@@ -255,10 +257,19 @@ class Hub:
         return False
 
     async def _tell_of_gap(self) -> None:
-        """After the layer failed, tell every stream that events may have passed it by."""
-        notice = sse.event(orjson.dumps({"message": GAP_MESSAGE}).decode(), name="events_lost")
+        """After the layer failed, tell every stream that events may have passed it by (in
+        its client's language)."""
+        notices: dict[str | None, bytes] = {}
         for streams in tuple(self.streams.values()):
             for stream in tuple(streams):
+                notice = notices.get(stream.language)
+                if notice is None:
+                    with translation.override(stream.language):
+                        message = str(GAP_MESSAGE)
+                    notice = sse.event(
+                        orjson.dumps({"message": message}).decode(), name="events_lost"
+                    )
+                    notices[stream.language] = notice
                 try:
                     await stream.deliver(None, notice)
                 except Exception:

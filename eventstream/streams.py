@@ -22,6 +22,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from errors import catalog
 from errors.catalog import Category, Severity
@@ -42,7 +44,7 @@ catalog.register(
     status=408,
     category=Category.REQUEST,
     severity=Severity.WARNING,
-    message="The client fell too far behind; reconnect with Last-Event-ID",
+    message=_("The client fell too far behind; reconnect with Last-Event-ID"),
     meaning=(
         "Sent as the last event of a stream whose client stopped reading; the client may "
         "reconnect with Last-Event-ID to get what it missed."
@@ -65,8 +67,9 @@ class TooManyStreams(RateLimitException):
 
     def __init__(self, limit: int, retry_after: int) -> None:
         super().__init__(
-            f"Too many open event streams: at most {limit} per user; close one and retry",
+            _("Too many open event streams: at most %(limit)s per user; close one and retry"),
             details={"max_streams": limit},
+            params={"limit": limit},
             retry_after=retry_after,
         )
 
@@ -78,6 +81,7 @@ class Stream:
         "owner",
         "correlation_id",
         "path",
+        "language",
         "limit",
         "last_write",
         "replayed_up_to",
@@ -96,6 +100,8 @@ class Stream:
         self.owner = owner
         self.correlation_id = correlation_id
         self.path = path
+        # The client's language when the stream opened: its error event is in it.
+        self.language = translation.get_language()
         self.limit = limit
         self.last_write = time.monotonic()
         self.replayed_up_to: EventId | None = None
@@ -147,7 +153,9 @@ class Stream:
             report_error(info, SimpleNamespace(method="GET", path=self.path))
         finally:
             reset_correlation_id(token)
-        return sse.event(orjson.dumps(envelope(info, self.correlation_id)).decode(), name="error")
+        with translation.override(self.language):
+            body = orjson.dumps(envelope(info, self.correlation_id), default=str)
+        return sse.event(body.decode(), name="error")
 
     async def release(self) -> None:
         """The stream is open: write what waited (newer than the replay), then go live."""

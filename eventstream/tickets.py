@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .conf import stream_settings
 from .models import StreamTicket
@@ -58,15 +59,15 @@ def redeem(ticket: str) -> int:
     Raises TicketRefused for a ticket that was never issued, was used already or has expired.
     """
     if len(ticket) != TICKET_LENGTH or not _ALPHABET.issuperset(ticket):
-        raise TicketRefused("Invalid ticket.")
+        raise TicketRefused(gettext("Invalid ticket."))
     digest = _digest(ticket)
     row = StreamTicket.objects.filter(digest=digest).values_list("user_id", "expires_at").first()
     deleted, _ = StreamTicket.objects.filter(digest=digest).delete()
     if row is None or not deleted:  # never issued, used already, or used just now by another
-        raise TicketRefused("Invalid ticket; it may have been used already.")
+        raise TicketRefused(gettext("Invalid ticket; it may have been used already."))
     user_id, expires_at = row
     if expires_at <= timezone.now():
-        raise TicketRefused("Ticket has expired.")
+        raise TicketRefused(gettext("Ticket has expired."))
     return int(user_id)
 
 

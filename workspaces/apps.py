@@ -1,6 +1,7 @@
 """The reference domain app: users' workspaces."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WorkspacesConfig(AppConfig):
@@ -17,7 +18,7 @@ class WorkspacesConfig(AppConfig):
             status=409,
             category=catalog.Category.CONFLICT,
             severity=catalog.Severity.INFO,
-            message="A workspace with this name already exists",
+            message=_("A workspace with this name already exists"),
             meaning="The caller already has a workspace of that name (names are unique per "
             "owner, ignoring case).",
         )

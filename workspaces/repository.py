@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from errors.db import DbErrorKind, classify, constraint_name, translate
 from errors.exceptions import ConflictException, NotFoundException
@@ -26,8 +27,9 @@ from .models import NAME_UNIQUE_CONSTRAINT, Workspace
 def name_conflict(name: str) -> ConflictException:
     """The error for a second workspace of the same name (for the same owner)."""
     return ConflictException(
-        f"A workspace named '{name}' already exists",
+        _("A workspace named '%(name)s' already exists"),
         code="workspace_name_conflict",
+        params={"name": name},
         details={"name": name},
     )
 
@@ -66,7 +68,9 @@ class WorkspaceRepository:
         with _database_errors():
             workspace = Workspace.objects.filter(id=workspace_id, owner_id=owner_id).first()
         if workspace is None:
-            raise NotFoundException(resource_type="workspace", resource_id=workspace_id)
+            raise NotFoundException(
+                _("Workspace not found"), resource_type="workspace", resource_id=workspace_id
+            )
         return workspace
 
     def list(self, *, owner_id: int, limit: int, offset: int) -> WorkspacePage:

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 import orjson
 from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
@@ -38,9 +39,10 @@ class MetadataField(serializers.JSONField):
     """A JSON object of at most 16 kB that every database stores, and gives back, as sent."""
 
     default_error_messages = {
-        "not_object": "Must be a JSON object.",
-        "too_big": f"Must be at most {METADATA_MAX_BYTES // 1024} kB once serialized.",
-        "too_deep": "Must be nested less deeply.",
+        # DRF fills in `{name}` placeholders (Field.fail), as in its own messages.
+        "not_object": _("Must be a JSON object."),
+        "too_big": _("Must be at most {max_kilobytes} kB once serialized."),
+        "too_deep": _("Must be nested less deeply."),
     }
     storable = StorableJSONValidator()
 
@@ -55,7 +57,7 @@ class MetadataField(serializers.JSONField):
         except orjson.JSONEncodeError:  # deeper than orjson (and so the events) can write
             self.fail("too_deep")
         if size > METADATA_MAX_BYTES:
-            self.fail("too_big")
+            self.fail("too_big", max_kilobytes=METADATA_MAX_BYTES // 1024)
         return cast(dict[str, Any], value)
 
 
@@ -109,7 +111,7 @@ def _not_only_whitespace() -> str:
 
 
 NOT_ONLY_WHITESPACE = RegexValidator(
-    _not_only_whitespace(), message="This field may not be blank.", code="blank"
+    _not_only_whitespace(), message=_("This field may not be blank."), code="blank"
 )
 
 

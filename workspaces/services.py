@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from errors.exceptions import ValidationException
 
@@ -25,9 +26,12 @@ def normalize_name(name: str) -> str:
     """Names are stored trimmed; a name that is blank once trimmed is refused."""
     name = name.strip()
     if not name:
-        raise ValidationException(field_errors={"name": ["This field may not be blank."]})
+        # DRF's own messages (and msgids): translated by DRF's catalog, as its fields' are.
+        raise ValidationException(field_errors={"name": [gettext("This field may not be blank.")]})
     if len(name) > NAME_MAX_LENGTH:
-        message = f"Ensure this field has no more than {NAME_MAX_LENGTH} characters."
+        message = gettext("Ensure this field has no more than {max_length} characters.").format(
+            max_length=NAME_MAX_LENGTH
+        )
         raise ValidationException(field_errors={"name": [message]})
     return name
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
@@ -52,10 +53,10 @@ class StorableJSONValidator:
     walked without recursion, so any depth is safe; at most `max_errors` problems are reported.
     """
 
-    number_message = "Ensure this number is between {min_number} and {max_number}."
-    invalid_number_message = "A valid number is required."
-    key_message = "In a key: {problem}"
-    type_message = "Not a JSON value."
+    number_message = _("Ensure this number is between %(min_number)s and %(max_number)s.")
+    invalid_number_message = _("A valid number is required.")  # DRF's msgid
+    key_message = _("In a key: %(problem)s")
+    type_message = _("Not a JSON value.")
 
     def __init__(
         self,
@@ -101,18 +102,18 @@ class StorableJSONValidator:
                     problem = _character_problem(key) if isinstance(key, str) else None
                     if problem is not None:
                         # Not at the key's own path: the response would have to carry the key.
-                        yield path, self.key_message.format(problem=problem)
+                        yield path, self.key_message % {"problem": problem}
                         continue
                     children.append((_join(path, key), child))
                 stack.extend(reversed(children))
             elif isinstance(item, list | tuple):
                 stack.extend(reversed([(_join(path, i), child) for i, child in enumerate(item)]))
             else:
-                yield path, self.type_message
+                yield path, str(self.type_message)
 
     def _number_problem(self, number: float) -> str | None:
         if isinstance(number, float) and not math.isfinite(number):
-            return self.invalid_number_message
+            return str(self.invalid_number_message)
         if self.min_number <= number <= self.max_number:
             return None
-        return self.number_message.format(min_number=self.min_number, max_number=self.max_number)
+        return self.number_message % {"min_number": self.min_number, "max_number": self.max_number}

@@ -35,6 +35,7 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 from django.db import connections
+from django.utils import translation
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -46,6 +47,7 @@ from playwright.sync_api import (
 )
 
 from accounts.tokens import issue_token
+from errors import catalog
 from tests.conftest import require
 from tests.support.accounts import forget_events
 from tests.support.servers import DaphneServer, current_database_url
@@ -299,12 +301,14 @@ class Tab:
 
 
 @pytest.fixture
-def tabs(browser: Browser, service: Service) -> Iterator[Callable[[], Tab]]:
-    """`new()` opens the console in a browser context of its own (a tab of another window)."""
+def tabs(browser: Browser, service: Service) -> Iterator[Callable[..., Tab]]:
+    """`new()` opens the console in a browser context of its own (a tab of another window);
+    `new(locale="de-DE")` in a browser whose language is German."""
     opened: list[Tab] = []
 
-    def new() -> Tab:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
+    def new(**options: Any) -> Tab:
+        """`options`: more of the context's, such as `locale`."""
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, **options)
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=service.url)
         context.set_default_timeout(TIMEOUT_MS)
         tab = Tab(context, service)
@@ -589,6 +593,73 @@ def test_validation_errors_and_conflicts_appear_beside_their_fields(
     assert correlation_id == renamed.value.headers["x-correlation-id"]
     expect(field).to_have_attribute("aria-invalid", "true")
     assert tab.names() == ["Project X", "Project Y"]
+
+
+def test_a_german_browser_gets_the_console_and_its_errors_in_german(
+    tabs: Callable[..., Tab], account: Account
+) -> None:
+    tab = tabs(locale="de-DE").open()
+    page = tab.page
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.get_by_role("heading", name="Anmelden")).to_be_visible()
+    username, password = page.get_by_label("Benutzername"), page.get_by_label("Passwort")
+    alert = page.locator("#sign-in-form [data-alert]")
+
+    with page.expect_response(answer("POST", TOKEN)) as blank:
+        page.get_by_role("button", name="Anmelden").click()
+    assert blank.value.status == 400
+    assert blank.value.headers["content-language"] == "de"
+    # DRF's field messages, beside their fields, in the browser's language.
+    expect(page.locator("#sign-in-username-error")).to_have_text(
+        "Dieses Feld darf nicht leer sein."
+    )
+    expect(page.locator("#sign-in-password-error")).to_have_text(
+        "Dieses Feld darf nicht leer sein."
+    )
+    message, correlation_id = shown_error(alert)
+    assert correlation_id == blank.value.headers["x-correlation-id"]
+    expect(alert.locator(".correlation")).to_have_text(
+        f"Korrelations-ID: {correlation_id} Kopieren"
+    )
+    # The envelope's own message, the errors catalog's "Validation error", in German. THIS
+    # assertion needs the errors app's side: its catalog translated (German .po) and rendered in
+    # the request's language.
+    entry = catalog.get("validation_error")
+    assert entry is not None
+    with translation.override("de"):
+        german = str(entry.message)
+    assert german != "Validation error" and message == german, (message, german)
+
+    username.fill(account.username)
+    password.fill(PASSWORD)
+    password.press("Enter")
+    expect(page.locator("#session-user")).to_have_text(account.username)
+    expect(page.locator("#announcer")).to_have_text(f"Angemeldet als {account.username}.")
+    expect(tab.stream_state).to_have_text("Verbunden")
+
+    name_error = page.locator("#create-name-error")
+    page.get_by_label("Name", exact=True).fill("")
+    page.get_by_label("Beschreibung").fill("x" * 1001)
+    with page.expect_response(answer("POST", WORKSPACES)) as invalid:
+        page.get_by_role("button", name="Erstellen").click()
+    assert invalid.value.status == 400
+    expect(name_error).to_have_text("Dieses Feld darf nicht leer sein.")
+    expect(page.locator("#create-description-error")).to_have_text(
+        "Stellen Sie sicher, dass dieses Feld nicht mehr als 1000 Zeichen lang ist."
+    )
+
+    page.get_by_label("Name", exact=True).fill("Projekt X")
+    page.get_by_label("Beschreibung").fill("")
+    page.get_by_role("button", name="Erstellen").click()
+    expect(tab.row("Projekt X")).to_be_visible()
+    page.get_by_label("Name", exact=True).fill("projekt x")
+    with page.expect_response(answer("POST", WORKSPACES)) as conflict:
+        page.get_by_role("button", name="Erstellen").click()
+    assert conflict.value.status == 409
+    # The service's own message, its placeholder filled in (errors' `params`).
+    message, _ = shown_error(name_error)
+    assert message == "Es gibt bereits einen Arbeitsbereich namens „projekt x“"
+    assert conflict.value.json()["error"]["details"] == {"name": "projekt x"}
 
 
 def test_a_workspace_another_tab_deleted_is_reported_gone_and_the_list_updates(

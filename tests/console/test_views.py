@@ -8,9 +8,11 @@ a real browser by test_browser.py.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from posixpath import dirname, normpath
 from typing import Any
 
@@ -19,6 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 CONSOLE = "/"
+STATIC = Path(__file__).resolve().parents[2] / "console" / "static" / "console"
 # What the console's modules import: `import … from "<path>"` and `export … from "<path>"`.
 IMPORT = re.compile(r"""^\s*(?:import|export)\b[^;]*?\bfrom\s+["']([^"']+)["']""", re.MULTILINE)
 
@@ -112,10 +115,14 @@ def test_the_console_is_an_html_page_under_the_content_security_policy(client: C
 
 def test_the_page_has_nothing_inline_that_the_policy_would_block(page: Page) -> None:
     scripts = page.all("script")
-    assert [(s.attrs.get("type"), s.attrs.get("src")) for s in scripts] == [
-        ("module", "/static/console/console.js")
+    # The one inline block is data (the scripts' words, JSON): browsers run no script of that
+    # type, so the policy has nothing to allow for it.
+    assert [(s.attrs.get("type"), s.attrs.get("src"), s.attrs.get("id")) for s in scripts] == [
+        ("application/json", None, "console-strings"),
+        ("module", "/static/console/console.js", None),
     ]
-    assert all(not script.text.strip() for script in scripts)
+    assert all(not script.text.strip() for script in scripts if script.attrs.get("src"))
+    assert isinstance(json.loads(scripts[0].text), dict)
     assert page.all("style") == []
     assert [link.attrs["href"] for link in page.all("link", rel="stylesheet")] == [
         "/static/console/console.css"
@@ -207,6 +214,44 @@ def test_every_module_the_console_imports_is_served(client: Client) -> None:
         "/static/console/signin.js",
         "/static/console/workspaces.js",
         "/static/console/live.js",
+        "/static/console/strings.js",
         "/static/eventstream/stream.js",
         "/static/errors/client.js",
     }
+
+
+def test_the_console_speaks_the_language_the_browser_asks_for(client: Client) -> None:
+    response = client.get(CONSOLE, HTTP_ACCEPT="text/html", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9")
+
+    assert response["Content-Language"] == "de"
+    assert "Accept-Language" in response["Vary"]
+    page = Page(response.content.decode())
+    assert page.one("html").attrs["lang"] == "de"
+    assert page.one("h2", id="sign-in-title").text == "Anmelden"
+    assert page.one("label", **{"for": "sign-in-username"}).text == "Benutzername"
+    strings = json.loads(page.one("script", id="console-strings").text)
+    assert strings["try_again_now"] == "Sie können es jetzt erneut versuchen."
+    assert strings["signed_in_as"] == "Angemeldet als %(username)s."
+
+
+@pytest.mark.parametrize("asked", ["pt-BR,pt;q=0.9", "", "xx"])
+def test_a_language_the_console_does_not_speak_gets_english(client: Client, asked: str) -> None:
+    response = client.get(CONSOLE, HTTP_ACCEPT="text/html", HTTP_ACCEPT_LANGUAGE=asked)
+
+    assert response["Content-Language"] == "en"
+    page = Page(response.content.decode())
+    assert page.one("html").attrs["lang"] == "en"
+    assert page.one("h2", id="sign-in-title").text == "Sign in"
+    strings = json.loads(page.one("script", id="console-strings").text)
+    assert strings["try_again_now"] == "You can try again now."
+
+
+def test_every_word_the_scripts_show_has_its_key_in_the_page(page: Page) -> None:
+    keys = set(json.loads(page.one("script", id="console-strings").text))
+    used: set[str] = set()
+    for name in ("alerts", "console", "live", "workspaces"):
+        source = (STATIC / f"{name}.js").read_text("utf-8")
+        used |= set(re.findall(r'\b(?:t|parts)\(\s*"(\w+)"', source))
+        used |= set(re.findall(r':\s*"((?:event|state)_\w+)"', source))
+    assert used, "no t(...) calls found"
+    assert used <= keys, sorted(used - keys)

@@ -7,7 +7,9 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
+from django.utils import translation
 
 from eventstream.compat import InMemoryChannelLayer
 from eventstream.hub import Hub, get_hub
@@ -135,3 +137,29 @@ def test_each_event_loop_and_topic_has_a_hub_of_its_own(settings: Any) -> None:
     first, again, other_hub = asyncio.run(hubs())
     assert first is again and first.topic is TOPIC and other_hub.topic is other
     assert asyncio.run(hubs())[0] is not first
+
+
+def test_the_notice_of_a_gap_is_in_each_streams_language() -> None:
+    async def scenario(hub: Hub) -> None:
+        with translation.override("fr"):
+            _, french = await live_stream(hub, 1)
+        with translation.override("de"):
+            _, german = await live_stream(hub, 2)
+        french.bodies.clear()
+        german.bodies.clear()
+
+        await hub._tell_of_gap()
+
+        assert french.bodies == [
+            b"event: events_lost\ndata: "
+            + orjson.dumps(
+                {
+                    "message": "Des événements ont peut-être été manqués ; "
+                    "reconnectez-vous avec Last-Event-ID pour les recevoir"
+                }
+            )
+            + b"\n\n"
+        ]
+        assert b"Ereignisse verpasst" in german.bodies[0]
+
+    run(scenario)

@@ -12,6 +12,7 @@
  */
 
 import { ApiError } from "../errors/client.js";
+import { parts, t } from "./strings.js";
 
 /** Announce a short notice through the page's polite status region. */
 export function announce(text) {
@@ -52,7 +53,7 @@ export function errorBox(error, { lead = null, extra = [], onRetryAllowed = null
   if (lead) box.append(element("p", "error-lead", lead));
   const message = apiError
     ? apiError.message
-    : `The console failed: ${error && error.message ? error.message : String(error)}`;
+    : t("console_failed", { reason: error && error.message ? error.message : String(error) });
   box.append(element("p", "error-message", message));
   for (const line of extra) box.append(element("p", "error-extra", line));
   if (apiError && apiError.correlationId) box.append(correlationLine(apiError.correlationId));
@@ -75,11 +76,12 @@ export function showError(container, error, options = {}) {
 function correlationLine(correlationId) {
   const line = element("p", "correlation");
   const code = element("code", "correlation-id", correlationId);
-  const button = element("button", "copy", "Copy");
+  const button = element("button", "copy", t("copy"));
   button.type = "button";
-  button.setAttribute("aria-label", `Copy correlation ID ${correlationId}`);
+  button.setAttribute("aria-label", t("copy_label", { id: correlationId }));
   button.addEventListener("click", () => copy(correlationId, code, button));
-  line.append("Correlation ID: ", code, " ", button);
+  const [before, after] = parts("correlation_id", "id");
+  line.append(before, code, after, " ", button);
   return line;
 }
 
@@ -90,13 +92,13 @@ async function copy(text, code, button) {
     // No clipboard (a page not served over HTTPS, or permission refused): select the id so
     // that the keyboard's copy takes it.
     window.getSelection().selectAllChildren(code);
-    announce("Correlation ID selected: press Control+C to copy it.");
+    announce(t("correlation_selected"));
     return;
   }
-  button.textContent = "Copied";
-  announce("Correlation ID copied.");
+  button.textContent = t("copied");
+  announce(t("correlation_copied"));
   window.setTimeout(() => {
-    button.textContent = "Copy";
+    button.textContent = t("copy");
   }, 2000);
 }
 
@@ -108,7 +110,8 @@ function countdown(box, seconds, onEnd) {
   const line = element("p", "retry");
   const timer = element("span", "retry-seconds");
   timer.setAttribute("role", "timer");
-  line.append("Try again in ", timer, " s.");
+  const [before, after] = parts("try_again_in", "seconds");
+  line.append(before, timer, after);
   const deadline = Date.now() + seconds * 1000;
   const tick = () => {
     const left = Math.ceil((deadline - Date.now()) / 1000);
@@ -117,9 +120,9 @@ function countdown(box, seconds, onEnd) {
       return;
     }
     window.clearInterval(interval);
-    line.replaceChildren("You can try again now.");
+    line.replaceChildren(t("try_again_now"));
     line.classList.add("retry-done");
-    announce("You can try again now.");
+    announce(t("try_again_now"));
     if (onEnd) onEnd();
   };
   const interval = window.setInterval(tick, 250);

@@ -14,6 +14,7 @@ import { ApiClient } from "../errors/client.js";
 import { announce } from "./alerts.js";
 import { LivePanel } from "./live.js";
 import { SignInForm } from "./signin.js";
+import { t } from "./strings.js";
 import { WorkspacesPanel } from "./workspaces.js";
 
 const STORAGE_KEY = "cortex.console.session";
@@ -54,7 +55,7 @@ function start(root) {
     // A 401 while signed in: the token expired or was revoked. (The sign-in form's own 401,
     // sent without a token, is shown by the form.)
     onAuthError: (error) => {
-      if (client.token) signOut(error, "Your session has ended; sign in again.");
+      if (client.token) signOut(error, t("session_ended"));
     },
     correlationId: () => {
       const id = crypto.randomUUID();
@@ -83,7 +84,7 @@ function start(root) {
     onSignedIn: (signedIn) => {
       session.save(signedIn);
       showSignedIn();
-      announce(`Signed in as ${signedIn.username}.`);
+      announce(t("signed_in_as", { username: signedIn.username }));
     },
   });
 
@@ -118,11 +119,11 @@ function start(root) {
       if (!client.token) return; // a 401: onAuthError has signed out already
       // The token could not be revoked (the service is unreachable, say): this tab forgets it
       // all the same, and says that it stays valid until it expires.
-      signOut(error, "Signed out here, but the token could not be revoked: it works until it expires.");
+      signOut(error, t("not_revoked"));
       return;
     }
     signOut();
-    announce("Signed out.");
+    announce(t("signed_out"));
   });
 
   if (session.current) {

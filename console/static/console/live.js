@@ -12,14 +12,15 @@
 
 import { EventStream } from "../eventstream/stream.js";
 import { announce, clear, element, showError } from "./alerts.js";
+import { t } from "./strings.js";
 
 const EVENT_TYPES = ["workspace.created", "workspace.updated", "workspace.deleted"];
-const VERBS = {
-  "workspace.created": "Created",
-  "workspace.updated": "Updated",
-  "workspace.deleted": "Deleted",
+const EVENT_TEXTS = {
+  "workspace.created": "event_created",
+  "workspace.updated": "event_updated",
+  "workspace.deleted": "event_deleted",
 };
-const STATES = { connecting: "Connecting…", open: "Connected", closed: "Disconnected" };
+const STATES = { connecting: "state_connecting", open: "state_open", closed: "state_closed" };
 // Entries the log keeps; older ones are dropped.
 const LOG_SIZE = 100;
 
@@ -61,9 +62,9 @@ export class LivePanel {
       stream.on(type, (data, event) => this.received(type, data, event));
     }
     stream.onState((state) => this.renderState(state));
-    stream.onError((error) => showError(this.alert, error, { lead: "Live events:" }));
+    stream.onError((error) => showError(this.alert, error, { lead: t("live_lead") }));
     stream.onEventsLost((info) => this.eventsLost(info));
-    this.toggle.textContent = "Disconnect";
+    this.toggle.textContent = t("disconnect");
     stream.open();
   }
 
@@ -72,7 +73,7 @@ export class LivePanel {
     const stream = this.stream;
     this.stream = null;
     stream.close();
-    this.toggle.textContent = "Connect";
+    this.toggle.textContent = t("connect");
     this.renderState("closed");
   }
 
@@ -86,17 +87,17 @@ export class LivePanel {
 
   renderState(state) {
     this.state.dataset.state = state;
-    this.state.textContent = STATES[state] ?? state;
+    this.state.textContent = STATES[state] ? t(STATES[state]) : state;
     if (state === "open") {
       clear(this.alert); // a break that was shown is over
-      if (this.wasOpen) this.note("Reconnected; missed events, if any, were replayed.");
+      if (this.wasOpen) this.note(t("reconnected"));
       this.wasOpen = true;
     } else if (state === "connecting" && this.wasOpen) {
-      this.note("Connection lost; reconnecting.");
+      this.note(t("connection_lost"));
     } else if (state === "closed" && this.stream && this.stream.state === "closed") {
       // Closed by the stream itself (its ticket was refused with 401): no more reconnects.
       this.stream = null;
-      this.toggle.textContent = "Connect";
+      this.toggle.textContent = t("connect");
     }
   }
 
@@ -111,7 +112,7 @@ export class LivePanel {
     entry.append(
       element("time", "event-time", new Date().toLocaleTimeString()),
       " ",
-      element("span", "event-what", `${VERBS[type]} ${workspace.name}`),
+      element("span", "event-what", t(EVENT_TEXTS[type], { name: workspace.name })),
       " ",
       element("span", "event-origin", own ? "(this tab)" : "(another tab or client)"),
     );
@@ -123,11 +124,11 @@ export class LivePanel {
 
   eventsLost(info) {
     this.lost.replaceChildren(
-      element("p", "error-lead", "Some events were missed; the list was reloaded."),
+      element("p", "error-lead", t("events_missed")),
       element("p", "error-message", info.message),
     );
     this.lost.hidden = false;
-    announce("Some live events were missed.");
+    announce(t("events_missed_notice"));
     this.workspaces.load();
   }
 

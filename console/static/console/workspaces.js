@@ -9,6 +9,7 @@
  */
 
 import { FormFeedback, announce, clear, element, showError } from "./alerts.js";
+import { t } from "./strings.js";
 
 // The API's largest page: the console lists that many and says how many there are in all.
 const PAGE_SIZE = 100;
@@ -44,7 +45,7 @@ export class WorkspacesPanel {
     try {
       page = await this.client.get(this.path, { query: { limit: PAGE_SIZE } });
     } catch (error) {
-      showError(this.alert, error, { lead: "The list could not be loaded." });
+      showError(this.alert, error, { lead: t("list_failed") });
       return;
     }
     const seen = new Set();
@@ -96,7 +97,7 @@ export class WorkspacesPanel {
       });
       this.apply("workspace.created", workspace);
       form.reset();
-      announce(`Created workspace ${workspace.name}.`);
+      announce(t("created_notice", { name: workspace.name }));
     } catch (error) {
       feedback.show(error);
     } finally {
@@ -138,8 +139,9 @@ export class WorkspacesPanel {
   fill(row, workspace) {
     row.querySelector(".workspace-name").textContent = workspace.name;
     row.querySelector(".workspace-description").textContent = workspace.description;
-    row.querySelector('[data-action="rename"]').setAttribute("aria-label", `Rename ${workspace.name}`);
-    row.querySelector('[data-action="delete"]').setAttribute("aria-label", `Delete ${workspace.name}`);
+    const named = { name: workspace.name };
+    row.querySelector('[data-action="rename"]').setAttribute("aria-label", t("rename_label", named));
+    row.querySelector('[data-action="delete"]').setAttribute("aria-label", t("delete_label", named));
   }
 
   renderCount() {
@@ -148,7 +150,7 @@ export class WorkspacesPanel {
     // row the count did not know of: it is counted again at the next load.
     const total = Math.max(this.total, shown);
     this.empty.hidden = shown > 0;
-    this.count.textContent = total > shown ? `(the first ${shown} of ${total})` : `(${shown})`;
+    this.count.textContent = total > shown ? t("count_some", { shown, total }) : `(${shown})`;
   }
 
   wire(entry) {
@@ -202,12 +204,13 @@ export class WorkspacesPanel {
         this.apply("workspace.updated", outcome);
         close(renameForm, renameFeedback);
         row.querySelector('[data-action="rename"]').focus();
-        announce(`Renamed to ${outcome.name}.`);
+        announce(t("renamed_notice", { name: outcome.name }));
       }
     });
 
     row.querySelector('[data-action="delete"]').addEventListener("click", () => {
-      deleteForm.querySelector(".confirm-text").textContent = `Delete ${entry.workspace.name}?`;
+      const question = t("confirm_delete", { name: entry.workspace.name });
+      deleteForm.querySelector(".confirm-text").textContent = question;
       open(deleteForm);
       deleteForm.querySelector('button[type="submit"]').focus();
     });
@@ -231,7 +234,7 @@ export class WorkspacesPanel {
         const { name } = entry.workspace;
         this.apply("workspace.deleted", entry.workspace);
         document.getElementById("list-title").focus();
-        announce(`Deleted workspace ${name}.`);
+        announce(t("deleted_notice", { name }));
       }
     });
   }
@@ -262,7 +265,7 @@ export class WorkspacesPanel {
   gone(entry, error) {
     this.apply("workspace.deleted", entry.workspace);
     showError(this.alert, error, {
-      lead: `${entry.workspace.name} no longer exists: it was deleted elsewhere.`,
+      lead: t("deleted_elsewhere", { name: entry.workspace.name }),
     });
     document.getElementById("list-title").focus();
     this.load();

@@ -71,6 +71,13 @@ export interface ApiClientOptions {
   fetch?: typeof fetch;
   /** Makes the X-Correlation-ID each request is sent with; crypto.randomUUID() by default. */
   correlationId?: () => string;
+  /**
+   * Sent as Accept-Language with descending q-values ("de-DE, de;q=0.9, en;q=0.8"), so that the
+   * service answers, errors included, in the user's language. By default the browser's
+   * `navigator.languages` (nothing outside a browser); `false` sends none. An Accept-Language
+   * among the headers (the client's or a request's) always wins.
+   */
+  languages?: readonly string[] | false;
 }
 
 export interface RequestOptions {

@@ -142,6 +142,7 @@ export class ApiClient {
   #fetch;
   #newCorrelationId;
   #onAuthError;
+  #languages;
 
   /**
    * @param {string} [baseUrl] "" (the default) for the page's own origin
@@ -155,6 +156,8 @@ export class ApiClient {
    * @param {RequestCredentials} [options.credentials] fetch's, "same-origin" by default
    * @param {typeof fetch} [options.fetch]
    * @param {() => string} [options.correlationId] makes the id each request is sent with
+   * @param {readonly string[] | false} [options.languages] sent as Accept-Language, most wanted
+   *   first; by default the browser's `navigator.languages` (none outside a browser); false: none
    */
   constructor(baseUrl = "", options = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
@@ -166,6 +169,7 @@ export class ApiClient {
     this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
     this.#newCorrelationId = options.correlationId ?? (() => crypto.randomUUID());
     this.#onAuthError = options.onAuthError ?? null;
+    this.#languages = options.languages;
   }
 
   /**
@@ -264,6 +268,11 @@ export class ApiClient {
       sent.set(name, value);
     }
     if (!sent.has(CORRELATION_HEADER)) sent.set(CORRELATION_HEADER, this.#newCorrelationId());
+    if (!sent.has("Accept-Language")) {
+      const wanted = this.#languages === undefined ? browserLanguages() : this.#languages;
+      const languages = acceptLanguage(wanted);
+      if (languages) sent.set("Accept-Language", languages);
+    }
     if (this.token && !sent.has("Authorization")) sent.set("Authorization", `Token ${this.token}`);
     const correlationId = sent.get(CORRELATION_HEADER);
     let payload = body;
@@ -445,4 +454,24 @@ function sleep(ms, signal) {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * The browser's languages, most wanted first (read at each request: the user may change them);
+ * null outside a browser or worker (Node has no `self`; from 21 on it has a `navigator` whose
+ * languages are the process's locale, not a person's choice).
+ */
+function browserLanguages() {
+  const scope = typeof self === "undefined" ? null : self;
+  const languages = scope?.navigator?.languages;
+  return Array.isArray(languages) ? languages : null;
+}
+
+/** An Accept-Language value: "de-DE, de;q=0.9, en;q=0.8" (q never below 0.1); "" for none. */
+function acceptLanguage(languages) {
+  if (!languages) return "";
+  const tags = [...new Set(languages.map((tag) => String(tag).trim()).filter(Boolean))];
+  return tags
+    .map((tag, i) => (i === 0 ? tag : `${tag};q=${Math.max(1, 10 - i) / 10}`))
+    .join(", ");
 }

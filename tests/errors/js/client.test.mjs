@@ -30,6 +30,14 @@ describe("against the service", () => {
     assert.equal((await failure(api.get(path))).code, "not_found");
   });
 
+  test("with languages, DRF's field messages come in the first the service speaks", async () => {
+    const api = clientFor(SERVICE_URL, { token: ACCOUNTS.bob.token, languages: ["pt", "de"] });
+    const error = await failure(api.post(WORKSPACES, { name: "" }));
+    assert.equal(error.code, "validation_error");
+    assert.deepEqual(error.fieldErrors.name, ["Dieses Feld darf nicht leer sein."]);
+    assert.equal(error.response.headers.get("Content-Language"), "de");
+  });
+
   test("query parameters: null and undefined are left out", async () => {
     const api = bob();
     await api.post(WORKSPACES, { name: `Query ${process.pid} 1` });
@@ -248,6 +256,63 @@ describe("what the client sends", () => {
     );
     assert.equal(request.headers.accept, "application/problem+json");
     assert.equal(request.headers["x-correlation-id"], "mine");
+  });
+
+  // What Node's fetch sends when nobody set Accept-Language.
+  const NO_LANGUAGE = "*";
+
+  /** Run `send` where the global scope looks like a browser's whose languages are `languages`. */
+  async function inBrowser(languages, send) {
+    const saved = ["self", "navigator"].map((name) => [
+      name,
+      Object.getOwnPropertyDescriptor(globalThis, name),
+    ]);
+    Object.defineProperty(globalThis, "self", { value: globalThis, configurable: true });
+    Object.defineProperty(globalThis, "navigator", { value: { languages }, configurable: true });
+    try {
+      return await send();
+    } finally {
+      for (const [name, descriptor] of saved) {
+        if (descriptor) Object.defineProperty(globalThis, name, descriptor);
+        else delete globalThis[name];
+      }
+    }
+  }
+
+  test("in a browser, its languages as Accept-Language, most wanted first", async () => {
+    const request = await inBrowser(["de-DE", "de", "en-US", "en"], () =>
+      sent((url) => clientFor(url).get("/")),
+    );
+    assert.equal(request.headers["accept-language"], "de-DE, de;q=0.9, en-US;q=0.8, en;q=0.7");
+  });
+
+  test("outside a browser no Accept-Language unless languages are given", async () => {
+    const none = await sent((url) => clientFor(url).get("/"));
+    assert.equal(none.headers["accept-language"], NO_LANGUAGE);
+    const given = await sent((url) => clientFor(url, { languages: ["fr", "es"] }).get("/"));
+    assert.equal(given.headers["accept-language"], "fr, es;q=0.9");
+  });
+
+  test("languages: a list wins over the browser's, false sends none", async () => {
+    const list = await inBrowser(["de-DE"], () =>
+      sent((url) => clientFor(url, { languages: ["es-ES", "es"] }).get("/")),
+    );
+    assert.equal(list.headers["accept-language"], "es-ES, es;q=0.9");
+    const off = await inBrowser(["de-DE"], () =>
+      sent((url) => clientFor(url, { languages: false }).get("/")),
+    );
+    assert.equal(off.headers["accept-language"], NO_LANGUAGE);
+  });
+
+  test("an Accept-Language the caller set is never replaced", async () => {
+    const client = await inBrowser(["de-DE"], () =>
+      sent((url) => clientFor(url, { headers: { "Accept-Language": "fr" } }).get("/")),
+    );
+    assert.equal(client.headers["accept-language"], "fr");
+    const request = await sent((url) =>
+      clientFor(url, { languages: ["de"] }).get("/", { headers: { "accept-language": "es" } }),
+    );
+    assert.equal(request.headers["accept-language"], "es");
   });
 });
 
