@@ -66,7 +66,9 @@ class WorkspaceRepository:
         with _database_errors():
             workspace = Workspace.objects.filter(id=workspace_id, owner_id=owner_id).first()
         if workspace is None:
-            raise NotFoundException(resource_type="workspace", resource_id=workspace_id)
+            raise NotFoundException(
+                "Workspace not found", resource_type="workspace", resource_id=workspace_id
+            )
         return workspace
 
     def list(self, *, owner_id: int, limit: int, offset: int) -> WorkspacePage:
