@@ -153,8 +153,6 @@ BUILTIN_CODES: dict[str, tuple[int, Category, Severity, Text, str]] = {
     "authentication_error": (401, Category.AUTHENTICATION, Severity.WARNING,
         _("Authentication failed"),
         "Credentials are missing or invalid; WWW-Authenticate names the scheme to use."),
-    "token_expired": (401, Category.AUTHENTICATION, Severity.INFO, _("Token has expired"),
-        "The API token was valid but has expired; obtain a new one."),
     "authorization_error": (403, Category.AUTHORIZATION, Severity.WARNING,
         _("Insufficient permissions"),
         "The caller is authenticated but not allowed to do this (including CSRF failures)."),
@@ -195,10 +193,6 @@ BUILTIN_CODES: dict[str, tuple[int, Category, Severity, Text, str]] = {
     "service_busy": (503, Category.UNAVAILABLE, Severity.WARNING, _("Service busy, retry shortly"),
         "Every worker stayed busy for the whole wait: the service is overloaded, not failing; "
         "retry after the seconds in Retry-After."),
-    "redis_unavailable": (503, Category.UNAVAILABLE, Severity.WARNING,
-        _("Service temporarily unavailable"),
-        "This operation needs Redis, which cannot be reached; retry after the seconds in "
-        "Retry-After."),
     "db_timeout": (504, Category.DATABASE, Severity.ERROR, _("Database operation timed out"),
         "A database statement ran longer than the service allows."),
     "check_violation": (400, Category.VALIDATION, Severity.INFO,

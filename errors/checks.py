@@ -173,7 +173,7 @@ def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             problems.append(
                 RETIRED_SETTING(
                     f"{retired.name} is no longer read (it {retired.meaning}).",
-                    f"Remove it; to keep what it did, {retired.instead} in ERRORS_INTEGRATIONS.",
+                    f"Remove it; to keep what it did, {retired.instead}.",
                 )
             )
     return problems

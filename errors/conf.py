@@ -261,10 +261,7 @@ class ErrorsSettings:
         "ERRORS_BUSY_RETRY_AFTER", "errors.E120", 1, _positive_int,
         "seconds in `Retry-After` of a 503 `service_busy`", int,
     )  # fmt: skip
-    redis_retry_after = Setting(
-        "ERRORS_REDIS_RETRY_AFTER", "errors.E121", 5, _positive_int,
-        "seconds in `Retry-After` when Redis is needed and unreachable", int,
-    )  # fmt: skip
+    # errors.E121 is retired (see RETIRED).
     trace_response_header = Setting(
         "ERRORS_TRACE_RESPONSE_HEADER", "errors.E122", False, _is_bool,
         "send `traceresponse` (the request's trace id and span id) on responses to requests "
@@ -299,14 +296,19 @@ class Retired(NamedTuple):
 
 RETIRED: tuple[Retired, ...] = (
     Retired("ERRORS_INSTRUMENT_HTTP_CLIENTS", "errors.E111",
-            "patched httpx's and requests' send methods", 'name "httpx" and "requests"'),
+            "patched httpx's and requests' send methods",
+            'name "httpx" and "requests" in ERRORS_INTEGRATIONS'),
     Retired("ERRORS_CORRELATE_COMMANDS", "errors.E112",
-            "wrapped `BaseCommand.execute`", 'name "commands"'),
+            "wrapped `BaseCommand.execute`", 'name "commands" in ERRORS_INTEGRATIONS'),
     Retired("ERRORS_FORGET_DEAD_PROCESSES", "errors.E113",
             "forgot dead processes' gauges in `PROMETHEUS_MULTIPROC_DIR`",
-            'name "prometheus_multiprocess"'),
+            'name "prometheus_multiprocess" in ERRORS_INTEGRATIONS'),
+    Retired("ERRORS_REDIS_RETRY_AFTER", "errors.E121",
+            "set `Retry-After` of the Cortex service's `redis_unavailable`",
+            "set the service's `REDIS_RETRY_AFTER`"),
     Retired("ERRORS_CORRELATE_CELERY", "errors.E123",
-            "connected `errors.celery` when Celery was loaded", 'name "celery"'),
+            "connected `errors.celery` when Celery was loaded",
+            'name "celery" in ERRORS_INTEGRATIONS'),
 )  # fmt: skip
 
 errors_settings = ErrorsSettings()
