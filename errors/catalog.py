@@ -1,6 +1,4 @@
-"""The catalog of error codes: each code's status, category, severity, message and meaning.
-
-Apps add codes with `register()`. See docs/exceptions.md."""
+"""The catalog of error codes: status, category, severity, message, meaning (docs/exceptions.md)."""
 
 from __future__ import annotations
 
@@ -42,8 +40,7 @@ class Severity(StrEnum):
 
 
 class Text:
-    """A client-facing message: as written until Django's translations are ready, then in the
-    active language (`str()`); `_("…")` marks one for makemessages (docs/i18n.md)."""
+    """A client-facing message, in the active language when shown (docs/i18n.md)."""
 
     __slots__ = ("source",)
 
@@ -62,7 +59,6 @@ class Text:
     def __repr__(self) -> str:
         return f"_({self.source!r})"
 
-    # Compared, hashed and searched as the text it stands for, as Django's lazy strings are.
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Text):
             return other.source == self.source
@@ -89,7 +85,6 @@ def english(message: Message) -> str:
 if TYPE_CHECKING:
     from django.utils.functional import Promise
 
-    # What a message may be: any object whose str() is the text, Django's gettext_lazy() too.
     Message: TypeAlias = str | Text | Promise
 
 

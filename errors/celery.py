@@ -1,6 +1,4 @@
-"""Celery tasks under the correlation id and trace of their publisher, failures logged once.
-
-Written against Celery 5.7; needs the `[celery]` extra. See docs/background-work.md."""
+"""Celery tasks under their publisher's correlation id and trace (docs/background-work.md)."""
 
 from __future__ import annotations
 

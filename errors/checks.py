@@ -1,6 +1,4 @@
-"""System checks (`manage.py check`); each id stated once, at its declaration (docs/checks.md).
-
-Ids are public: they never change meaning nor get reused."""
+"""System checks (`manage.py check`); each id stated once, at its declaration (docs/checks.md)."""
 
 from __future__ import annotations
 

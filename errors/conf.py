@@ -1,6 +1,4 @@
-"""Each `ERRORS_*` setting declared once (name, check id, default, validator, meaning).
-
-See docs/settings.md."""
+"""Each `ERRORS_*` setting declared once: name, check id, default, validator (docs/settings.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,4 @@
-"""Outgoing calls: failures become `ExternalServiceException`, requests carry the correlation id.
-
-See docs/background-work.md."""
+"""Outgoing calls: failures become `ExternalServiceException` (docs/background-work.md)."""
 
 from __future__ import annotations
 

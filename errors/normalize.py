@@ -96,9 +96,9 @@ def _info(
     if status >= 500 and entry is None:
         # A 5xx of no catalog code is the service's fault; a code's entry says so itself.
         level = max(level, catalog.Severity.ERROR.log_level)
-    info = ErrorInfo(status, code, message, details or None, headers or {}, level, exc)
-    info.params = params
-    return info
+    return ErrorInfo(
+        status, code, message, details or None, headers or {}, level, exc, params=params
+    )
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -67,8 +67,7 @@ def problem(info: ErrorInfo, correlation_id: str, instance: str | None) -> dict[
 def error_body(
     info: ErrorInfo, correlation_id: str, *, accept: str | None = None, instance: str | None = None
 ) -> tuple[bytes, str]:
-    """The serialized body of `info` and its content type, as the client's Accept asks, in the
-    active language."""
+    """The serialized body of `info` and its content type, as the client's Accept asks."""
     # Details are meant to be JSON already; anything else is shown as text (default=str).
     if wants_problem_details(accept):
         return (

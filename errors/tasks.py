@@ -1,6 +1,4 @@
-"""Django's tasks under the correlation id and trace of their enqueuer, failures logged once.
-
-See docs/background-work.md."""
+"""Django's tasks under their enqueuer's correlation id and trace (docs/background-work.md)."""
 
 from __future__ import annotations
 

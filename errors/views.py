@@ -97,8 +97,7 @@ def _bearer_refusal(request: HttpRequest, token: str) -> HttpResponse | None:
 
 
 def error_code(request: HttpRequest, code: str) -> HttpResponse:
-    """`/api/errors/<code>`: one catalog entry, in English (the documentation's language); the
-    `type` of problem details points here."""
+    """`/api/errors/<code>`: one catalog entry, in English; problem details' `type` points here."""
     entry = catalog.get(code)
     if entry is None:
         raise Http404(_("No such error code"))
