@@ -44,8 +44,9 @@ def report_error(info: ErrorInfo, request: Any) -> None:
     """Log one line for a handled error, count it, feed the alert; `request` has method and path."""
     if isinstance(request, HttpRequest):
         request._errors_reported = True  # type: ignore[attr-defined]
-    if errors_settings.monitoring_enabled:
-        metrics.record_error(info.code, info.status)
+    m = metrics.metrics() if errors_settings.monitoring_enabled else None
+    if m is not None:
+        m.errors.labels(info.code, str(info.status)).inc()
         if info.level >= logging.ERROR:
             alerting.monitor.record(info.code, errors_settings.alert_threshold)
     if not logger.isEnabledFor(info.level):

@@ -173,12 +173,9 @@ def _from_drf(exc: Any) -> ErrorInfo:
         headers["Retry-After"] = str(retry_after)
         details = {"retry_after": retry_after}
     info = _info(code, exc.status_code, message, details, headers, exc)
-    info.translated = isinstance(message, str) and not _speaking_english()
+    english = (translation.get_language() or "en").startswith("en")
+    info.translated = isinstance(message, str) and not english
     return info
-
-
-def _speaking_english() -> bool:
-    return (translation.get_language() or "en").startswith("en")
 
 
 def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInfo:
@@ -205,12 +202,6 @@ _FIELD_FETCH_BLOCKED: type[Exception] | None = getattr(django_exc, "FieldFetchBl
 
 # Django 6.1's FETCH_RAISE message (the exception has no attributes); if it changes, no fields.
 _BLOCKED_FETCH = re.compile(r"Fetching of (?P<model>[\w.]+)\.(?P<field>\w+) blocked\.")
-
-
-def blocked_fetch(exc: BaseException) -> dict[str, str]:
-    """The model (its class's qualified name) and field of a `FieldFetchBlocked`, for the log."""
-    match = _BLOCKED_FETCH.fullmatch(str(exc))
-    return {"model": match["model"], "field": match["field"]} if match else {}
 
 
 def _developer_message(exc: BaseException) -> Message | None:
@@ -261,8 +252,10 @@ def normalize(exc: BaseException) -> ErrorInfo:
             return _from_app(translate(exc), cause=exc)
     info = _info("internal_error", exc=exc)
     if _FIELD_FETCH_BLOCKED is not None and isinstance(exc, _FIELD_FETCH_BLOCKED):
-        # The developer's bug: a plain 500 for the client, the model and field on the log line.
-        info.log_extra = blocked_fetch(exc)
+        # The developer's bug: a plain 500 for the client, the model (its class's qualified name)
+        # and field on the log line.
+        match = _BLOCKED_FETCH.fullmatch(str(exc))
+        info.log_extra = match.groupdict() if match else {}
     return info
 
 

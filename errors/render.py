@@ -7,7 +7,7 @@ import traceback
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
@@ -85,7 +85,9 @@ def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) ->
     with in_language(language):
         body, content_type = error_body(info, correlation_id, accept=accept, instance=path)
     response = HttpResponse(body, status=info.status, content_type=content_type)
-    mark_language(response, language)
+    if language:  # as LocaleMiddleware says it
+        response.headers["Content-Language"] = language
+        patch_vary_headers(response, ("Accept-Language",))
     for name, value in info.headers.items():
         response.headers[name] = value
     response.headers[errors_settings.correlation_id_header] = correlation_id
@@ -98,10 +100,3 @@ def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) ->
 def in_language(language: str | None) -> contextlib.AbstractContextManager[Any]:
     """The block runs in `language`, or in whatever is active when it is None."""
     return translation.override(language) if language else contextlib.nullcontext()
-
-
-def mark_language(response: HttpResponseBase, language: str | None) -> None:
-    """Say the answer's language, and that it depends on Accept-Language (as LocaleMiddleware)."""
-    if language:
-        response.headers["Content-Language"] = language
-        patch_vary_headers(response, ("Accept-Language",))

@@ -194,7 +194,9 @@ def _log_failure(task_result: Any) -> None:
             reset_correlation_id(correlation_token)
     if exc is not None:
         mark_logged(exc)
-    metrics.record_django_task_failure(name)
+    m = metrics.metrics()
+    if m is not None:
+        m.django_task_failures.labels(name).inc()
 
 
 @dataclass(frozen=True)  # equal filters are one filter to `addFilter` and `removeFilter`
