@@ -227,16 +227,6 @@ def connect() -> bool:
     return True
 
 
-def disconnect() -> None:
-    """Undo `connect()` (for tests)."""
-    module = tasks_module()
-    if module is None:
-        return
-    signals = importlib.import_module(f"{module.__name__}.signals")
-    signals.task_finished.disconnect(on_task_finished, dispatch_uid=_DISPATCH_UID)
-    logging.getLogger(module.__name__).removeFilter(_DJANGO_DUPLICATE)
-
-
 __all__ = [
     "CONTEXT_ARGUMENT",
     "DuplicateLogFilter",
@@ -245,7 +235,6 @@ __all__ = [
     "carried_context",
     "connect",
     "correlated",
-    "disconnect",
     "enqueue",
     "mark_logged",
     "read_context",
