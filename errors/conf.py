@@ -12,11 +12,11 @@ from typing import Any, Generic, NamedTuple, TypeVar, overload
 from django.conf import settings
 
 from .addresses import IPNetwork, parse_network
+from .logging.config import LEVELS
 
 T = TypeVar("T")
 Validator = Callable[[Any], str | None]
 
-_LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # The names ERRORS_INTEGRATIONS accepts; docs/integrations.md says what each one changes.
 INTEGRATIONS = (
@@ -62,9 +62,9 @@ def _is_header(value: Any) -> str | None:
 def _is_level(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return None
-    if isinstance(value, str) and value.upper() in _LEVEL_NAMES:
+    if isinstance(value, str) and value.upper() in LEVELS:
         return None
-    return f"must be a logging level: one of {', '.join(_LEVEL_NAMES)} or an int"
+    return f"must be a logging level: one of {', '.join(LEVELS)} or an int"
 
 
 @kind("int ≥ 1")
@@ -271,11 +271,6 @@ class ErrorsSettings:
         "the other libraries `errors` may change at start-up, by name "
         "(docs/integrations.md); empty: none", tuple,
     )  # fmt: skip
-
-    @property
-    def debug_info_enabled(self) -> bool:
-        """True only when both DEBUG and ERRORS_INCLUDE_EXCEPTION_DETAILS are on."""
-        return bool(settings.DEBUG) and self.include_exception_details
 
 
 SETTINGS: tuple[Setting[Any], ...] = tuple(

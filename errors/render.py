@@ -7,6 +7,7 @@ import traceback
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
@@ -29,7 +30,8 @@ def envelope(info: ErrorInfo, correlation_id: str) -> dict[str, Any]:
     if info.details:
         error["details"] = info.details
     # Like the spec, only server errors carry debug_info: a 4xx message already says what is wrong.
-    if info.exc is not None and info.is_server_error and errors_settings.debug_info_enabled:
+    wanted = settings.DEBUG and errors_settings.include_exception_details
+    if info.exc is not None and info.is_server_error and wanted:
         exc = info.exc
         error["debug_info"] = {
             "exception": str(exc),
