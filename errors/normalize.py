@@ -64,10 +64,8 @@ class ErrorInfo:
     def log_text(self) -> str:
         """The message in English, for the log line, whatever language the client got."""
         entry = catalog.get(self.code) if self.translated else None
-        if entry is not None:
-            return catalog.english(entry.message)
         with translation.override("en"):
-            return self.text()
+            return str(entry.message) if entry is not None else self.text()
 
     @property
     def is_server_error(self) -> bool:
