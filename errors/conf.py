@@ -225,7 +225,6 @@ class ErrorsSettings:
         "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks "
         "(read on each call)", bool,
     )  # fmt: skip
-    # errors.E111-E113 are retired (see RETIRED).
     json_max_depth = Setting(
         "ERRORS_JSON_MAX_DEPTH", "errors.E114", 64, _positive_int,
         "arrays and objects `errors.parsers.JSONParser` lets a request body nest; "
@@ -259,13 +258,11 @@ class ErrorsSettings:
         "ERRORS_BUSY_RETRY_AFTER", "errors.E120", 1, _positive_int,
         "seconds in `Retry-After` of a 503 `service_busy`", int,
     )  # fmt: skip
-    # errors.E121 is retired (see RETIRED).
     trace_response_header = Setting(
         "ERRORS_TRACE_RESPONSE_HEADER", "errors.E122", False, _is_bool,
         "send `traceresponse` (the request's trace id and span id) on responses to requests "
         "that belong to a trace", bool,
     )  # fmt: skip
-    # errors.E123 is retired (see RETIRED).
     integrations = Setting(
         "ERRORS_INTEGRATIONS", "errors.E124", (), _integrations,
         "the other libraries `errors` may change at start-up, by name "
