@@ -115,15 +115,11 @@ def forget_dead_processes() -> None:
         if not name.startswith("gauge_live"):
             continue
         pid_text = name.rsplit("_", 1)[-1].removesuffix(".db")
-        if pid_text.isdigit() and not _alive(int(pid_text)):
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)  # signal 0: only whether the process exists
+        except ProcessLookupError:
             multiprocess.mark_process_dead(int(pid_text), path=directory)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        except PermissionError:
+            pass  # it exists, as another user's process
