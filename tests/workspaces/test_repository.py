@@ -62,7 +62,7 @@ def test_the_unique_constraint_becomes_the_name_conflict(user: User) -> None:
     assert caught.value.code == "workspace_name_conflict"
     assert caught.value.status_code == 409
     assert isinstance(caught.value.__cause__, IntegrityError)
-    assert "workspaces_workspace" not in caught.value.message
+    assert "workspaces_workspace" not in str(caught.value.message)
     # The savepoint kept the surrounding transaction usable.
     assert Workspace.objects.count() == 1
 
