@@ -8,4 +8,15 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Connecting the password-change receivers and registering the OpenAPI extension.
+        from errors import catalog
+
         from . import schema, signals  # noqa: F401
+
+        catalog.register(
+            "token_expired",
+            status=401,
+            category=catalog.Category.AUTHENTICATION,
+            severity=catalog.Severity.INFO,
+            message="Token has expired",
+            meaning="The API token was valid but has expired; obtain a new one.",
+        )

@@ -28,7 +28,6 @@ from django.core.cache.backends.locmem import LocMemCache
 from redis import exceptions as redis_exceptions
 
 from errors import normalize
-from errors.conf import errors_settings
 from errors.exceptions import AppException
 
 from .breaker import CircuitBreaker
@@ -55,7 +54,7 @@ class RedisUnavailable(AppException):
     default_code = "redis_unavailable"
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, retry_after=errors_settings.redis_retry_after)
+        super().__init__(message, retry_after=settings.REDIS_RETRY_AFTER)
 
 
 def _unavailable(exc: BaseException) -> RedisUnavailable:

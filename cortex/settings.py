@@ -181,6 +181,8 @@ REDIS_URL = env_str("REDIS_URL")
 # counts as Redis being down (cortex/redis_guard.py): the throttles then count per process, an
 # operation that needs Redis answers 503 redis_unavailable.
 REDIS_TIMEOUT = env_int("REDIS_TIMEOUT_MS", 1000, minimum=1) / 1000
+# Seconds in `Retry-After` of a 503 redis_unavailable.
+REDIS_RETRY_AFTER = 5
 if REDIS_URL:
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialWithJitterBackoff, NoBackoff

@@ -1,10 +1,4 @@
-"""Consistent, traceable error handling for Django and Django REST framework.
-
-The names a project writes in its code are importable from here: the exceptions,
-`get_correlation_id` and the logging helpers. None of them needs Django's settings or DRF, so
-`import errors` works anywhere, settings modules included. Dotted paths named in settings keep
-their modules: `errors.middleware.CorrelationIdMiddleware`, `errors.handler.exception_handler`.
-"""
+"""Consistent, traceable error handling for Django and Django REST framework (docs/install.md)."""
 
 from .context import get_correlation_id
 from .exceptions import (

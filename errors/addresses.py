@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -36,9 +35,3 @@ def parse_address(text: str) -> IPAddress | None:
 def parse_network(text: str, *, strict: bool = True) -> IPNetwork:
     """The network `text` names (`10.0.0.0/8`, or an address); ValueError otherwise."""
     return ipaddress.ip_network(text.strip(), strict=strict)
-
-
-def address_in(address: str, networks: Iterable[IPNetwork]) -> bool:
-    """Whether `address` (as `parse_address` reads it) lies in one of `networks`."""
-    ip = parse_address(address)
-    return ip is not None and any(ip in network for network in networks)

@@ -1,6 +1,4 @@
-"""Error-rate alerting, checked as errors are recorded: one CRITICAL line per burst.
-
-See docs/logging.md, "Error-rate alert"."""
+"""Error-rate alerting: one CRITICAL line per burst of errors (docs/logging.md)."""
 
 from __future__ import annotations
 

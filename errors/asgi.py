@@ -101,8 +101,7 @@ def body_limit(content_type: str | None, *, limit_multipart: bool = False) -> in
     """DATA_UPLOAD_MAX_MEMORY_SIZE, or None for no limit (multipart unless `limit_multipart`)."""
     if not limit_multipart and (content_type or "").lower().startswith("multipart/"):
         return None
-    limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return limit
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 def declared_too_large(content_length: str | None, limit: int | None) -> bool:

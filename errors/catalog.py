@@ -1,6 +1,4 @@
-"""The catalog of error codes: each code's status, category, severity, message and meaning.
-
-Apps add codes with `register()`. See docs/exceptions.md."""
+"""The catalog of error codes: status, category, severity, message, meaning (docs/exceptions.md)."""
 
 from __future__ import annotations
 
@@ -42,8 +40,7 @@ class Severity(StrEnum):
 
 
 class Text:
-    """A client-facing message: as written until Django's translations are ready, then in the
-    active language (`str()`); `_("…")` marks one for makemessages (docs/i18n.md)."""
+    """A client-facing message, in the active language when shown (docs/i18n.md)."""
 
     __slots__ = ("source",)
 
@@ -62,7 +59,6 @@ class Text:
     def __repr__(self) -> str:
         return f"_({self.source!r})"
 
-    # Compared, hashed and searched as the text it stands for, as Django's lazy strings are.
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Text):
             return other.source == self.source
@@ -89,7 +85,6 @@ def english(message: Message) -> str:
 if TYPE_CHECKING:
     from django.utils.functional import Promise
 
-    # What a message may be: any object whose str() is the text, Django's gettext_lazy() too.
     Message: TypeAlias = str | Text | Promise
 
 
@@ -153,8 +148,6 @@ BUILTIN_CODES: dict[str, tuple[int, Category, Severity, Text, str]] = {
     "authentication_error": (401, Category.AUTHENTICATION, Severity.WARNING,
         _("Authentication failed"),
         "Credentials are missing or invalid; WWW-Authenticate names the scheme to use."),
-    "token_expired": (401, Category.AUTHENTICATION, Severity.INFO, _("Token has expired"),
-        "The API token was valid but has expired; obtain a new one."),
     "authorization_error": (403, Category.AUTHORIZATION, Severity.WARNING,
         _("Insufficient permissions"),
         "The caller is authenticated but not allowed to do this (including CSRF failures)."),
@@ -195,10 +188,6 @@ BUILTIN_CODES: dict[str, tuple[int, Category, Severity, Text, str]] = {
     "service_busy": (503, Category.UNAVAILABLE, Severity.WARNING, _("Service busy, retry shortly"),
         "Every worker stayed busy for the whole wait: the service is overloaded, not failing; "
         "retry after the seconds in Retry-After."),
-    "redis_unavailable": (503, Category.UNAVAILABLE, Severity.WARNING,
-        _("Service temporarily unavailable"),
-        "This operation needs Redis, which cannot be reached; retry after the seconds in "
-        "Retry-After."),
     "db_timeout": (504, Category.DATABASE, Severity.ERROR, _("Database operation timed out"),
         "A database statement ran longer than the service allows."),
     "check_violation": (400, Category.VALIDATION, Severity.INFO,

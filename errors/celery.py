@@ -1,6 +1,4 @@
-"""Celery tasks under the correlation id and trace of their publisher, failures logged once.
-
-Written against Celery 5.7; needs the `[celery]` extra. See docs/background-work.md."""
+"""Celery tasks under their publisher's correlation id and trace (docs/background-work.md)."""
 
 from __future__ import annotations
 
@@ -75,7 +73,9 @@ def on_retry(sender: Any, request: Any, reason: Any, **kwargs: Any) -> None:
             "error_type": error_type,
         },
     )
-    metrics.record_task_retry(sender.name)
+    m = metrics.metrics()
+    if m is not None:
+        m.task_retries.labels(sender.name).inc()
 
 
 def on_failure(
@@ -98,7 +98,9 @@ def on_failure(
             "attempt": sender.request.retries + 1,
         },
     )
-    metrics.record_task_failure(sender.name, type(exception).__name__)
+    m = metrics.metrics()
+    if m is not None:
+        m.task_failures.labels(sender.name, type(exception).__name__).inc()
 
 
 # Celery's own lines for failures and retries, which also write the task's arguments.

@@ -1,6 +1,4 @@
-"""System checks (`manage.py check`); each id stated once, at its declaration (docs/checks.md).
-
-Ids are public: they never change meaning nor get reused."""
+"""System checks (`manage.py check`); each id stated once, at its declaration (docs/checks.md)."""
 
 from __future__ import annotations
 
@@ -173,7 +171,7 @@ def check_setting_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             problems.append(
                 RETIRED_SETTING(
                     f"{retired.name} is no longer read (it {retired.meaning}).",
-                    f"Remove it; to keep what it did, {retired.instead} in ERRORS_INTEGRATIONS.",
+                    f"Remove it; to keep what it did, {retired.instead}.",
                 )
             )
     return problems

@@ -1,6 +1,4 @@
-"""Each `ERRORS_*` setting declared once (name, check id, default, validator, meaning).
-
-See docs/settings.md."""
+"""Each `ERRORS_*` setting declared once: name, check id, default, validator (docs/settings.md)."""
 
 from __future__ import annotations
 
@@ -14,11 +12,11 @@ from typing import Any, Generic, NamedTuple, TypeVar, overload
 from django.conf import settings
 
 from .addresses import IPNetwork, parse_network
+from .logging.config import LEVELS
 
 T = TypeVar("T")
 Validator = Callable[[Any], str | None]
 
-_LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # The names ERRORS_INTEGRATIONS accepts; docs/integrations.md says what each one changes.
 INTEGRATIONS = (
@@ -64,9 +62,9 @@ def _is_header(value: Any) -> str | None:
 def _is_level(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return None
-    if isinstance(value, str) and value.upper() in _LEVEL_NAMES:
+    if isinstance(value, str) and value.upper() in LEVELS:
         return None
-    return f"must be a logging level: one of {', '.join(_LEVEL_NAMES)} or an int"
+    return f"must be a logging level: one of {', '.join(LEVELS)} or an int"
 
 
 @kind("int ≥ 1")
@@ -227,7 +225,6 @@ class ErrorsSettings:
         "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks "
         "(read on each call)", bool,
     )  # fmt: skip
-    # errors.E111-E113 are retired (see RETIRED).
     json_max_depth = Setting(
         "ERRORS_JSON_MAX_DEPTH", "errors.E114", 64, _positive_int,
         "arrays and objects `errors.parsers.JSONParser` lets a request body nest; "
@@ -261,26 +258,16 @@ class ErrorsSettings:
         "ERRORS_BUSY_RETRY_AFTER", "errors.E120", 1, _positive_int,
         "seconds in `Retry-After` of a 503 `service_busy`", int,
     )  # fmt: skip
-    redis_retry_after = Setting(
-        "ERRORS_REDIS_RETRY_AFTER", "errors.E121", 5, _positive_int,
-        "seconds in `Retry-After` when Redis is needed and unreachable", int,
-    )  # fmt: skip
     trace_response_header = Setting(
         "ERRORS_TRACE_RESPONSE_HEADER", "errors.E122", False, _is_bool,
         "send `traceresponse` (the request's trace id and span id) on responses to requests "
         "that belong to a trace", bool,
     )  # fmt: skip
-    # errors.E123 is retired (see RETIRED).
     integrations = Setting(
         "ERRORS_INTEGRATIONS", "errors.E124", (), _integrations,
         "the other libraries `errors` may change at start-up, by name "
         "(docs/integrations.md); empty: none", tuple,
     )  # fmt: skip
-
-    @property
-    def debug_info_enabled(self) -> bool:
-        """True only when both DEBUG and ERRORS_INCLUDE_EXCEPTION_DETAILS are on."""
-        return bool(settings.DEBUG) and self.include_exception_details
 
 
 SETTINGS: tuple[Setting[Any], ...] = tuple(
@@ -299,14 +286,19 @@ class Retired(NamedTuple):
 
 RETIRED: tuple[Retired, ...] = (
     Retired("ERRORS_INSTRUMENT_HTTP_CLIENTS", "errors.E111",
-            "patched httpx's and requests' send methods", 'name "httpx" and "requests"'),
+            "patched httpx's and requests' send methods",
+            'name "httpx" and "requests" in ERRORS_INTEGRATIONS'),
     Retired("ERRORS_CORRELATE_COMMANDS", "errors.E112",
-            "wrapped `BaseCommand.execute`", 'name "commands"'),
+            "wrapped `BaseCommand.execute`", 'name "commands" in ERRORS_INTEGRATIONS'),
     Retired("ERRORS_FORGET_DEAD_PROCESSES", "errors.E113",
             "forgot dead processes' gauges in `PROMETHEUS_MULTIPROC_DIR`",
-            'name "prometheus_multiprocess"'),
+            'name "prometheus_multiprocess" in ERRORS_INTEGRATIONS'),
+    Retired("ERRORS_REDIS_RETRY_AFTER", "errors.E121",
+            "set `Retry-After` of the Cortex service's `redis_unavailable`",
+            "set the service's `REDIS_RETRY_AFTER`"),
     Retired("ERRORS_CORRELATE_CELERY", "errors.E123",
-            "connected `errors.celery` when Celery was loaded", 'name "celery"'),
+            "connected `errors.celery` when Celery was loaded",
+            'name "celery" in ERRORS_INTEGRATIONS'),
 )  # fmt: skip
 
 errors_settings = ErrorsSettings()

@@ -114,21 +114,6 @@ def driver_error(exc: BaseException) -> BaseException:
     return current
 
 
-def _is_psycopg_refused_parameter(exc: BaseException) -> bool:
-    """Whether psycopg itself refused a query parameter (told by where the DataError was raised)."""
-    psycopg: Any = sys.modules.get("psycopg")
-    if psycopg is None or not isinstance(exc, psycopg.DataError) or exc.sqlstate is not None:
-        return False
-    tb = exc.__traceback__
-    if tb is None:
-        return False
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    frame = tb.tb_frame
-    module = str(frame.f_globals.get("__name__", ""))
-    return module.startswith("psycopg.") and frame.f_code.co_name in ("execute", "executemany")
-
-
 def classify(exc: BaseException) -> DbErrorKind:
     """Tell what kind of database failure `exc` (a Django or driver error) is."""
     driver = driver_error(exc)
@@ -146,9 +131,17 @@ def classify(exc: BaseException) -> DbErrorKind:
         psycopg and isinstance(driver, psycopg.OperationalError | psycopg.InterfaceError)
     ):
         return DbErrorKind.CONNECTION
-    # Which parameter psycopg refused (most often a NUL in text) is only in its message.
-    if _is_psycopg_refused_parameter(driver):
-        return DbErrorKind.INVALID_DATA
+    # psycopg itself refused a query parameter (most often a NUL in text): a DataError without
+    # SQLSTATE raised in psycopg's execute; which parameter it was is only in its message.
+    tb = driver.__traceback__
+    if psycopg and isinstance(driver, psycopg.DataError) and driver.sqlstate is None and tb:
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        frame = tb.tb_frame
+        if str(frame.f_globals.get("__name__", "")).startswith("psycopg.") and (
+            frame.f_code.co_name in ("execute", "executemany")
+        ):
+            return DbErrorKind.INVALID_DATA
     return DbErrorKind.OTHER
 
 

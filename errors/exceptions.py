@@ -12,9 +12,7 @@ if TYPE_CHECKING:
 
 
 class AppException(Exception):
-    """Base of all application errors; a class names its `default_code` (docs/exceptions.md).
-
-    With `params`, clients see `message % params`, as with Django's ValidationError."""
+    """Base of all application errors; a class names its `default_code` (docs/exceptions.md)."""
 
     default_code: ClassVar[str] = "internal_error"
 

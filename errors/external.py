@@ -1,6 +1,4 @@
-"""Outgoing calls: failures become `ExternalServiceException`, requests carry the correlation id.
-
-See docs/background-work.md."""
+"""Outgoing calls: failures become `ExternalServiceException` (docs/background-work.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +14,7 @@ from typing import Any, Final, TypeVar
 
 from .catalog import _
 from .conf import ErrorsSettings, errors_settings
-from .exceptions import AppException, ExternalServiceException
+from .exceptions import ExternalServiceException
 from .tasks import add_carried, carried_context
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,8 +74,6 @@ def classify(exc: BaseException) -> tuple[str, int | None] | None:
 
 def translate(exc: BaseException, service_name: str) -> ExternalServiceException | None:
     """The `ExternalServiceException` for `exc`, or None when it is no failure of the call."""
-    if isinstance(exc, AppException):
-        return None
     found = classify(exc)
     if found is None:
         return None

@@ -33,19 +33,13 @@ def request_correlation_id(request: HttpRequest | None) -> str:
     return correlation_id
 
 
-def set_rollback() -> None:
-    """Mark the open ATOMIC_REQUESTS transaction of every database for rollback (as DRF does)."""
-    for connection in connections.all(initialized_only=True):
-        if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
-            connection.set_rollback(True)
-
-
 def report_error(info: ErrorInfo, request: Any) -> None:
     """Log one line for a handled error, count it, feed the alert; `request` has method and path."""
     if isinstance(request, HttpRequest):
         request._errors_reported = True  # type: ignore[attr-defined]
-    if errors_settings.monitoring_enabled:
-        metrics.record_error(info.code, info.status)
+    m = metrics.metrics() if errors_settings.monitoring_enabled else None
+    if m is not None:
+        m.errors.labels(info.code, str(info.status)).inc()
         if info.level >= logging.ERROR:
             alerting.monitor.record(info.code, errors_settings.alert_threshold)
     if not logger.isEnabledFor(info.level):
@@ -103,7 +97,10 @@ def respond(info: ErrorInfo, request: HttpRequest | None) -> HttpResponse:
 def handle_exception(exc: BaseException, request: HttpRequest | None) -> HttpResponse:
     """The response for an exception raised while serving `request`; rolls back ATOMIC_REQUESTS."""
     try:
-        set_rollback()
+        # The open ATOMIC_REQUESTS transaction of every database is rolled back, as DRF does.
+        for connection in connections.all(initialized_only=True):
+            if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
+                connection.set_rollback(True)
         info = normalize(exc)
     except Exception:
         return fallback_response(request_correlation_id(request))

@@ -89,41 +89,6 @@ def record_request(method: str, route: str | None, status: int, seconds: float) 
     m.duration.labels(method, route).observe(seconds)
 
 
-def record_error(code: str, status: int) -> None:
-    """Count one handled error."""
-    m = metrics()
-    if m is not None:
-        m.errors.labels(code, str(status)).inc()
-
-
-def record_external_failure(service: str, reason: str) -> None:
-    """Count one call to an external service that failed for good."""
-    m = metrics()
-    if m is not None:
-        m.external_failures.labels(service, reason).inc()
-
-
-def record_task_failure(task: str, error_type: str) -> None:
-    """Count one background task that failed for good."""
-    m = metrics()
-    if m is not None:
-        m.task_failures.labels(task, error_type).inc()
-
-
-def record_task_retry(task: str) -> None:
-    """Count one background task that failed and will be retried."""
-    m = metrics()
-    if m is not None:
-        m.task_retries.labels(task).inc()
-
-
-def record_django_task_failure(task: str) -> None:
-    """Count one failed run of a Django background task (`errors.tasks`)."""
-    m = metrics()
-    if m is not None:
-        m.django_task_failures.labels(task).inc()
-
-
 def exposition() -> tuple[bytes, str]:
     """The current metrics in Prometheus text format, and its content type."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -150,15 +115,11 @@ def forget_dead_processes() -> None:
         if not name.startswith("gauge_live"):
             continue
         pid_text = name.rsplit("_", 1)[-1].removesuffix(".db")
-        if pid_text.isdigit() and not _alive(int(pid_text)):
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)  # signal 0: only whether the process exists
+        except ProcessLookupError:
             multiprocess.mark_process_dead(int(pid_text), path=directory)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        except PermissionError:
+            pass  # it exists, as another user's process

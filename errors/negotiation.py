@@ -1,5 +1,4 @@
-"""Who gets the envelope, problem details or Django's HTML error page, in which language
-(docs/handling.md, docs/i18n.md)."""
+"""Who gets the envelope, problem details or an HTML page, in which language (docs/handling.md)."""
 
 from __future__ import annotations
 

@@ -64,10 +64,8 @@ class ErrorInfo:
     def log_text(self) -> str:
         """The message in English, for the log line, whatever language the client got."""
         entry = catalog.get(self.code) if self.translated else None
-        if entry is not None:
-            return catalog.english(entry.message)
         with translation.override("en"):
-            return self.text()
+            return str(entry.message) if entry is not None else self.text()
 
     @property
     def is_server_error(self) -> bool:
@@ -96,9 +94,9 @@ def _info(
     if status >= 500 and entry is None:
         # A 5xx of no catalog code is the service's fault; a code's entry says so itself.
         level = max(level, catalog.Severity.ERROR.log_level)
-    info = ErrorInfo(status, code, message, details or None, headers or {}, level, exc)
-    info.params = params
-    return info
+    return ErrorInfo(
+        status, code, message, details or None, headers or {}, level, exc, params=params
+    )
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -173,12 +171,9 @@ def _from_drf(exc: Any) -> ErrorInfo:
         headers["Retry-After"] = str(retry_after)
         details = {"retry_after": retry_after}
     info = _info(code, exc.status_code, message, details, headers, exc)
-    info.translated = isinstance(message, str) and not _speaking_english()
+    english = (translation.get_language() or "en").startswith("en")
+    info.translated = isinstance(message, str) and not english
     return info
-
-
-def _speaking_english() -> bool:
-    return (translation.get_language() or "en").startswith("en")
 
 
 def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInfo:
@@ -205,12 +200,6 @@ _FIELD_FETCH_BLOCKED: type[Exception] | None = getattr(django_exc, "FieldFetchBl
 
 # Django 6.1's FETCH_RAISE message (the exception has no attributes); if it changes, no fields.
 _BLOCKED_FETCH = re.compile(r"Fetching of (?P<model>[\w.]+)\.(?P<field>\w+) blocked\.")
-
-
-def blocked_fetch(exc: BaseException) -> dict[str, str]:
-    """The model (its class's qualified name) and field of a `FieldFetchBlocked`, for the log."""
-    match = _BLOCKED_FETCH.fullmatch(str(exc))
-    return {"model": match["model"], "field": match["field"]} if match else {}
 
 
 def _developer_message(exc: BaseException) -> Message | None:
@@ -261,8 +250,10 @@ def normalize(exc: BaseException) -> ErrorInfo:
             return _from_app(translate(exc), cause=exc)
     info = _info("internal_error", exc=exc)
     if _FIELD_FETCH_BLOCKED is not None and isinstance(exc, _FIELD_FETCH_BLOCKED):
-        # The developer's bug: a plain 500 for the client, the model and field on the log line.
-        info.log_extra = blocked_fetch(exc)
+        # The developer's bug: a plain 500 for the client, the model (its class's qualified name)
+        # and field on the log line.
+        match = _BLOCKED_FETCH.fullmatch(str(exc))
+        info.log_extra = match.groupdict() if match else {}
     return info
 
 

@@ -7,7 +7,8 @@ import traceback
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
@@ -29,7 +30,8 @@ def envelope(info: ErrorInfo, correlation_id: str) -> dict[str, Any]:
     if info.details:
         error["details"] = info.details
     # Like the spec, only server errors carry debug_info: a 4xx message already says what is wrong.
-    if info.exc is not None and info.is_server_error and errors_settings.debug_info_enabled:
+    wanted = settings.DEBUG and errors_settings.include_exception_details
+    if info.exc is not None and info.is_server_error and wanted:
         exc = info.exc
         error["debug_info"] = {
             "exception": str(exc),
@@ -67,8 +69,7 @@ def problem(info: ErrorInfo, correlation_id: str, instance: str | None) -> dict[
 def error_body(
     info: ErrorInfo, correlation_id: str, *, accept: str | None = None, instance: str | None = None
 ) -> tuple[bytes, str]:
-    """The serialized body of `info` and its content type, as the client's Accept asks, in the
-    active language."""
+    """The serialized body of `info` and its content type, as the client's Accept asks."""
     # Details are meant to be JSON already; anything else is shown as text (default=str).
     if wants_problem_details(accept):
         return (
@@ -86,7 +87,9 @@ def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) ->
     with in_language(language):
         body, content_type = error_body(info, correlation_id, accept=accept, instance=path)
     response = HttpResponse(body, status=info.status, content_type=content_type)
-    mark_language(response, language)
+    if language:  # as LocaleMiddleware says it
+        response.headers["Content-Language"] = language
+        patch_vary_headers(response, ("Accept-Language",))
     for name, value in info.headers.items():
         response.headers[name] = value
     response.headers[errors_settings.correlation_id_header] = correlation_id
@@ -99,10 +102,3 @@ def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) ->
 def in_language(language: str | None) -> contextlib.AbstractContextManager[Any]:
     """The block runs in `language`, or in whatever is active when it is None."""
     return translation.override(language) if language else contextlib.nullcontext()
-
-
-def mark_language(response: HttpResponseBase, language: str | None) -> None:
-    """Say the answer's language, and that it depends on Accept-Language (as LocaleMiddleware)."""
-    if language:
-        response.headers["Content-Language"] = language
-        patch_vary_headers(response, ("Accept-Language",))

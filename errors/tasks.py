@@ -1,6 +1,4 @@
-"""Django's tasks under the correlation id and trace of their enqueuer, failures logged once.
-
-See docs/background-work.md."""
+"""Django's tasks under their enqueuer's correlation id and trace (docs/background-work.md)."""
 
 from __future__ import annotations
 
@@ -196,7 +194,9 @@ def _log_failure(task_result: Any) -> None:
             reset_correlation_id(correlation_token)
     if exc is not None:
         mark_logged(exc)
-    metrics.record_django_task_failure(name)
+    m = metrics.metrics()
+    if m is not None:
+        m.django_task_failures.labels(name).inc()
 
 
 @dataclass(frozen=True)  # equal filters are one filter to `addFilter` and `removeFilter`
@@ -227,16 +227,6 @@ def connect() -> bool:
     return True
 
 
-def disconnect() -> None:
-    """Undo `connect()` (for tests)."""
-    module = tasks_module()
-    if module is None:
-        return
-    signals = importlib.import_module(f"{module.__name__}.signals")
-    signals.task_finished.disconnect(on_task_finished, dispatch_uid=_DISPATCH_UID)
-    logging.getLogger(module.__name__).removeFilter(_DJANGO_DUPLICATE)
-
-
 __all__ = [
     "CONTEXT_ARGUMENT",
     "DuplicateLogFilter",
@@ -245,7 +235,6 @@ __all__ = [
     "carried_context",
     "connect",
     "correlated",
-    "disconnect",
     "enqueue",
     "mark_logged",
     "read_context",

@@ -1,6 +1,4 @@
-"""W3C Trace Context: the trace a request or task belongs to, for log lines and outgoing calls.
-
-OpenTelemetry's recording span wins when it is installed. See docs/tracing.md."""
+"""W3C Trace Context: the trace a request or task belongs to (docs/tracing.md)."""
 
 from __future__ import annotations
 

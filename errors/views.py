@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import csrf, defaults
 
 from . import catalog
-from .addresses import address_in
+from .addresses import parse_address
 from .conf import errors_settings
 from .exceptions import AuthenticationException, AuthorizationException
 from .handling import handle_exception, respond
@@ -68,7 +68,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not errors_settings.monitoring_enabled:
         raise Http404(_("Monitoring is off"))
     networks = errors_settings.metrics_allowed_networks
-    if networks and not address_in(request.META.get("REMOTE_ADDR") or "", networks):
+    client = parse_address(request.META.get("REMOTE_ADDR") or "")
+    if networks and not (client is not None and any(client in n for n in networks)):
         return handle_exception(
             AuthorizationException(_("Metrics are not available to this address")), request
         )
@@ -97,8 +98,7 @@ def _bearer_refusal(request: HttpRequest, token: str) -> HttpResponse | None:
 
 
 def error_code(request: HttpRequest, code: str) -> HttpResponse:
-    """`/api/errors/<code>`: one catalog entry, in English (the documentation's language); the
-    `type` of problem details points here."""
+    """`/api/errors/<code>`: one catalog entry, in English; problem details' `type` points here."""
     entry = catalog.get(code)
     if entry is None:
         raise Http404(_("No such error code"))

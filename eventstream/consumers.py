@@ -38,7 +38,6 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from errors.asgi import error_response, header
-from errors.conf import errors_settings
 from errors.context import get_correlation_id
 from errors.exceptions import AppException
 from errors.limits import request_slot
@@ -73,7 +72,7 @@ class EventsUnavailable(AppException):
     def __init__(self) -> None:
         super().__init__(
             _("Live events are unavailable right now; try again later"),
-            retry_after=errors_settings.redis_retry_after,
+            retry_after=settings.REDIS_RETRY_AFTER,
         )
 
 

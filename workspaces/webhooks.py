@@ -102,7 +102,9 @@ def record_failure(reason: str) -> None:
     """Count one failed delivery. The one place a failure is counted (metrics hook in here)."""
     with _lock:
         _failures[reason] += 1
-    metrics.record_external_failure(SERVICE_NAME, reason)
+    m = metrics.metrics()
+    if m is not None:
+        m.external_failures.labels(SERVICE_NAME, reason).inc()
 
 
 def webhook_failures() -> dict[str, int]:

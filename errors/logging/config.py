@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Final, TextIO
 
-_LEVELS: Final[tuple[str, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LEVELS: Final[tuple[str, ...]] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _FORMATS: Final[tuple[str, ...]] = ("json", "console")
 
 # Chatty at INFO/DEBUG and rarely what an operator is looking for.
@@ -34,8 +34,8 @@ def build_logging_config(
 ) -> dict[str, Any]:
     """A dictConfig dict for Django's `LOGGING`; ValueError for a bad level or fmt."""
     level_name = level.upper() if isinstance(level, str) else None
-    if level_name not in _LEVELS:
-        raise ValueError(f"level must be one of {', '.join(_LEVELS)}, got {level!r}")
+    if level_name not in LEVELS:
+        raise ValueError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     if fmt not in _FORMATS:
         raise ValueError(f"fmt must be one of {', '.join(_FORMATS)}, got {fmt!r}")
 
@@ -62,7 +62,7 @@ def build_logging_config(
         }
 
     # A logger's own level decides for its records: "quiet" must never be louder than the root.
-    quiet_level = level_name if _LEVELS.index(level_name) > _LEVELS.index("WARNING") else "WARNING"
+    quiet_level = level_name if LEVELS.index(level_name) > LEVELS.index("WARNING") else "WARNING"
     loggers: dict[str, dict[str, Any]] = {
         "django": {"level": level_name, "handlers": [], "propagate": True},
         "errors": {"level": level_name, "handlers": [], "propagate": True},

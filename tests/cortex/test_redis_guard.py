@@ -164,7 +164,7 @@ def test_call_gives_the_operations_result_while_redis_answers(
 def test_call_raises_redis_unavailable_while_redis_is_down(
     proxy: TcpProxy, through: redis.Redis, settings: Any, json_log: JsonLog, failure: str
 ) -> None:
-    settings.ERRORS_REDIS_RETRY_AFTER = 7
+    settings.REDIS_RETRY_AFTER = 7
     assert call(through.ping) is True
     getattr(proxy, failure)()
     with pytest.raises(RedisUnavailable) as caught:
@@ -303,7 +303,7 @@ def test_an_outage_error_nothing_caught_is_503_redis_unavailable(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings.ERRORS_REDIS_RETRY_AFTER = 7
+    settings.REDIS_RETRY_AFTER = 7
     monkeypatch.setitem(RAISERS, "redis", make)
     response = Client(raise_request_exception=False).get(
         f"/t/{view}/raise/redis", HTTP_ACCEPT="application/json"

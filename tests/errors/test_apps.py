@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 
 from errors import tasks
+from tests.support.tasks import disconnect_errors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STANDALONE = REPO_ROOT / "tests" / "standalone"
@@ -89,7 +90,7 @@ def test_django_tasks_receiver_and_filter_only_when_named(named: bool) -> None:
     def filtered() -> bool:
         return any(isinstance(f, tasks.DuplicateLogFilter) for f in task_logger.filters)
 
-    tasks.disconnect()
+    disconnect_errors()
     try:
         with override_settings(ERRORS_INTEGRATIONS=["django_tasks"] if named else []):
             ready()

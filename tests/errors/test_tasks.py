@@ -17,7 +17,7 @@ from pytest_django.fixtures import Settings
 
 from errors.context import get_correlation_id, reset_correlation_id, set_correlation_id
 from errors.metrics import exposition
-from errors.tasks import connect, disconnect, enqueue, tasks_module
+from errors.tasks import connect, enqueue, tasks_module
 from tests.conftest import JsonLog
 from tests.support import tasks
 
@@ -150,7 +150,7 @@ def test_a_failed_run_of_a_task_that_is_not_correlated_is_logged_once_too(
 
 def test_without_errors_django_logs_the_failure_itself(json_log: JsonLog) -> None:
     """What the receiver and its filter replace: Django's own line, and nothing counted."""
-    disconnect()
+    tasks.disconnect_errors()
     try:
         tasks.explode_uncorrelated.enqueue("kaboom-3")
     finally:

@@ -473,7 +473,7 @@ def test_a_failing_channel_layer_refuses_with_503_redis_unavailable(
             {"Authorization": f"Token {token}", "X-Correlation-ID": "no-layer"}
         )
         assert start["status"] == 503
-        assert headers_of(start)["retry-after"] == "5"  # ERRORS_REDIS_RETRY_AFTER
+        assert headers_of(start)["retry-after"] == "5"  # REDIS_RETRY_AFTER
         body = json.loads((await stream.communicator.receive_output(3))["body"])
         assert body["error"]["code"] == "redis_unavailable"
         assert body["error"]["correlation_id"] == "no-layer"

@@ -3,6 +3,7 @@ backend) or by a real `manage.py db_worker`, which imports them by their module 
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ try:
 except ImportError:  # Django 5.2: the django-tasks backport
     from django_tasks import task  # type: ignore[no-redef,unused-ignore]
 
+from errors import tasks as errors_tasks
 from errors.tasks import correlated
 
 logger = logging.getLogger("tests.tasks")
@@ -52,3 +54,12 @@ def explode(message: str) -> None:
 def explode_uncorrelated(message: str) -> None:
     """Fail with ValueError(message); not `correlated`."""
     raise ValueError(message)
+
+
+def disconnect_errors() -> None:
+    """Undo `errors.tasks.connect()`: Django's tasks as a project without `errors` has them."""
+    module = errors_tasks.tasks_module()
+    assert module is not None
+    signals = importlib.import_module(f"{module.__name__}.signals")
+    signals.task_finished.disconnect(dispatch_uid=errors_tasks._DISPATCH_UID)
+    logging.getLogger(module.__name__).removeFilter(errors_tasks._DJANGO_DUPLICATE)
