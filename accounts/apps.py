@@ -1,6 +1,7 @@
 """API authentication of the Cortex service: hashed expiring tokens and the token endpoints."""
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class AccountsConfig(AppConfig):
@@ -17,6 +18,6 @@ class AccountsConfig(AppConfig):
             status=401,
             category=catalog.Category.AUTHENTICATION,
             severity=catalog.Severity.INFO,
-            message="Token has expired",
+            message=gettext_lazy("Token has expired"),
             meaning="The API token was valid but has expired; obtain a new one.",
         )
