@@ -67,6 +67,9 @@ REQUEST_TIMEOUT = 10.0
 UNLIMITED = "100000000/minute"
 # The schema's security parameters: the token header and the session cookie.
 CREDENTIALS = frozenset({"Authorization", "sessionid"})
+# Optional inputs that no value makes invalid: credentials (well-formed whatever they hold) and
+# Accept-Language (a language the service does not speak gets English).
+ALWAYS_VALID = CREDENTIALS | {"Accept-Language"}
 
 
 def envelope_and_correlation_id(ctx: CheckContext, response: Response, case: Case) -> bool | None:
@@ -284,10 +287,10 @@ class Run:
 
 
 def modes_for(operation: APIOperation) -> tuple[GenerationMode, ...]:
-    """Both modes, except for an operation whose only inputs are optional credentials (POST
-    /api/events/tickets/: a token header or a session cookie, either well-formed whatever it
-    holds): no request to it is invalid, and Hypothesis finds no negative case to make."""
-    inputs = [p for p in operation.iter_parameters() if p.is_required or p.name not in CREDENTIALS]
+    """Both modes, except for an operation whose only inputs are optional ones no value makes
+    invalid (POST /api/events/tickets/: a token header or a session cookie, and Accept-Language):
+    no request to it is invalid, and Hypothesis finds no negative case to make."""
+    inputs = [p for p in operation.iter_parameters() if p.is_required or p.name not in ALWAYS_VALID]
     if len(operation.body) or inputs:
         return (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     return (GenerationMode.POSITIVE,)
