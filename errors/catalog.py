@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypeAlias
 
+from django.utils.functional import lazy
+
 
 class Category(StrEnum):
     """The family an error belongs to; clients may branch on it."""
@@ -39,39 +41,19 @@ class Severity(StrEnum):
         return logging.getLevelNamesMapping()[self.name]
 
 
-class Text:
-    """A client-facing message, in the active language when shown (docs/i18n.md)."""
+def _translated(source: str) -> str:
+    from django.apps import apps  # here, not above: nothing of this needs the settings
 
-    __slots__ = ("source",)
+    if not apps.ready:
+        return source
+    from django.utils.translation import gettext
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def __str__(self) -> str:
-        from django.apps import apps  # here: `import errors` loads nothing of Django
-
-        if not apps.ready:
-            return self.source
-        from django.utils.translation import gettext
-
-        return gettext(self.source)
-
-    def __repr__(self) -> str:
-        return f"_({self.source!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Text):
-            return other.source == self.source
-        return str(self) == other if isinstance(other, str) else NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(str(self))
-
-    def __contains__(self, text: str) -> bool:
-        return text in str(self)
+    return gettext(source)
 
 
-_ = Text
+# Marks a client-facing message (for makemessages too): Django's lazy string, which is the text
+# as written until Django's apps are ready, then the text in the active language (docs/i18n.md).
+_ = lazy(_translated, str)
 
 
 def english(message: Message) -> str:
@@ -85,7 +67,7 @@ def english(message: Message) -> str:
 if TYPE_CHECKING:
     from django.utils.functional import Promise
 
-    Message: TypeAlias = str | Text | Promise
+    Message: TypeAlias = str | Promise
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +116,7 @@ def entries() -> Iterator[ErrorCode]:
 # The codes `errors` itself emits, one row a code, laid out as a table (ruff leaves it as it is):
 # code: (status, category, severity, message, meaning).
 # fmt: off
-BUILTIN_CODES: dict[str, tuple[int, Category, Severity, Text, str]] = {
+BUILTIN_CODES: dict[str, tuple[int, Category, Severity, Message, str]] = {
     "validation_error": (400, Category.VALIDATION, Severity.INFO, _("Validation error"),
         "The request's data failed validation; details.field_errors lists the messages by field."),
     "parse_error": (400, Category.REQUEST, Severity.INFO, _("Malformed request body"),
