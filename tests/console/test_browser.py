@@ -621,9 +621,7 @@ def test_a_german_browser_gets_the_console_and_its_errors_in_german(
     expect(alert.locator(".correlation")).to_have_text(
         f"Korrelations-ID: {correlation_id} Kopieren"
     )
-    # The envelope's own message, the errors catalog's "Validation error", in German. THIS
-    # assertion needs the errors app's side: its catalog translated (German .po) and rendered in
-    # the request's language.
+    # The envelope's own message, the errors catalog's "Validation error", rendered in German.
     entry = catalog.get("validation_error")
     assert entry is not None
     with translation.override("de"):
