@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.utils.functional import lazy
 
@@ -56,12 +56,27 @@ def _translated(source: str) -> str:
 _ = lazy(_translated, str)
 
 
-def english(message: Message) -> str:
-    """`message` in English: the language of the logs and of the documentation."""
+def fill(message: Message, params: Mapping[str, Any] | None = None) -> str:
+    """`message % params` in the active language; untranslated if a translation's placeholders
+    do not fit `params`."""
+    text = str(message)
+    if not params:
+        return text
+    try:
+        return text % params
+    except (KeyError, TypeError, ValueError):
+        from django.utils import translation
+
+        with translation.override(None):
+            return str(message) % params
+
+
+def english(message: Message, params: Mapping[str, Any] | None = None) -> str:
+    """`fill(message, params)` in English: the language of the logs and of the documentation."""
     from django.utils import translation
 
     with translation.override("en"):
-        return str(message)
+        return fill(message, params)
 
 
 if TYPE_CHECKING:

@@ -43,8 +43,7 @@ class AppException(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        text = str(self.message)
-        return text % self.params if self.params else text
+        return catalog.fill(self.message, self.params)
 
 
 class _FixedStatusException(AppException):

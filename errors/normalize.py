@@ -52,20 +52,14 @@ class ErrorInfo:
 
     def text(self) -> str:
         """The message for the client, in the active language."""
-        text = str(self.message)
-        if self.params:
-            try:
-                return text % self.params
-            except (KeyError, TypeError, ValueError):  # a translation's placeholders are wrong
-                with translation.override(None):
-                    return str(self.message) % self.params
-        return text
+        return catalog.fill(self.message, self.params)
 
     def log_text(self) -> str:
         """The message in English, for the log line, whatever language the client got."""
         entry = catalog.get(self.code) if self.translated else None
-        with translation.override("en"):
-            return str(entry.message) if entry is not None else self.text()
+        if entry is not None:
+            return catalog.english(entry.message)
+        return catalog.english(self.message, self.params)
 
     @property
     def is_server_error(self) -> bool:

@@ -172,3 +172,30 @@ def test_each_codes_status_category_and_severity_agree(code: str) -> None:
         assert entry.severity in {Severity.INFO, Severity.WARNING}, entry
     else:
         assert entry.severity != Severity.INFO, entry
+
+
+def test_a_message_is_filled_in_the_active_language_and_in_english() -> None:
+    from django.utils import translation
+
+    message = catalog._("External service '%(service)s' timed out")
+    with translation.override("fr"):
+        filled = catalog.fill(message, {"service": "billing"})
+        assert "billing" in filled and filled != "External service 'billing' timed out"
+        assert catalog.english(message, {"service": "billing"}) == (
+            "External service 'billing' timed out"
+        )
+
+
+def test_a_translation_whose_placeholders_do_not_fit_is_shown_untranslated() -> None:
+    from django.utils import translation
+    from django.utils.functional import lazy
+
+    # A project's own catalog that renamed the placeholder in German.
+    def broken(source: str) -> str:
+        return "%(dienst)s antwortet nicht" if translation.get_language() == "de" else source
+
+    message = lazy(broken, str)("External service '%(service)s' timed out")
+    with translation.override("de"):
+        assert catalog.fill(message, {"service": "billing"}) == (
+            "External service 'billing' timed out"
+        )
