@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ from errors.external import (
     translate,
 )
 from errors.handling import handle_exception
+from tests.support.scripts import run_without_settings
 from tests.support.servers import free_port
 from tests.support.upstream import SECRET, UpstreamServer
 
@@ -342,16 +340,7 @@ def test_errors_imports_no_http_client_nor_the_project() -> None:
         "print(sorted(m for m in ('httpx', 'requests', 'prometheus_client', 'cortex', "
         "'workspaces') if m in sys.modules))"
     )
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_without_settings(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
@@ -362,15 +351,6 @@ def test_a_script_without_django_settings_sends_the_default_header() -> None:
         "from errors.external import correlation_headers; "
         "set_correlation_id('script-1'); print(correlation_headers())"
     )
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_without_settings(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "{'X-Correlation-ID': 'script-1'}"

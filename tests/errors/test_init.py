@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import errors
 from errors import context, exceptions
 from errors import logging as errors_logging
-from tests.support.servers import REPO_ROOT
+from tests.support.scripts import run_without_settings
 
 
 def test_the_public_names_are_those_of_their_modules() -> None:
@@ -46,16 +43,8 @@ def test_import_errors_needs_no_settings_and_loads_only_django_s_lazy_strings() 
         "    if m.split('.')[0] in ('django', 'rest_framework'))))\n"
         "assert str(NotFoundException()) == 'Not found'\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    result = run_without_settings(script)
+    assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
         "django",
         "django.utils",
