@@ -14,7 +14,7 @@ from .context import accept_correlation_id, reset_correlation_id, set_correlatio
 from .handling import report_error, signal_server_error
 from .negotiation import response_language
 from .normalize import normalize
-from .render import error_body, in_language
+from .render import error_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -79,17 +79,17 @@ def error_response(
         signal_server_error(info, None)
     finally:
         reset_correlation_id(token)
-    language = response_language(None, header(scope, "accept-language"))
-    with in_language(language):
-        body, content_type = error_body(
-            info, correlation_id, accept=header(scope, "accept"), instance=scope.get("path")
-        )
+    body, content_type, language_headers = error_body(
+        info,
+        correlation_id,
+        accept=header(scope, "accept"),
+        instance=scope.get("path"),
+        language=response_language(None, header(scope, "accept-language")),
+    )
     headers = [(b"content-type", content_type.encode())]
-    if language:
-        headers += [(b"content-language", language.encode()), (b"vary", b"Accept-Language")]
     headers.extend(
         (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in info.headers.items()
+        for name, value in (language_headers | info.headers).items()
     )
     return info.status, headers, body
 

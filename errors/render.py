@@ -10,7 +10,6 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
-from django.utils.cache import patch_vary_headers
 
 from . import catalog
 from .conf import errors_settings
@@ -67,38 +66,40 @@ def problem(info: ErrorInfo, correlation_id: str, instance: str | None) -> dict[
 
 
 def error_body(
-    info: ErrorInfo, correlation_id: str, *, accept: str | None = None, instance: str | None = None
-) -> tuple[bytes, str]:
-    """The serialized body of `info` and its content type, as the client's Accept asks."""
+    info: ErrorInfo,
+    correlation_id: str,
+    *,
+    accept: str | None = None,
+    instance: str | None = None,
+    language: str | None = None,
+) -> tuple[bytes, str, dict[str, str]]:
+    """The serialized body of `info`, as the client's Accept asks and in `language` (else the
+    active one); its Content-Type; the headers that say its language."""
     # Details are meant to be JSON already; anything else is shown as text (default=str).
-    if wants_problem_details(accept):
-        return (
-            orjson.dumps(problem(info, correlation_id, instance), default=str),
-            PROBLEM_CONTENT_TYPE,
-        )
-    return orjson.dumps(envelope(info, correlation_id), default=str), JSON_CONTENT_TYPE
+    with translation.override(language) if language else contextlib.nullcontext():
+        if wants_problem_details(accept):
+            body = problem(info, correlation_id, instance)
+            content_type = PROBLEM_CONTENT_TYPE
+        else:
+            body, content_type = envelope(info, correlation_id), JSON_CONTENT_TYPE
+        serialized = orjson.dumps(body, default=str)
+    # As LocaleMiddleware says it.
+    said = {"Content-Language": language, "Vary": "Accept-Language"} if language else {}
+    return serialized, content_type, said
 
 
 def render(info: ErrorInfo, request: HttpRequest | None, correlation_id: str) -> HttpResponse:
     """Build the error response for `info`, marked so that nothing logs or converts it again."""
     accept = request.META.get("HTTP_ACCEPT") if request is not None else None
     path = getattr(request, "path", None)
-    language = response_language(request)
-    with in_language(language):
-        body, content_type = error_body(info, correlation_id, accept=accept, instance=path)
+    body, content_type, language_headers = error_body(
+        info, correlation_id, accept=accept, instance=path, language=response_language(request)
+    )
     response = HttpResponse(body, status=info.status, content_type=content_type)
-    if language:  # as LocaleMiddleware says it
-        response.headers["Content-Language"] = language
-        patch_vary_headers(response, ("Accept-Language",))
-    for name, value in info.headers.items():
+    for name, value in (language_headers | info.headers).items():
         response.headers[name] = value
     response.headers[errors_settings.correlation_id_header] = correlation_id
     # Django's log_response() skips responses that carry this flag: we log each error once.
     response._has_been_logged = True  # type: ignore[attr-defined]
     response._errors_handled = True  # type: ignore[attr-defined]
     return response
-
-
-def in_language(language: str | None) -> contextlib.AbstractContextManager[Any]:
-    """The block runs in `language`, or in whatever is active when it is None."""
-    return translation.override(language) if language else contextlib.nullcontext()
