@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -53,11 +54,13 @@ class RedactingFilter(logging.Filter):
         source = DEFAULT_SENSITIVE_KEYS if keys is None else keys
         self.keys: tuple[str, ...] = tuple(k.lower() for k in source if k)
         self.max_depth = max_depth
+        # One search for all the keys (none given: a pattern that matches nothing).
+        self._keys = re.compile("|".join(map(re.escape, self.keys)) or "(?!)")
 
     def is_sensitive(self, key: object) -> bool:
         """Tell whether a key's value must be masked."""
         # str.lower, not key.lower: a str subclass cannot misbehave here.
-        return isinstance(key, str) and any(fragment in str.lower(key) for fragment in self.keys)
+        return isinstance(key, str) and self._keys.search(str.lower(key)) is not None
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask sensitive values in the extras of `record`; always return True."""

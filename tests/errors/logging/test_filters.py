@@ -93,6 +93,17 @@ def test_custom_sensitive_keys() -> None:
     assert record.__dict__["ctx"] == {"SSN_HASH": "[REDACTED]"}
 
 
+def test_sensitive_keys_are_plain_substrings_and_may_be_none() -> None:
+    record = make_record(**{"card.no": "4242", "cardxno": "kept", "token": "kept too"})
+    RedactingFilter(keys=["card.no"]).filter(record)
+    assert record.__dict__["card.no"] == "[REDACTED]"  # "." is a dot, not "any character"
+    assert record.__dict__["cardxno"] == "kept"
+    nothing = make_record(password="p", ctx={"secret": "s"})
+    RedactingFilter(keys=[]).filter(nothing)
+    assert nothing.__dict__["password"] == "p"
+    assert nothing.__dict__["ctx"] == {"secret": "s"}
+
+
 def test_redaction_does_not_touch_standard_attributes_or_the_message() -> None:
     record = make_record()
     record.msg = "token=%s"
