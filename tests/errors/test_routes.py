@@ -34,6 +34,15 @@ ROUTE_LABELS = {
     r"^articles/(?:page-(?P<page>\d+)/)?$": "articles/page-<page>/",
     r"^static/(?P<path>drf_spectacular_sidecar/.+)$": "static/<path>",
     r"^(?i)reports/\d{4}\-\d{2}\.csv$": r"reports/\d{4}-\d{2}.csv",
+    # Groups inside groups, and parentheses that open no group.
+    r"^(?P<slug>[a-z]+(?:-[a-z]+)*)/$": "<slug>/",
+    r"^(json|html)/$": "<arg>/",
+    r"^(?:[a-z]+|\d+)/$": r"[a-z]+|\d+/",
+    r"^files/(?:(?P<name>\w+)/)?(?:edit/)?$": "files/<name>/",
+    r"^x(?=y)y(?<!z)$": "xy",
+    r"^a\(b\)/(?P<q>[()])/$": "a(b)/<q>/",
+    r"legacy(/(?P<pk>\d+)/$": "legacy(/<pk>/",  # a "(" that never closes stays
+    "a)b(c": "a)b(c",
 }
 
 
