@@ -40,6 +40,8 @@ class AppException(Exception):
         self.details: dict[str, Any] = dict(details) if details else {}
         # Seconds the client should wait before trying again: the answer's Retry-After.
         self.retry_after = retry_after
+        # More headers of the answer, such as the current ETag of a 412.
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
     def __str__(self) -> str:

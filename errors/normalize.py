@@ -171,7 +171,7 @@ def _from_drf(exc: Any) -> ErrorInfo:
 
 
 def _from_app(exc: AppException, cause: BaseException | None = None) -> ErrorInfo:
-    headers = {}
+    headers = dict(exc.headers)
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     # A code outside the catalog is logged at the severity of the class's own code.

@@ -416,3 +416,14 @@ def test_a_blocked_fetch_worded_otherwise_has_no_model_or_field() -> None:
 def test_other_errors_carry_no_log_extras() -> None:
     assert normalize(ValueError("x")).log_extra == {}
     assert normalize(django_exc.FieldError("x")).log_extra == {}
+
+
+def test_an_app_exception_s_own_headers_reach_the_answer() -> None:
+    class Stale(ConflictException):
+        def __init__(self) -> None:
+            super().__init__(retry_after=2)
+            self.headers["ETag"] = '"7"'
+
+    info = normalize(Stale())
+    assert info.headers == {"ETag": '"7"', "Retry-After": "2"}
+    assert normalize(ConflictException()).headers == {}
