@@ -33,6 +33,7 @@ ALWAYS = (
 _STATUS_HEADERS = {
     401: ("WWW-Authenticate", "The authentication scheme to use.", "string"),
     405: ("Allow", "The methods this URL accepts.", "string"),
+    412: ("ETag", "The resource's current version (RFC 9110, If-Match).", "string"),
     429: ("Retry-After", "Seconds to wait before retrying.", "integer"),
     503: ("Retry-After", "Seconds to wait before retrying.", "integer"),
 }
