@@ -28,8 +28,7 @@ class ErrorRateMonitor:
         now = time.monotonic() if now is None else now
         with self._lock:
             self._errors.append((now, code))
-            horizon = now - self.window
-            while self._errors and self._errors[0][0] <= horizon:
+            while self._errors and self._errors[0][0] <= now - self.window:
                 self._errors.popleft()
             if len(self._errors) < threshold or now - self._last_alert < self.window:
                 return

@@ -19,7 +19,7 @@ class ErrorsConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
         from .conf import errors_settings
-        from .metrics import metrics
+        from .metrics import forget_dead_processes, metrics
         from .middleware import remember_exception
         from .tracing import record_exception
 
@@ -30,8 +30,6 @@ class ErrorsConfig(AppConfig):
         metrics()
         named = errors_settings.integrations
         if "prometheus_multiprocess" in named:
-            from .metrics import forget_dead_processes
-
             forget_dead_processes()
         http_clients = tuple(name for name in ("httpx", "requests") if name in named)
         if http_clients:

@@ -25,8 +25,7 @@ class Check:
         return "error" if self.id.startswith("errors.E") else "warning"
 
     def __call__(self, msg: str, hint: str) -> CheckMessage:
-        kind = Error if self.level == "error" else Warning
-        return kind(msg, hint=hint, id=self.id)
+        return (Error if self.level == "error" else Warning)(msg, hint=hint, id=self.id)
 
 
 NO_MIDDLEWARE = Check("errors.E001", "the middleware is not in `MIDDLEWARE`")

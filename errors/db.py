@@ -104,14 +104,13 @@ _CLIENT_DATA_KINDS = frozenset(
 
 def driver_error(exc: BaseException) -> BaseException:
     """Return the driver's own exception behind a Django database error (or `exc` itself)."""
-    current = exc
     for _ in range(5):
-        if getattr(current, "sqlstate", None) is not None or hasattr(current, "sqlite_errorname"):
-            return current
-        if current.__cause__ is None:
-            return current
-        current = current.__cause__
-    return current
+        if getattr(exc, "sqlstate", None) is not None or hasattr(exc, "sqlite_errorname"):
+            return exc
+        if exc.__cause__ is None:
+            return exc
+        exc = exc.__cause__
+    return exc
 
 
 def classify(exc: BaseException) -> DbErrorKind:
@@ -119,8 +118,7 @@ def classify(exc: BaseException) -> DbErrorKind:
     driver = driver_error(exc)
     sqlstate = getattr(driver, "sqlstate", None)
     if sqlstate:
-        kind = _PG_STATES.get(sqlstate) or _PG_CLASSES.get(sqlstate[:2])
-        return kind or DbErrorKind.OTHER
+        return _PG_STATES.get(sqlstate) or _PG_CLASSES.get(sqlstate[:2], DbErrorKind.OTHER)
     name = getattr(driver, "sqlite_errorname", None)
     if name:
         return _SQLITE_NAMES.get(name, DbErrorKind.OTHER)
@@ -147,8 +145,7 @@ def classify(exc: BaseException) -> DbErrorKind:
 
 def constraint_name(exc: BaseException) -> str | None:
     """The name of the constraint a PostgreSQL integrity error names; None on SQLite."""
-    diag = getattr(driver_error(exc), "diag", None)
-    return getattr(diag, "constraint_name", None) if diag is not None else None
+    return getattr(getattr(driver_error(exc), "diag", None), "constraint_name", None)
 
 
 def translate(exc: BaseException) -> AppException:

@@ -139,12 +139,11 @@ def correlation_headers() -> dict[str, str]:
     from django.conf import settings
 
     # A script or worker may call out before (or without) configuring Django: the defaults hold.
-    if settings.configured and not errors_settings.propagate_correlation_id:
+    if not settings.configured:
+        return carried_context(ErrorsSettings.correlation_id_header.default)
+    if not errors_settings.propagate_correlation_id:
         return {}
-    setting = ErrorsSettings.correlation_id_header
-    return carried_context(
-        errors_settings.correlation_id_header if settings.configured else setting.default
-    )
+    return carried_context(errors_settings.correlation_id_header)
 
 
 def _httpx_request(request: Any) -> None:

@@ -249,8 +249,7 @@ def endpoints_by_code(schema: Mapping[str, Any]) -> dict[str, list[str]]:
     """`{code: ["POST /api/…", …]}` from the `x-error-codes` of a generated schema."""
     order = {m: i for i, m in enumerate(("get", "post", "put", "patch", "delete"))}
     found: dict[str, list[str]] = {}
-    for path in sorted(schema.get("paths", {})):
-        operations = schema["paths"][path]
+    for path, operations in sorted(schema.get("paths", {}).items()):
         for method in sorted(operations, key=lambda m: (order.get(m, 99), m)):
             operation = operations[method]
             if not isinstance(operation, dict):

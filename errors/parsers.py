@@ -66,8 +66,7 @@ class JSONParser(parsers.JSONParser):
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         """Parse the body: `ParseError` (400) for a bad document, `RequestDataTooBig` (413)."""
-        context = parser_context or {}
-        encoding = context.get("encoding") or settings.DEFAULT_CHARSET
+        encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         raw = _read_within_limit(stream)
         try:
             # decode() takes text encodings only: bz2_codec & co. are a LookupError here.

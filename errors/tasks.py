@@ -56,10 +56,8 @@ def tasks_module() -> ModuleType | None:
 
 def carried_context(id_key: str = "correlation_id") -> dict[str, str]:
     """What `enqueue` passes as `errors_context` (and Celery as headers): the current ids."""
-    carried: dict[str, str] = {}
     correlation_id = get_correlation_id()
-    if correlation_id:
-        carried[id_key] = correlation_id
+    carried = {id_key: correlation_id} if correlation_id else {}
     trace = current_trace()
     if trace is not None:
         carried.update(trace.headers())

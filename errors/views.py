@@ -74,10 +74,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
             AuthorizationException(_("Metrics are not available to this address")), request
         )
     token = errors_settings.metrics_bearer_token
-    if token is not None:
-        refusal = _bearer_refusal(request, token)
-        if refusal is not None:
-            return refusal
+    refusal = None if token is None else _bearer_refusal(request, token)
+    if refusal is not None:
+        return refusal
     body, content_type = exposition()
     return HttpResponse(body, content_type=content_type)
 

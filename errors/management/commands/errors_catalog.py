@@ -23,10 +23,6 @@ the documented API (by middleware, for example) or by nothing the project expose
 """
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 class Command(BaseCommand):
     help = "Print the error catalog: code, status, category, severity, meaning, endpoints."
 
@@ -76,10 +72,9 @@ class Command(BaseCommand):
         schema_class = rest_framework.get("DEFAULT_SCHEMA_CLASS")
         if isinstance(schema_class, str):
             schema_class = import_string(schema_class)
-        documents_errors = isinstance(schema_class, type) and issubclass(
-            schema_class, ErrorResponsesAutoSchema
-        )
-        if not documents_errors:
+        if not (
+            isinstance(schema_class, type) and issubclass(schema_class, ErrorResponsesAutoSchema)
+        ):
             rest_framework["DEFAULT_SCHEMA_CLASS"] = "errors.openapi.ErrorResponsesAutoSchema"
         try:
             with override_settings(REST_FRAMEWORK=rest_framework):
@@ -103,7 +98,7 @@ class Command(BaseCommand):
                 str(r["status"]),
                 r["category"],
                 r["severity"],
-                _cell(r["meaning"]),
+                r["meaning"].replace("|", "\\|").replace("\n", " "),  # escaped for a table cell
             ]
             if with_endpoints:
                 cells.append("<br>".join(f"`{e}`" for e in r["endpoints"]) or "—")
