@@ -126,8 +126,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
     def _refuse_early(self, request: HttpRequest) -> HttpResponseBase | None:
         # Django checks the limit only when the body is read; this covers views that never do.
         meta = request.META
-        limit = body_limit(meta.get("CONTENT_TYPE"))
-        if declared_too_large(meta.get("CONTENT_LENGTH"), limit):
+        if declared_too_large(meta.get("CONTENT_LENGTH"), body_limit(meta.get("CONTENT_TYPE"))):
             return handle_exception(RequestDataTooBig("Request body too large"), request)
         return None
 
@@ -141,10 +140,9 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
             except Exception:
                 response = fallback_response(correlation_id)
         response.headers[self.header] = correlation_id
-        if self.trace_response:
-            trace = current_trace()
-            if trace is not None:
-                response.headers[TRACERESPONSE] = trace.traceparent
+        trace = current_trace() if self.trace_response else None
+        if trace is not None:
+            response.headers[TRACERESPONSE] = trace.traceparent
         try:
             self._observe(request, response, started)
         except Exception:
