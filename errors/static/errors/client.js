@@ -11,6 +11,12 @@
  * Each request carries an `X-Correlation-ID` of its own, so an error can be quoted to support
  * even when no response came back: the service adopts the id and logs under it.
  *
+ * Safe retries and conflict detection: with a retry policy every POST carries an
+ * `Idempotency-Key` (one per call, kept across its retries), so it is retried like the idempotent
+ * methods; and the client remembers each resource's last `ETag`, sent back as `If-Match` on PUT,
+ * PATCH and DELETE, so that a change made meanwhile by someone else is refused (412) rather than
+ * overwritten.
+ *
  * The `eventstream` app's `EventStream` (eventstream/stream.js) builds on this client for
  * Server-Sent Events.
  *
@@ -23,6 +29,14 @@ const CORRELATION_HEADER = "X-Correlation-ID";
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 // Statuses that say "the same request may succeed later".
 const RETRY_STATUSES = new Set([429, 503]);
+// A POST whose Idempotency-Key is still being answered: the same request may succeed later too.
+const IN_PROGRESS = "idempotency_in_progress";
+// Methods that send the remembered ETag as If-Match.
+const CONDITIONAL_METHODS = new Set(["PUT", "PATCH", "DELETE"]);
+// Methods whose success gives the resource's ETag now (or says nothing of it: forgotten).
+const ETAG_METHODS = new Set(["GET", "HEAD", "PUT", "PATCH"]);
+// The most resources whose ETag a client remembers; the longest unchanged is dropped first.
+const ETAG_LIMIT = 500;
 // Members RFC 9457 defines, and those the service adds that have a place on ApiError already.
 const PROBLEM_MEMBERS = new Set([
   "type",
@@ -52,6 +66,7 @@ export class ApiError extends Error {
    * @param {string | null} [init.correlationId]
    * @param {Record<string, unknown> | null} [init.details]
    * @param {number | null} [init.retryAfter] seconds
+   * @param {string | null} [init.currentEtag] on a 412, the resource's ETag now
    * @param {Response | null} [init.response]
    * @param {unknown} [init.cause]
    */
@@ -62,6 +77,7 @@ export class ApiError extends Error {
     correlationId = null,
     details = null,
     retryAfter = null,
+    currentEtag = null,
     response = null,
     cause,
   }) {
@@ -73,6 +89,12 @@ export class ApiError extends Error {
     this.details = isObject(details) ? details : {};
     this.fieldErrors = fieldErrorsOf(this.details);
     this.retryAfter = retryAfter ?? secondsOrNull(this.details.retry_after);
+    /**
+     * On a 412 (precondition_failed), the resource's ETag now: the ETag header, else
+     * details.current_etag; null otherwise. Send it as `ifMatch` to overwrite the change.
+     */
+    this.currentEtag =
+      currentEtag ?? (status === 412 ? textOr(this.details.current_etag, null) : null);
     this.response = response;
   }
 
@@ -93,7 +115,8 @@ export class ApiError extends Error {
     const headerId = response.headers.get(CORRELATION_HEADER);
     const fallbackId = headerId || sentCorrelationId || null;
     const retryAfter = parseRetryAfter(response.headers.get("Retry-After"));
-    const common = { status: response.status, retryAfter, response };
+    const currentEtag = response.status === 412 ? response.headers.get("ETag") || null : null;
+    const common = { status: response.status, retryAfter, currentEtag, response };
     if (isObject(body) && isObject(body.error) && typeof body.error.code === "string") {
       const error = body.error;
       return new ApiError({
@@ -129,6 +152,28 @@ export class ApiError extends Error {
  * @property {number} maxWaitSeconds the most time one call spends waiting between attempts
  */
 
+/** The same resource, whatever its query: an absolute URL when it can be made, else as given. */
+function resourceUrl(url, base) {
+  try {
+    const resolved = new URL(url, base);
+    resolved.search = "";
+    resolved.hash = "";
+    return resolved.href;
+  } catch {
+    return url.replace(/[?#].*$/, "");
+  }
+}
+
+/** The page's address (a browser's or worker's); undefined in Node. */
+function pageUrl() {
+  return globalThis.location?.href;
+}
+
+/** A strong ETag as is; null for none or a weak one (W/"…"), which If-Match never matches. */
+function strongEtag(value) {
+  return value && !value.startsWith("W/") ? value : null;
+}
+
 /**
  * JSON over fetch, with the service's error contract.
  *
@@ -143,6 +188,8 @@ export class ApiClient {
   #newCorrelationId;
   #onAuthError;
   #languages;
+  /** Resource URL -> its last strong ETag, oldest write first. */
+  #etags = new Map();
 
   /**
    * @param {string} [baseUrl] "" (the default) for the page's own origin
@@ -150,8 +197,8 @@ export class ApiClient {
    * @param {string | null} [options.token] sent as `Authorization: Token <token>`
    * @param {(error: ApiError) => void} [options.onAuthError] called on every 401, before the
    *   ApiError is thrown (the client never redirects)
-   * @param {RetryPolicy | null} [options.retry] retries of idempotent requests on 429 and 503;
-   *   none by default
+   * @param {RetryPolicy | null} [options.retry] retries on 429 and 503 of idempotent requests
+   *   and of POSTs (each then sent with an Idempotency-Key); none by default
    * @param {Record<string, string>} [options.headers] sent with every request
    * @param {RequestCredentials} [options.credentials] fetch's, "same-origin" by default
    * @param {typeof fetch} [options.fetch]
@@ -173,9 +220,14 @@ export class ApiClient {
   }
 
   /**
-   * Send one request; retried on 429/503 only for idempotent methods and when a retry policy
-   * says so, after Retry-After (1 s without one). Each attempt is a request of its own, with a
+   * Send one request; retried on 429/503 only when a retry policy says so, and only for
+   * idempotent methods and POST, after Retry-After (1 s without one). With a policy a POST carries
+   * an Idempotency-Key (the caller's, else a fresh UUID), the same on each of its attempts, and is
+   * retried on 409 idempotency_in_progress too. Each attempt is a request of its own, with a
    * correlation id of its own.
+   *
+   * PUT, PATCH and DELETE send If-Match with the ETag last seen for the resource (the URL without
+   * its query), unless `ifMatch` or an If-Match header says otherwise.
    *
    * @template [T=unknown]
    * @param {string} method
@@ -188,18 +240,38 @@ export class ApiClient {
    * @param {Record<string, string>} [options.headers] over the client's, whatever their case
    * @param {AbortSignal} [options.signal]
    * @param {RetryPolicy | null} [options.retry] this request's policy instead of the client's
+   * @param {string | false} [options.ifMatch] sent as If-Match instead of the remembered ETag;
+   *   false: none. An If-Match among the headers wins.
    * @returns {Promise<T>}
    */
   async request(method, path, options = {}) {
     method = method.toUpperCase();
     const policy = options.retry !== undefined ? options.retry : this.#retry;
-    const mayRetry = policy != null && IDEMPOTENT_METHODS.has(method);
+    const given = new Set(
+      Object.keys({ ...this.#headers, ...options.headers }).map((name) => name.toLowerCase()),
+    );
+    // Decided once per call, so that every attempt sends the same.
+    const added = {};
+    if (policy != null && method === "POST" && !given.has("idempotency-key")) {
+      added["Idempotency-Key"] = crypto.randomUUID();
+    }
+    if (!given.has("if-match")) {
+      const ifMatch =
+        options.ifMatch !== undefined
+          ? options.ifMatch
+          : CONDITIONAL_METHODS.has(method) && this.etagFor(path);
+      if (ifMatch) added["If-Match"] = ifMatch;
+    }
+    const mayRetry = policy != null && (IDEMPOTENT_METHODS.has(method) || method === "POST");
     let waited = 0;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.#send(method, path, options);
+        return await this.#send(method, path, options, added);
       } catch (error) {
-        const retryable = error instanceof ApiError && RETRY_STATUSES.has(error.status);
+        const retryable =
+          error instanceof ApiError &&
+          (RETRY_STATUSES.has(error.status) ||
+            (method === "POST" && error.status === 409 && error.code === IN_PROGRESS));
         if (!mayRetry || !retryable) throw error;
         const wait = error.retryAfter ?? 1;
         if (attempt >= policy.attempts || waited + wait > policy.maxWaitSeconds) throw error;
@@ -262,11 +334,48 @@ export class ApiClient {
     return this.request("DELETE", path, options);
   }
 
-  async #send(method, path, { body, query, headers, signal } = {}) {
+  /**
+   * The ETag last seen for `path` (as for request(), its query ignored): from a GET, PUT or PATCH
+   * answered 2xx, or a 201's Location; null when there is none, or after a DELETE succeeded.
+   *
+   * @param {string} path appended to baseUrl
+   * @returns {string | null}
+   */
+  etagFor(path) {
+    return this.#etags.get(resourceUrl(this.baseUrl + path, pageUrl())) ?? null;
+  }
+
+  #remember(resource, etag) {
+    this.#etags.delete(resource);
+    if (etag === null) return;
+    this.#etags.set(resource, etag);
+    if (this.#etags.size > ETAG_LIMIT) this.#etags.delete(this.#etags.keys().next().value);
+  }
+
+  /** What a success says of the resources' ETags. */
+  #noteEtags(method, path, response) {
+    const resource = resourceUrl(this.baseUrl + path, pageUrl());
+    const etag = strongEtag(response.headers.get("ETag"));
+    if (method === "DELETE") {
+      this.#remember(resource, null);
+    } else if (method === "POST") {
+      // A 201's ETag is the created resource's, the one its Location names.
+      const location = response.headers.get("Location");
+      if (response.status === 201 && location) {
+        this.#remember(resourceUrl(location, resource), etag);
+      }
+    } else if (ETAG_METHODS.has(method)) {
+      // Without a (strong) ETag the one remembered may be out of date: forgotten.
+      this.#remember(resource, etag);
+    }
+  }
+
+  async #send(method, path, { body, query, headers, signal } = {}, added = {}) {
     const sent = new Headers({ Accept: "application/json" });
     for (const [name, value] of Object.entries({ ...this.#headers, ...headers })) {
       sent.set(name, value);
     }
+    for (const [name, value] of Object.entries(added)) sent.set(name, value);
     if (!sent.has(CORRELATION_HEADER)) sent.set(CORRELATION_HEADER, this.#newCorrelationId());
     if (!sent.has("Accept-Language")) {
       const wanted = this.#languages === undefined ? browserLanguages() : this.#languages;
@@ -303,6 +412,7 @@ export class ApiClient {
       if (error.status === 401 && this.#onAuthError) this.#onAuthError(error);
       throw error;
     }
+    this.#noteEtags(method, path, response);
     return readBody(response, correlationId);
   }
 }

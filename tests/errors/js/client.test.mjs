@@ -1,5 +1,6 @@
 // ApiClient beyond the catalog: successes, what it sends, failures that are not the service's
-// (no response, a proxy's page), retries after Retry-After, onAuthError and correlation ids.
+// (no response, a proxy's page), retries after Retry-After (POST's with an Idempotency-Key),
+// ETags sent back as If-Match, onAuthError and correlation ids.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -317,20 +318,24 @@ describe("what the client sends", () => {
 });
 
 describe("retries on 429 and 503", () => {
-  /** A server that answers the statuses in `script` in turn, then 200; Retry-After as given. */
+  /**
+   * A server that answers the statuses in `script` in turn (a number, or [status, code] for
+   * another code than service_busy), then 200; Retry-After as given.
+   */
   async function flaky(script, retryAfter = "1") {
     let answered = 0;
     return localServer((request, response) => {
-      const status = script[answered++];
-      if (status === undefined) {
+      const step = script[answered++];
+      if (step === undefined) {
         response.writeHead(200, { "Content-Type": "application/json" });
         return response.end('{"ok": true}');
       }
+      const [status, code] = Array.isArray(step) ? step : [step, "service_busy"];
       response.writeHead(status, { "Content-Type": "application/json", "Retry-After": retryAfter });
       response.end(
         JSON.stringify({
           error: {
-            code: "service_busy",
+            code,
             message: "Busy",
             correlation_id: request.headers["x-correlation-id"],
           },
@@ -384,12 +389,94 @@ describe("retries on 429 and 503", () => {
     });
   }
 
-  for (const method of ["POST", "PATCH"]) {
-    test(`${method} is never retried`, async () => {
-      const server = await flaky([503], "0");
+  test("PATCH is never retried", async () => {
+    const server = await flaky([503], "0");
+    try {
+      const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
+      assert.equal((await failure(api.patch("/", {}))).status, 503);
+      assert.equal(server.requests.length, 1);
+      assert.equal(server.requests[0].headers["idempotency-key"], undefined);
+    } finally {
+      await server.close();
+    }
+  });
+
+  const keysOf = (server) => server.requests.map((r) => r.headers["idempotency-key"]);
+
+  test("a POST has one Idempotency-Key per call, the same on each of its attempts", async () => {
+    const server = await flaky([503], "0");
+    try {
+      const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
+      assert.deepEqual(await api.post("/things/", { n: 1 }), { ok: true });
+      assert.deepEqual(await api.post("/things/", { n: 1 }), { ok: true });
+      const [first, retried, next] = keysOf(server);
+      assert.equal(server.requests.length, 3);
+      assert.match(first, UUID4);
+      assert.equal(retried, first);
+      assert.match(next, UUID4);
+      assert.notEqual(next, first);
+      assert.deepEqual(
+        server.requests.map((r) => r.body),
+        ['{"n":1}', '{"n":1}', '{"n":1}'],
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("the caller's Idempotency-Key, whatever its case, is sent on every attempt", async () => {
+    const server = await flaky([429], "0");
+    try {
+      const api = clientFor(server.url, { retry: { attempts: 2, maxWaitSeconds: 1 } });
+      await api.post("/things/", {}, { headers: { "idempotency-KEY": "order-42" } });
+      assert.deepEqual(keysOf(server), ["order-42", "order-42"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("without a policy a POST has no Idempotency-Key and is not retried", async () => {
+    const server = await flaky([503, 503], "0");
+    try {
+      assert.equal((await failure(clientFor(server.url).post("/things/", {}))).status, 503);
+      const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
+      assert.equal((await failure(api.post("/things/", {}, { retry: null }))).status, 503);
+      assert.deepEqual(keysOf(server), [undefined, undefined]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("409 idempotency_in_progress is sent again after its Retry-After, same key", async () => {
+    const server = await flaky([[409, "idempotency_in_progress"]], "1");
+    try {
+      const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
+      assert.deepEqual(await api.post("/things/", {}), { ok: true });
+      const [first, second] = server.requests;
+      assert.equal(server.requests.length, 2);
+      assert.ok(second.at - first.at >= 990, `retried after ${second.at - first.at} ms`);
+      assert.equal(second.headers["idempotency-key"], first.headers["idempotency-key"]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  const REFUSALS = [
+    ["POST", 422, "idempotency_key_reused"],
+    ["POST", 400, "idempotency_key_invalid"],
+    ["POST", 409, "conflict"],
+    ["PUT", 409, "idempotency_in_progress"], // only a POST's key can be in progress
+    ["PUT", 412, "precondition_failed"],
+    ["DELETE", 428, "precondition_required"],
+  ];
+  for (const [method, status, code] of REFUSALS) {
+    test(`${method} answered ${status} ${code} is not retried`, async () => {
+      const server = await flaky([[status, code]], "0");
       try {
         const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
-        assert.equal((await failure(api.request(method, "/", { body: {} }))).status, 503);
+        const error = await failure(api.request(method, "/things/1/", { body: {} }));
+        assert.equal(error.code, code);
+        assert.equal(error.status, status);
         assert.equal(server.requests.length, 1);
       } finally {
         await server.close();
@@ -454,6 +541,250 @@ describe("retries on 429 and 503", () => {
   });
 });
 
+describe("ETags sent back as If-Match", () => {
+  const precondition = (current) => ({
+    error: {
+      code: "precondition_failed",
+      message: "Changed meanwhile",
+      correlation_id: "c",
+      details: { current_etag: current },
+    },
+  });
+
+  /**
+   * Versioned resources as the service has them: ETag "<version>" on GET, PUT and PATCH, and on a
+   * POST's 201 with the new resource's Location (`absolute`: a full URL); If-Match checked (a 412
+   * with the current ETag); DELETE 204. Any other path is a resource at version 1.
+   */
+  async function versioned({ absolute = false } = {}) {
+    const versions = new Map();
+    let created = 0;
+    const server = await localServer((request, response) => {
+      const path = request.url.replace(/\?.*$/, "");
+      const send = (status, headers = {}, payload = undefined) => {
+        response.writeHead(status, { "Content-Type": "application/json", ...headers });
+        response.end(payload === undefined ? "" : JSON.stringify(payload));
+      };
+      if (request.method === "POST") {
+        created += 1;
+        const at = `${path}${created}/`;
+        versions.set(at, 1);
+        return send(201, { ETag: '"1"', Location: absolute ? server.url + at : at }, {});
+      }
+      if (!versions.has(path)) versions.set(path, 1);
+      const current = `"${versions.get(path)}"`;
+      const ifMatch = request.headers["if-match"];
+      if (request.method !== "GET" && ifMatch && ifMatch !== "*" && ifMatch !== current) {
+        return send(412, { ETag: current }, precondition(current));
+      }
+      if (request.method === "GET") return send(200, { ETag: current }, {});
+      if (request.method === "DELETE") {
+        versions.delete(path);
+        return send(204);
+      }
+      versions.set(path, versions.get(path) + 1);
+      return send(200, { ETag: `"${versions.get(path)}"` }, {});
+    });
+    return server;
+  }
+
+  /** A server answering every request 200 with `headers`. */
+  const answering = (headers) =>
+    localServer((request, response) => {
+      response.writeHead(200, { "Content-Type": "application/json", ...headers });
+      response.end("{}");
+    });
+
+  const ifMatchOf = (server) => server.requests.map((r) => r.headers["if-match"]);
+
+  test("the ETag last seen: from a GET, then each PUT's and PATCH's answer", async () => {
+    const server = await versioned();
+    try {
+      const api = clientFor(server.url);
+      assert.equal(api.etagFor("/things/7/"), null);
+      await api.get("/things/7/", { query: { expand: 1 } });
+      assert.equal(api.etagFor("/things/7/"), '"1"');
+      assert.equal(api.etagFor("/things/7/?other=2"), '"1"');
+      await api.put("/things/7/", { a: 1 });
+      assert.equal(api.etagFor("/things/7/"), '"2"');
+      await api.patch("/things/7/", { a: 2 });
+      await api.delete("/things/7/");
+      assert.deepEqual(ifMatchOf(server), [undefined, '"1"', '"2"', '"3"']);
+      assert.equal(api.etagFor("/things/7/"), null);
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const [absolute, location] of [
+    [false, "a path"],
+    [true, "a URL"],
+  ]) {
+    test(`a 201's ETag is that of the resource its Location names (${location})`, async () => {
+      const server = await versioned({ absolute });
+      try {
+        const api = clientFor(server.url, { retry: { attempts: 2, maxWaitSeconds: 1 } });
+        await api.post("/things/", { a: 1 });
+        assert.equal(api.etagFor("/things/1/"), '"1"');
+        assert.equal(api.etagFor("/things/"), null);
+        await api.patch("/things/1/", { a: 2 });
+        assert.deepEqual(ifMatchOf(server), [undefined, '"1"']);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test("etagFor takes the path as requests do, after the client's baseUrl", async () => {
+    const server = await versioned();
+    try {
+      const api = clientFor(`${server.url}/v1`);
+      await api.get("/things/1/");
+      assert.equal(api.etagFor("/things/1/"), '"1"');
+      assert.equal(api.etagFor("/v1/things/1/"), null);
+      assert.equal(api.etagFor("/things/2/"), null);
+      assert.equal(server.requests[0].url, "/v1/things/1/");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a 412: currentEtag, the ETag kept; ifMatch: currentEtag overwrites", async () => {
+    const server = await versioned();
+    try {
+      const mine = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5 } });
+      const theirs = clientFor(server.url);
+      await mine.get("/things/1/");
+      await theirs.get("/things/1/");
+      await theirs.put("/things/1/", { by: "them" });
+      const error = await failure(mine.put("/things/1/", { by: "me" }));
+      assert.equal(error.status, 412);
+      assert.equal(error.code, "precondition_failed");
+      assert.equal(error.currentEtag, '"2"');
+      assert.equal(mine.etagFor("/things/1/"), '"1"');
+      assert.equal(server.requests.length, 4); // not retried
+      // The person chose to overwrite.
+      await mine.put("/things/1/", { by: "me" }, { ifMatch: error.currentEtag });
+      assert.equal(server.requests[4].headers["if-match"], '"2"');
+      assert.equal(mine.etagFor("/things/1/"), '"3"');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("an If-Match header, whatever its case, wins; ifMatch: false sends none", async () => {
+    const server = await answering({ ETag: '"1"' });
+    try {
+      const api = clientFor(server.url, { headers: { "If-match": '"client"' } });
+      await api.get("/things/1/");
+      await api.put("/things/1/", {});
+      await api.put("/things/1/", {}, { headers: { "IF-MATCH": "*" }, ifMatch: '"option"' });
+      const plain = clientFor(server.url);
+      await plain.get("/things/1/");
+      await plain.delete("/things/1/", { ifMatch: false });
+      await plain.get("/things/1/");
+      await plain.patch("/things/1/", {}, { ifMatch: '"option"' });
+      await plain.put("/things/1/", {});
+      assert.deepEqual(ifMatchOf(server), [
+        '"client"', // the client's headers go with every request, GET too
+        '"client"',
+        "*",
+        undefined,
+        undefined,
+        undefined,
+        '"option"',
+        '"1"',
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("only PUT, PATCH and DELETE send it; POST and GET do not", async () => {
+    const server = await answering({ ETag: '"1"' });
+    try {
+      const api = clientFor(server.url);
+      await api.get("/things/1/");
+      await api.get("/things/1/");
+      await api.post("/things/1/", {});
+      await api.request("HEAD", "/things/1/");
+      await api.delete("/things/1/");
+      assert.deepEqual(ifMatchOf(server), [undefined, undefined, undefined, undefined, '"1"']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("DELETE forgets the ETag once it succeeded, not when it failed", async () => {
+    const server = await versioned();
+    try {
+      const mine = clientFor(server.url);
+      const theirs = clientFor(server.url);
+      await mine.get("/things/1/");
+      await theirs.get("/things/1/");
+      await theirs.patch("/things/1/", {});
+      assert.equal((await failure(mine.delete("/things/1/"))).currentEtag, '"2"');
+      assert.equal(mine.etagFor("/things/1/"), '"1"');
+      await mine.get("/things/1/");
+      await mine.delete("/things/1/");
+      assert.equal(mine.etagFor("/things/1/"), null);
+      await mine.put("/things/1/", {});
+      assert.equal(server.requests.at(-1).headers["if-match"], undefined);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("an answer with a weak ETag or none leaves nothing to send", async () => {
+    let etag = '"1"';
+    const server = await localServer((request, response) => {
+      response.writeHead(200, etag ? { ETag: etag } : {});
+      response.end();
+    });
+    try {
+      const api = clientFor(server.url);
+      await api.get("/things/1/");
+      etag = null;
+      await api.put("/things/1/", {}); // changed it, said no ETag: "1" is out of date
+      await api.put("/things/1/", {});
+      etag = '"2"';
+      await api.get("/things/1/");
+      etag = 'W/"3"'; // If-Match compares strongly: a weak ETag never matches
+      await api.get("/things/1/");
+      assert.equal(api.etagFor("/things/1/"), null);
+      await api.put("/things/1/", {});
+      assert.deepEqual(ifMatchOf(server), [
+        undefined,
+        '"1"',
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("at most 500 resources are remembered: the longest unchanged is dropped", async () => {
+    const api = new ApiClient("http://api.test", {
+      fetch: async () => new Response("{}", { status: 200, headers: { ETag: '"1"' } }),
+    });
+    for (let i = 0; i < 500; i += 1) await api.get(`/things/${i}/`);
+    await api.get("/things/0/"); // written again: now the newest
+    await api.get("/things/500/");
+    assert.equal(api.etagFor("/things/0/"), '"1"');
+    assert.equal(api.etagFor("/things/1/"), null);
+    assert.equal(api.etagFor("/things/2/"), '"1"');
+    assert.equal(api.etagFor("/things/500/"), '"1"');
+    for (let i = 501; i < 1000; i += 1) await api.get(`/things/${i}/`);
+    const kept = Array.from({ length: 1000 }, (_, i) => api.etagFor(`/things/${i}/`)).filter(
+      Boolean,
+    );
+    assert.equal(kept.length, 500);
+  });
+});
+
 describe("ApiError.from", () => {
   const respond = (status, body, headers = {}) =>
     new Response(typeof body === "string" ? body : JSON.stringify(body), { status, headers });
@@ -511,6 +842,32 @@ describe("ApiError.from", () => {
     assert.equal(fromDetails.retryAfter, 9);
     const junk = await ApiError.from(respond(503, "", { "Retry-After": "soon" }));
     assert.equal(junk.retryAfter, null);
+  });
+
+  test("a 412's currentEtag: the ETag header, else details.current_etag, else null", async () => {
+    const json = { "Content-Type": "application/json" };
+    const envelope = (details) => ({
+      error: { code: "precondition_failed", message: "Changed", correlation_id: "c", details },
+    });
+    const both = await ApiError.from(
+      respond(412, envelope({ current_etag: '"from-details"' }), { ...json, ETag: '"4"' }),
+    );
+    assert.equal(both.currentEtag, '"4"');
+    const details = await ApiError.from(respond(412, envelope({ current_etag: '"4"' }), json));
+    assert.equal(details.currentEtag, '"4"');
+    const problem = await ApiError.from(
+      respond(
+        412,
+        { type: "about:blank", title: "Changed", code: "precondition_failed", current_etag: '"5"' },
+        { "Content-Type": "application/problem+json" },
+      ),
+    );
+    assert.equal(problem.currentEtag, '"5"');
+    assert.equal((await ApiError.from(respond(412, envelope({}), json))).currentEtag, null);
+    const conflict = await ApiError.from(
+      respond(409, envelope({ current_etag: '"4"' }), { ...json, ETag: '"4"' }),
+    );
+    assert.equal(conflict.currentEtag, null);
   });
 
   test("the response header's id when the body has none", async () => {
