@@ -4,6 +4,9 @@ It is also the only code of the app that catches database exceptions, and it let
 through: the name constraint becomes `workspace_name_conflict`, a missing row a `not_found`,
 and everything else the database exception of the `errors` app that fits (connection failures
 503, timeouts 504). Nothing it raises carries SQL or driver text.
+
+Every write of a name also writes its `name_key` (`fold_name`), the column the unique
+constraint compares, so that names are compared by one rule on every database.
 """
 
 from __future__ import annotations
@@ -15,13 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from errors.db import DbErrorKind, classify, constraint_name, translate
 from errors.exceptions import ConflictException, NotFoundException
 
-from .models import NAME_UNIQUE_CONSTRAINT, Workspace
+from .models import NAME_UNIQUE_CONSTRAINT, Workspace, fold_name
 
 
 def name_conflict(name: str) -> ConflictException:
@@ -80,11 +82,9 @@ class WorkspaceRepository:
             return WorkspacePage(list(queryset[offset : offset + limit]), queryset.count())
 
     def name_taken(self, *, owner_id: int, name: str, exclude_id: uuid.UUID | None = None) -> bool:
-        """Whether the owner has another workspace of this name, ignoring case."""
+        """Whether the owner has another workspace of this name, ignoring case (`fold_name`)."""
         with _database_errors():
-            queryset = Workspace.objects.annotate(lower_name=Lower("name")).filter(
-                owner_id=owner_id, lower_name=name.lower()
-            )
+            queryset = Workspace.objects.filter(owner_id=owner_id, name_key=fold_name(name))
             if exclude_id is not None:
                 queryset = queryset.exclude(id=exclude_id)
             return queryset.exists()
@@ -94,7 +94,11 @@ class WorkspaceRepository:
     ) -> Workspace:
         """Insert a workspace; a name the owner already uses raises the name conflict."""
         workspace = Workspace(
-            owner_id=owner_id, name=name, description=description, metadata=metadata
+            owner_id=owner_id,
+            name=name,
+            name_key=fold_name(name),
+            description=description,
+            metadata=metadata,
         )
         # The savepoint keeps the request's transaction usable after a constraint violation.
         with _database_errors(name), transaction.atomic():
@@ -102,7 +106,9 @@ class WorkspaceRepository:
         return workspace
 
     def update(self, workspace: Workspace, **changes: Any) -> Workspace:
-        """Save the given field changes of a workspace."""
+        """Save the given field changes of a workspace (a new name with its `name_key`)."""
+        if "name" in changes:
+            changes = {**changes, "name_key": fold_name(changes["name"])}
         for field, value in changes.items():
             setattr(workspace, field, value)
         with _database_errors(workspace.name), transaction.atomic():

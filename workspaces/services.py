@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from errors.exceptions import ValidationException
 
 from . import events
-from .models import NAME_MAX_LENGTH
+from .models import NAME_MAX_LENGTH, fold_name
 from .repository import WorkspacePage, WorkspaceRepository, name_conflict
 from .serializers import workspace_data
 
@@ -72,7 +72,7 @@ def workspace_update(*, owner_id: int, workspace_id: uuid.UUID, changes: dict[st
     workspace = repository.get(owner_id=owner_id, workspace_id=workspace_id)
     if "name" in changes:
         changes = {**changes, "name": normalize_name(changes["name"])}
-        if changes["name"].lower() != workspace.name.lower():
+        if fold_name(changes["name"]) != fold_name(workspace.name):
             _check_name_free(owner_id, changes["name"], exclude_id=workspace.id)
     if changes:
         workspace = repository.update(workspace, **changes)

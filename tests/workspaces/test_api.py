@@ -277,6 +277,44 @@ def test_renaming_onto_another_workspace_is_409(api: APIClient) -> None:
     assert Workspace.objects.get(id=beta["id"]).name == "Beta"
 
 
+@pytest.mark.parametrize(("first", "second"), [("Émile", "émile"), ("Straße", "STRASSE")])
+def test_a_name_equal_under_unicode_case_folding_is_409(
+    api: APIClient, first: str, second: str
+) -> None:
+    create(api, first)
+    response = api.post(LIST, {"name": second}, format="json")
+    assert response.status_code == 409
+    body = error(response)
+    assert body["code"] == "workspace_name_conflict"
+    assert body["message"] == f"A workspace named '{second}' already exists"
+    assert body["details"] == {"name": second}
+    assert [w["name"] for w in api.get(LIST).json()["results"]] == [first]
+
+
+def test_renaming_onto_a_name_equal_under_unicode_case_folding_is_409(api: APIClient) -> None:
+    create(api, "Straße")
+    other = create(api, "Other")
+    for method in (api.patch, api.put):
+        response = method(detail(other["id"]), {"name": "STRASSE"}, format="json")
+        assert response.status_code == 409
+        assert error(response)["code"] == "workspace_name_conflict"
+    assert api.get(detail(other["id"])).json()["name"] == "Other"
+
+
+def test_renaming_to_a_case_variant_of_its_own_name_is_allowed(api: APIClient) -> None:
+    created = create(api, "Straße")
+    response = api.patch(detail(created["id"]), {"name": "STRASSE"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["name"] == "STRASSE"
+    response = api.put(detail(created["id"]), {"name": "émile"}, format="json")
+    assert response.status_code == 200
+    response = api.patch(detail(created["id"]), {"name": "ÉMILE"}, format="json")
+    assert response.status_code == 200
+    assert api.get(detail(created["id"])).json()["name"] == "ÉMILE"
+    # The old name is free again.
+    create(api, "strasse")
+
+
 def test_the_same_name_for_two_owners_is_fine(api: APIClient, other_api: APIClient) -> None:
     create(api, "Shared")
     create(other_api, "Shared")

@@ -67,6 +67,55 @@ def test_the_unique_constraint_becomes_the_name_conflict(user: User) -> None:
     assert Workspace.objects.count() == 1
 
 
+# Names that are one under Unicode case folding. SQLite's LOWER() (ASCII only) tells each pair
+# apart, and no LOWER() makes "Straße" and "STRASSE" one ("ß" lowers to itself).
+FOLDED_ALIKE = [("Émile", "émile"), ("Straße", "STRASSE"), ("ΣΊΣΥΦΟΣ", "σίσυφος")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("first", "second"), FOLDED_ALIKE)
+def test_names_that_fold_alike_are_taken(user: User, first: str, second: str) -> None:
+    make(user, first)
+    assert repo.name_taken(owner_id=user.pk, name=second)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("first", "second"), FOLDED_ALIKE)
+def test_the_unique_constraint_refuses_names_that_fold_alike(
+    user: User, first: str, second: str
+) -> None:
+    # No early check here: the database constraint itself refuses the second name.
+    make(user, first)
+    with pytest.raises(ConflictException) as caught:
+        make(user, second)
+    assert caught.value.code == "workspace_name_conflict"
+    assert caught.value.details == {"name": second}
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    assert list(Workspace.objects.values_list("name", flat=True)) == [first]
+
+
+@pytest.mark.django_db
+def test_a_rename_stores_the_folded_name_with_the_name(user: User) -> None:
+    workspace = make(user, "Alpha")
+    assert workspace.name_key == "alpha"
+    repo.update(workspace, name="STRAßE")
+    workspace.refresh_from_db()
+    assert (workspace.name, workspace.name_key) == ("STRAßE", "strasse")
+    with pytest.raises(ConflictException):
+        make(user, "Strasse")
+    # "Alpha" is free again, under every spelling.
+    assert not repo.name_taken(owner_id=user.pk, name="ALPHA")
+
+
+@pytest.mark.django_db
+def test_a_workspace_saved_outside_the_repository_gets_its_folded_name(user: User) -> None:
+    workspace = Workspace.objects.create(owner=user, name="Émile")
+    assert Workspace.objects.get(id=workspace.id).name_key == "émile"
+    workspace.name = "ÉMILIE"
+    workspace.save(update_fields=["name"])
+    assert Workspace.objects.get(id=workspace.id).name_key == "émilie"
+
+
 @pytest.mark.django_db
 def test_update_onto_a_taken_name_is_the_name_conflict(user: User) -> None:
     make(user, "Alpha")
@@ -75,6 +124,17 @@ def test_update_onto_a_taken_name_is_the_name_conflict(user: User) -> None:
         repo.update(beta, name="alpha")
     beta.refresh_from_db()
     assert beta.name == "Beta"
+
+
+@pytest.mark.django_db
+def test_update_onto_a_name_that_folds_alike_is_the_name_conflict(user: User) -> None:
+    make(user, "Straße")
+    other = make(user, "Other")
+    with pytest.raises(ConflictException) as caught:
+        repo.update(other, name="STRASSE")
+    assert isinstance(caught.value.__cause__, IntegrityError)
+    other.refresh_from_db()
+    assert (other.name, other.name_key) == ("Other", "other")
 
 
 def close_pool() -> None:

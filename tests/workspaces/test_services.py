@@ -82,6 +82,33 @@ def test_duplicate_name_is_found_before_the_database_is_asked(user: User) -> Non
     assert caught.value.__cause__ is None
 
 
+def test_names_that_fold_alike_are_found_before_the_database_is_asked(user: User) -> None:
+    services.workspace_create(owner_id=user.pk, name="Émile")
+    services.workspace_create(owner_id=user.pk, name="Straße")
+    for name in ("émile", "STRASSE", "  strasse  "):
+        with pytest.raises(ConflictException) as caught:
+            services.workspace_create(owner_id=user.pk, name=name)
+        assert caught.value.code == "workspace_name_conflict"
+        assert caught.value.__cause__ is None
+
+
+def test_a_rename_to_its_own_name_folded_differently_skips_the_check(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workspace = services.workspace_create(owner_id=user.pk, name="Straße")
+    asked: list[str] = []
+
+    def name_taken(**kwargs: Any) -> bool:
+        asked.append(kwargs["name"])
+        return False
+
+    monkeypatch.setattr(services.repository, "name_taken", name_taken)
+    renamed = services.workspace_update(
+        owner_id=user.pk, workspace_id=workspace.id, changes={"name": "STRASSE"}
+    )
+    assert (renamed.name, asked) == ("STRASSE", [])
+
+
 def test_another_owners_workspace_is_not_found(user: User, other_user: User) -> None:
     theirs = services.workspace_create(owner_id=other_user.pk, name="Theirs")
     for call in (
