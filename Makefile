@@ -51,7 +51,7 @@ test: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy errors cortex accounts eventstream workspaces console tests bench noxfile.py
+	$(BIN)/mypy errors cortex accounts eventstream workspaces console safewrites tests bench noxfile.py
 
 # The documentation site of the `errors` app (mkdocs.yml): every warning is an error.
 docs: $(DEV_STAMP)

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "errors",
+    "safewrites",  # ETag/If-Match and Idempotency-Key for the API's writes
     "accounts",
     "eventstream",
     "workspaces",
@@ -438,14 +439,32 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # one). Without CELERY_BROKER_URL the webhook is delivered this way (workspaces/tasks.py).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# --- Safe writes (safewrites): ETag/If-Match and Idempotency-Key -----------------------------
+# PUT, PATCH and DELETE without If-Match get 428. Off: clients that edit without having loaded
+# the workspace (scripts, curl) keep working; the console and the JavaScript client send If-Match
+# whenever they know the version (README, "Safe writes").
+SAFEWRITES_REQUIRE_IF_MATCH = env_bool("REQUIRE_IF_MATCH", False)
+# How long a stored Idempotency-Key answer is replayed (24 h), and how long a request holds its
+# key before a retry may take it over (it died, or is slower than this).
+SAFEWRITES_IDEMPOTENCY_TTL = 24 * 60 * 60
+SAFEWRITES_IDEMPOTENCY_LOCK = 10
+
 # --- CORS ------------------------------------------------------------------------------------
 CORS_ORIGINS = env_list("CORS_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]
 CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
-CORS_EXPOSE_HEADERS = ["X-Correlation-ID", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["X-Correlation-ID", "Retry-After", "ETag", "Idempotent-Replayed"]
 # A page on an allowed origin may send its own correlation id and trace context (the JavaScript
 # client sends X-Correlation-ID with every request): its preflight must allow them.
-CORS_ALLOW_HEADERS = (*cors_default_headers, "x-correlation-id", "traceparent", "tracestate")
+CORS_ALLOW_HEADERS = (
+    *cors_default_headers,
+    "x-correlation-id",
+    "traceparent",
+    "tracestate",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+)
 
 # --- The HTTP server (daphne; cortex/server.py) -----------------------------------------------
 # cortex/asgi.py hardens daphne unless this is off: bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (any

@@ -30,4 +30,5 @@ urlpatterns = [
     path("db/error", views.db_error),
     path("db/not-updated/<str:how>", views.db_not_updated),
     path("db/fetch-blocked/<str:what>", views.db_fetch_blocked),
+    path("idempotent/parents", views.IdempotentParents.as_view()),
 ]

@@ -18,13 +18,15 @@ from django.views.decorators.http import require_GET
 from rest_framework import exceptions as drf_exc
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from errors import exceptions as app_exc
 from errors.context import get_correlation_id
 from errors.external import translate
+from safewrites.idempotency import idempotent
 
 from .models import Child, Measurement, Parent
 
@@ -357,3 +359,26 @@ def db_error(request: Request) -> Response:
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM testapp_no_such_table")
     return Response({"reached": True})
+
+
+# --- Idempotency-Key (safewrites) ------------------------------------------------------------
+
+
+class IdempotentParents(APIView):
+    """`POST {"name"}` (8 characters at most) records a Measurement, once per Idempotency-Key;
+    `X-Then: 503` or `500` fails the request after its write (headers are not fingerprinted)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @idempotent
+    def post(self, request: Request) -> Response:
+        name = cast(dict[str, Any], request.data).get("name")
+        if not name:
+            raise app_exc.ValidationException(field_errors={"name": ["This field is required."]})
+        row = Measurement.objects.create(label=name, quantity=0)
+        then = request.headers.get("X-Then")
+        if then == "503":
+            raise app_exc.ServiceUnavailableException(retry_after=1)
+        if then == "500":
+            raise RuntimeError(LEAKY_TEXT)
+        return Response({"id": row.pk, "name": row.label}, status=201)
