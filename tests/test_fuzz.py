@@ -67,9 +67,13 @@ REQUEST_TIMEOUT = 10.0
 UNLIMITED = "100000000/minute"
 # The schema's security parameters: the token header and the session cookie.
 CREDENTIALS = frozenset({"Authorization", "sessionid"})
-# Optional inputs that no value makes invalid: credentials (well-formed whatever they hold) and
-# Accept-Language (a language the service does not speak gets English).
-ALWAYS_VALID = CREDENTIALS | {"Accept-Language"}
+# Optional inputs that no value makes invalid: credentials (well-formed whatever they hold),
+# Accept-Language (a language the service does not speak gets English) and the conditional
+# headers (a tag that names no version of the resource simply does not match).
+ALWAYS_VALID = CREDENTIALS | {"Accept-Language", "If-Match", "If-None-Match"}
+# Refusals by the server's state, as a 409 is: a stale If-Match (checked before the body is
+# read, so it answers invalid data too) and an Idempotency-Key sent before with another body.
+STATE_REFUSALS = {412: "precondition_failed", 422: "idempotency_key_reused"}
 
 
 def envelope_and_correlation_id(ctx: CheckContext, response: Response, case: Case) -> bool | None:
@@ -106,7 +110,8 @@ def _contains_nul(value: object) -> bool:
 
 
 def storable_data_acceptance(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """`positive_data_acceptance`, but for bodies with a NUL character in a string or a key.
+    """`positive_data_acceptance`, but for bodies with a NUL character in a string or a key, and
+    for the refusals of `STATE_REFUSALS`.
 
     PostgreSQL stores no NUL, so the API refuses it everywhere (400 with the field's path).
     OpenAPI 3.0 could say so for a string field (`pattern`) but not for the keys of an object
@@ -115,7 +120,23 @@ def storable_data_acceptance(ctx: CheckContext, response: Response, case: Case) 
     """
     if _contains_nul(case.body) or case.operation.label in ACCEPTANCE_PENDING:
         return None
+    if STATE_REFUSALS.get(response.status_code) == _error_code(response):
+        return None
     return positive_data_acceptance(ctx, response, case)
+
+
+def refused_data_rejection(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """`negative_data_rejection`, where a refusal by the server's state counts as a rejection."""
+    if STATE_REFUSALS.get(response.status_code) == _error_code(response):
+        return None
+    return negative_data_rejection(ctx, response, case)
+
+
+def _error_code(response: Response) -> str | None:
+    try:
+        return str(json.loads(response.content)["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 # Operations whose schema still allows what the view refuses, and why (remove once fixed).
@@ -130,7 +151,7 @@ ACCEPTANCE_PENDING = {
 STATUSES: Counter[str] = Counter()
 CHECKS: list[Callable[..., bool | None]] = [
     not_a_server_error,
-    negative_data_rejection,
+    refused_data_rejection,
     storable_data_acceptance,
     status_code_conformance,
     content_type_conformance,

@@ -44,6 +44,8 @@ class Workspace(models.Model):
     name_key = models.CharField(max_length=NAME_KEY_MAX_LENGTH, editable=False)
     description = models.TextField(blank=True, default="", max_length=DESCRIPTION_MAX_LENGTH)
     metadata = models.JSONField(default=dict, blank=True)
+    # One more with each change (the repository's writes): the ETag, and what If-Match compares.
+    version = models.PositiveBigIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

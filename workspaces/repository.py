@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from errors.db import DbErrorKind, classify, constraint_name, translate
 from errors.exceptions import ConflictException, NotFoundException
+from safewrites.preconditions import PreconditionFailed
 
 from .models import NAME_UNIQUE_CONSTRAINT, Workspace, fold_name
 
@@ -105,17 +108,38 @@ class WorkspaceRepository:
             workspace.save(force_insert=True)
         return workspace
 
-    def update(self, workspace: Workspace, **changes: Any) -> Workspace:
-        """Save the given field changes of a workspace (a new name with its `name_key`)."""
+    def update(
+        self, workspace: Workspace, versions: frozenset[int] | None = None, **changes: Any
+    ) -> Workspace:
+        """Save field changes of a workspace (a new name with its `name_key`) as its next version.
+
+        With `versions`, the write happens only if the stored version is one of them, in the
+        same UPDATE: a concurrent change in between makes it `PreconditionFailed`, not lost.
+        """
         if "name" in changes:
             changes = {**changes, "name_key": fold_name(changes["name"])}
+        changes["updated_at"] = timezone.now()
+        rows = self._rows(workspace, versions)
+        with _database_errors(changes.get("name", workspace.name)), transaction.atomic():
+            if not rows.update(**changes, version=F("version") + 1):
+                raise self._stale(workspace)
+            workspace.refresh_from_db(fields=["version"])
         for field, value in changes.items():
             setattr(workspace, field, value)
-        with _database_errors(workspace.name), transaction.atomic():
-            workspace.save(update_fields=[*changes, "updated_at"])
         return workspace
 
-    def delete(self, workspace: Workspace) -> None:
-        """Delete a workspace."""
+    def delete(self, workspace: Workspace, versions: frozenset[int] | None = None) -> None:
+        """Delete a workspace; with `versions`, only if the stored version is one of them."""
         with _database_errors(), transaction.atomic():
-            workspace.delete()
+            deleted, _counts = self._rows(workspace, versions).delete()
+            if not deleted:
+                raise self._stale(workspace)
+
+    def _rows(self, workspace: Workspace, versions: frozenset[int] | None) -> QuerySet[Workspace]:
+        rows = Workspace.objects.filter(id=workspace.id, owner_id=workspace.owner_id)
+        return rows if versions is None else rows.filter(version__in=versions)
+
+    def _stale(self, workspace: Workspace) -> Exception:
+        """The error for a write that matched no row: 412 with the current version, or 404."""
+        current = self.get(owner_id=workspace.owner_id, workspace_id=workspace.id)
+        return PreconditionFailed(current.version)

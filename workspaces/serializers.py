@@ -157,7 +157,7 @@ class WorkspaceOutput(serializers.ModelSerializer[Workspace]):
 
     class Meta:
         model = Workspace
-        fields = ["id", "name", "description", "metadata", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "metadata", "version", "created_at", "updated_at"]
         read_only_fields = fields
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from errors.exceptions import ValidationException
+from safewrites.preconditions import check
 
 from . import events
 from .models import NAME_MAX_LENGTH, fold_name
@@ -67,15 +68,23 @@ def workspace_create(
 
 
 @transaction.atomic
-def workspace_update(*, owner_id: int, workspace_id: uuid.UUID, changes: dict[str, Any]) -> Any:
-    """Apply `changes` (a full replacement for PUT, a part for PATCH) and announce them."""
+def workspace_update(
+    *,
+    owner_id: int,
+    workspace_id: uuid.UUID,
+    changes: dict[str, Any],
+    versions: frozenset[int] | None = None,
+) -> Any:
+    """Apply `changes` (a full replacement for PUT, a part for PATCH) and announce them; with
+    `versions` (If-Match), only to one of those versions (else 412 `precondition_failed`)."""
     workspace = repository.get(owner_id=owner_id, workspace_id=workspace_id)
+    check(versions, workspace.version)
     if "name" in changes:
         changes = {**changes, "name": normalize_name(changes["name"])}
         if fold_name(changes["name"]) != fold_name(workspace.name):
             _check_name_free(owner_id, changes["name"], exclude_id=workspace.id)
     if changes:
-        workspace = repository.update(workspace, **changes)
+        workspace = repository.update(workspace, versions, **changes)
         events.publish_on_commit(
             events.UPDATED, owner_id=owner_id, workspace=workspace_data(workspace)
         )
@@ -83,9 +92,13 @@ def workspace_update(*, owner_id: int, workspace_id: uuid.UUID, changes: dict[st
 
 
 @transaction.atomic
-def workspace_delete(*, owner_id: int, workspace_id: uuid.UUID) -> None:
-    """Delete the owner's workspace and announce it."""
+def workspace_delete(
+    *, owner_id: int, workspace_id: uuid.UUID, versions: frozenset[int] | None = None
+) -> None:
+    """Delete the owner's workspace and announce it; with `versions` (If-Match), only if it is
+    one of those versions (else 412 `precondition_failed`)."""
     workspace = repository.get(owner_id=owner_id, workspace_id=workspace_id)
+    check(versions, workspace.version)
     data = workspace_data(workspace)
-    repository.delete(workspace)
+    repository.delete(workspace, versions)
     events.publish_on_commit(events.DELETED, owner_id=owner_id, workspace=data)

@@ -50,7 +50,17 @@ def test_create_returns_201_location_and_the_workspace(api: APIClient, user: Use
     assert body["name"] == "Project X"
     assert body["description"] == "Ours"
     assert body["metadata"] == {"color": "blue"}
-    assert set(body) == {"id", "name", "description", "metadata", "created_at", "updated_at"}
+    assert set(body) == {
+        "id",
+        "name",
+        "description",
+        "metadata",
+        "version",
+        "created_at",
+        "updated_at",
+    }
+    assert body["version"] == 1
+    assert response["ETag"] == '"1"'
     assert response["Location"] == detail(body["id"])
     assert Workspace.objects.get(id=body["id"]).owner == user
 
@@ -427,3 +437,135 @@ def test_the_schema_lists_each_operation_once_with_its_slash(settings: Any) -> N
     schema = APIClient().get("/api/schema/?format=json").json()
     workspace_paths = {p for p in schema["paths"] if p.startswith("/api/workspaces")}
     assert workspace_paths == {"/api/workspaces/", "/api/workspaces/{workspace_id}/"}
+
+
+# --- versions: ETag, If-Match, If-None-Match ----------------------------------------------------
+
+
+def test_every_answer_with_one_workspace_carries_its_version_as_etag(api: APIClient) -> None:
+    created = api.post(LIST, {"name": "Versioned"}, format="json")
+    assert created["ETag"] == '"1"'
+    url = detail(created.json()["id"])
+    assert api.get(url)["ETag"] == '"1"'
+    patched = api.patch(url, {"description": "one"}, format="json")
+    assert patched["ETag"] == '"2"' and patched.json()["version"] == 2
+    put = api.put(url, {"name": "Versioned", "description": "two"}, format="json")
+    assert put["ETag"] == '"3"' and put.json()["version"] == 3
+    assert api.get(LIST).json()["results"][0]["version"] == 3
+
+
+def test_a_stale_if_match_is_412_with_the_current_etag_and_changes_nothing(
+    api: APIClient,
+) -> None:
+    url = detail(create(api, "Shared")["id"])
+    assert (
+        api.patch(url, {"description": "mine"}, format="json", HTTP_IF_MATCH='"1"').status_code
+        == 200
+    )
+    for method in ("patch", "put"):
+        stale = getattr(api, method)(
+            url, {"name": "Shared", "description": "theirs"}, format="json", HTTP_IF_MATCH='"1"'
+        )
+        assert stale.status_code == 412
+        assert stale["ETag"] == '"2"'
+        body = error(stale)
+        assert body["code"] == "precondition_failed"
+        assert body["details"] == {"current_etag": '"2"'}
+    gone = api.delete(url, HTTP_IF_MATCH='"1"')
+    assert gone.status_code == 412 and gone["ETag"] == '"2"'
+    current = api.get(url).json()
+    assert (current["description"], current["version"]) == ("mine", 2)
+
+
+def test_the_current_if_match_or_a_star_or_none_is_applied(api: APIClient) -> None:
+    url = detail(create(api, "Applied")["id"])
+    assert api.patch(url, {"description": "a"}, format="json", HTTP_IF_MATCH='"1"')["ETag"] == '"2"'
+    assert (
+        api.patch(url, {"description": "b"}, format="json", HTTP_IF_MATCH='"0", "2"')["ETag"]
+        == '"3"'
+    )
+    assert api.patch(url, {"description": "c"}, format="json", HTTP_IF_MATCH="*")["ETag"] == '"4"'
+    assert api.patch(url, {"description": "d"}, format="json")["ETag"] == '"5"'
+    assert api.delete(url, HTTP_IF_MATCH='"5"').status_code == 204
+    assert not Workspace.objects.exists()
+
+
+def test_a_weak_or_foreign_if_match_never_matches(api: APIClient) -> None:
+    url = detail(create(api, "Strict")["id"])
+    for tag in ('W/"1"', "1", '"v1"', '"1'):
+        response = api.patch(url, {"description": "x"}, format="json", HTTP_IF_MATCH=tag)
+        assert response.status_code == 412, tag
+    assert api.get(url).json()["version"] == 1
+
+
+def test_a_stale_if_match_is_412_before_the_body_is_read_and_after_not_found(
+    api: APIClient, other_api: APIClient
+) -> None:
+    url = detail(create(api, "Ordered")["id"])
+    api.patch(url, {"description": "v2"}, format="json")
+    bad_and_stale = api.patch(url, {"name": ""}, format="json", HTTP_IF_MATCH='"1"')
+    assert bad_and_stale.status_code == 412
+    strangers = other_api.patch(url, {"name": ""}, format="json", HTTP_IF_MATCH='"1"')
+    assert strangers.status_code == 404
+
+
+def test_if_none_match_of_the_current_version_is_304(api: APIClient) -> None:
+    url = detail(create(api, "Cached")["id"])
+    same = api.get(url, HTTP_IF_NONE_MATCH='"1"')
+    assert same.status_code == 304
+    assert same.content == b""
+    assert same["ETag"] == '"1"'
+    api.patch(url, {"description": "changed"}, format="json")
+    changed = api.get(url, HTTP_IF_NONE_MATCH='"1"')
+    assert changed.status_code == 200 and changed.json()["description"] == "changed"
+
+
+def test_with_if_match_required_a_write_without_it_is_428(api: APIClient, settings: Any) -> None:
+    settings.SAFEWRITES_REQUIRE_IF_MATCH = True
+    url = detail(create(api, "Required")["id"])  # a POST needs none
+    for response in (
+        api.patch(url, {"description": "x"}, format="json"),
+        api.put(url, {"name": "Required"}, format="json"),
+        api.delete(url),
+    ):
+        assert response.status_code == 428
+        assert error(response)["code"] == "precondition_required"
+    assert api.get(url).status_code == 200
+    assert (
+        api.patch(url, {"description": "x"}, format="json", HTTP_IF_MATCH='"1"').status_code == 200
+    )
+
+
+# --- Idempotency-Key on create ------------------------------------------------------------------
+
+
+def test_a_create_retried_with_its_key_is_replayed_and_makes_one_workspace(
+    api: APIClient, user: User
+) -> None:
+    first = api.post(LIST, {"name": "Once"}, format="json", HTTP_IDEMPOTENCY_KEY="create-once")
+    again = api.post(LIST, {"name": "Once"}, format="json", HTTP_IDEMPOTENCY_KEY="create-once")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert (again["Location"], again["ETag"]) == (first["Location"], first["ETag"])
+    assert again["Idempotent-Replayed"] == "true"
+    assert Workspace.objects.filter(owner=user).count() == 1
+
+
+def test_a_conflict_is_replayed_as_it_was_answered(api: APIClient) -> None:
+    create(api, "Taken")
+    first = api.post(LIST, {"name": "taken"}, format="json", HTTP_IDEMPOTENCY_KEY="k-409")
+    assert first.status_code == 409
+    Workspace.objects.all().delete()  # the name is free now, but the key's answer stands
+    again = api.post(LIST, {"name": "taken"}, format="json", HTTP_IDEMPOTENCY_KEY="k-409")
+    assert again.status_code == 409
+    assert error(again)["code"] == "workspace_name_conflict"
+    assert again["Idempotent-Replayed"] == "true"
+    assert not Workspace.objects.exists()
+
+
+def test_a_key_reused_for_another_workspace_is_422(api: APIClient) -> None:
+    assert api.post(LIST, {"name": "A"}, format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 201
+    reused = api.post(LIST, {"name": "B"}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert reused.status_code == 422
+    assert error(reused)["code"] == "idempotency_key_reused"
+    assert [w.name for w in Workspace.objects.all()] == ["A"]

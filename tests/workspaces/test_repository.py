@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, connection
 
 from errors.exceptions import ConflictException, DatabaseException, NotFoundException
+from safewrites.preconditions import PreconditionFailed
 from workspaces.models import Workspace
 from workspaces.repository import WorkspaceRepository
 
@@ -175,3 +176,54 @@ def test_an_unreachable_database_becomes_db_connection_error(
     assert caught.value.status_code == 503
     assert caught.value.retry_after == 5
     assert caught.value.message == "Database unavailable"
+
+
+# --- versions: the write compares them -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_update_bumps_the_version_and_updated_at(user: User) -> None:
+    workspace = make(user, "Counted")
+    before = workspace.updated_at
+    repo.update(workspace, description="one")
+    assert workspace.version == 2 and workspace.updated_at > before
+    stored = Workspace.objects.get(id=workspace.id)
+    assert (stored.version, stored.description, stored.updated_at) == (
+        2,
+        "one",
+        workspace.updated_at,
+    )
+
+
+@pytest.mark.django_db
+def test_the_update_itself_refuses_a_version_changed_since_it_was_read(user: User) -> None:
+    # Both read version 1 (as two requests that passed the view's early check); one writes first.
+    mine = make(user, "Raced")
+    theirs = Workspace.objects.get(id=mine.id)
+    repo.update(theirs, frozenset({1}), description="theirs")
+    with pytest.raises(PreconditionFailed) as refused:
+        repo.update(mine, frozenset({1}), description="mine")
+    assert refused.value.headers == {"ETag": '"2"'}
+    stored = Workspace.objects.get(id=mine.id)
+    assert (stored.version, stored.description) == (2, "theirs")
+
+
+@pytest.mark.django_db
+def test_the_delete_itself_refuses_a_version_changed_since_it_was_read(user: User) -> None:
+    mine = make(user, "Raced delete")
+    repo.update(Workspace.objects.get(id=mine.id), description="changed")
+    with pytest.raises(PreconditionFailed):
+        repo.delete(mine, frozenset({1}))
+    assert Workspace.objects.filter(id=mine.id).exists()
+    repo.delete(mine, frozenset({2}))
+    assert not Workspace.objects.filter(id=mine.id).exists()
+
+
+@pytest.mark.django_db
+def test_a_versioned_write_to_a_workspace_deleted_meanwhile_is_404(user: User) -> None:
+    mine = make(user, "Vanished")
+    Workspace.objects.filter(id=mine.id).delete()
+    with pytest.raises(NotFoundException):
+        repo.update(mine, frozenset({1}), description="x")
+    with pytest.raises(NotFoundException):
+        repo.update(mine, None, description="x")
