@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -443,6 +444,75 @@ def test_a_write_in_flight_when_the_database_hangs_ends_within_the_default_bound
     # DB_CLIENT_TIMEOUT's default: 10 s from when the INSERT was sent, just before the hang.
     assert drop.after_cut <= 10.0 + MARGIN, f"answered {drop.after_cut:.2f} s after the hang"
     print(f"write in flight answered 503 {drop.after_cut:.2f} s after the hang (bound 10 s)")
+
+
+def test_a_create_retried_after_a_timeout_in_a_hang_makes_one_workspace_and_replays_its_201(
+    daphne_factory: DaphneFactory, tcp_proxy_factory: ProxyFactory
+) -> None:
+    """The client gives up on a POST the service is still doing when the database hangs, and
+    sends it again with its Idempotency-Key: never a second workspace, and the first 201 back."""
+    user, key = make_user("retried")
+    proxy = tcp_proxy_factory(*database_host_port())
+    server = daphne_factory({"DATABASE_URL": current_database_url(port=proxy.port)})
+
+    def create(client: httpx.Client) -> httpx.Response:
+        headers = {"Idempotency-Key": "retried-create-1"}
+        return client.post(LIST, json={"name": "retried"}, headers=headers)
+
+    timed_out: list[BaseException] = []
+    with api_client(server, key) as api, api_client(server, key, timeout=1.5) as impatient:
+        assert api.get(LIST).status_code == 200
+        locker = psycopg.connect(current_database_url(), connect_timeout=5)
+        try:
+            # The first attempt takes the key, then waits for the table inside its transaction.
+            locker.execute("LOCK TABLE workspaces_workspace IN ACCESS EXCLUSIVE MODE")
+
+            def first_attempt() -> None:
+                try:
+                    create(impatient)
+                except httpx.TimeoutException as exc:
+                    timed_out.append(exc)
+
+            thread = threading.Thread(target=first_attempt)
+            thread.start()
+
+            def waits_for_the_lock() -> bool:
+                row = locker.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).fetchone()
+                return bool(row and row[0] >= 1)
+
+            assert wait_for(waits_for_the_lock, timeout=5.0, interval=0.05) is not None
+            proxy.hang()
+            thread.join(10)
+            assert len(timed_out) == 1, "the first attempt should have timed out on the client"
+
+            # A retry while the database hangs is refused as an outage, and does nothing.
+            during = create(api)
+            error_of(during, 503, "db_connection_error")
+            retry_after(during)
+        finally:
+            locker.rollback()  # the first attempt's INSERT goes on, its answer held by the hang
+            locker.close()
+        proxy.resume()
+
+        answers: list[httpx.Response] = []
+
+        def replayed() -> bool:
+            answers.append(create(api))
+            return answers[-1].status_code == 201
+
+        assert wait_for(replayed, timeout=15.0, interval=1.0) is not None, [
+            (a.status_code, a.text) for a in answers
+        ]
+        for busy in answers[:-1]:  # while the first attempt finished: "in progress", or 503
+            assert busy.status_code in (409, 503), busy.text
+        assert answers[-1].headers["Idempotent-Replayed"] == "true"
+        workspace = answers[-1].json()
+    assert list(Workspace.objects.filter(owner=user).values_list("id", "name")) == [
+        (uuid.UUID(workspace["id"]), "retried")
+    ]
 
 
 class Call:
