@@ -569,3 +569,42 @@ def test_a_key_reused_for_another_workspace_is_422(api: APIClient) -> None:
     assert reused.status_code == 422
     assert error(reused)["code"] == "idempotency_key_reused"
     assert [w.name for w in Workspace.objects.all()] == ["A"]
+
+
+def test_the_schema_documents_versions_and_keys_per_operation() -> None:
+    schema = APIClient().get("/api/schema/?format=json").json()
+    ops = schema["paths"]
+
+    def headers_in(method: str, path: str) -> set[str]:
+        params = ops[path][method]["parameters"]
+        return {p["name"] for p in params if p["in"] == "header"}
+
+    def codes(method: str, path: str, status: str) -> set[str]:
+        examples = ops[path][method]["responses"][status]["content"]["application/json"]
+        return set(examples["examples"])
+
+    one = "/api/workspaces/{workspace_id}/"
+    assert {"Idempotency-Key"} <= headers_in("post", "/api/workspaces/")
+    key = next(
+        p for p in ops["/api/workspaces/"]["post"]["parameters"] if p["name"] == "Idempotency-Key"
+    )
+    assert key["schema"]["pattern"].startswith("^(")
+    assert codes("post", "/api/workspaces/", "409") == {
+        "workspace_name_conflict",
+        "idempotency_in_progress",
+    }
+    assert codes("post", "/api/workspaces/", "422") == {"idempotency_key_reused"}
+    assert "idempotency_key_invalid" in codes("post", "/api/workspaces/", "400")
+    assert "ETag" in ops["/api/workspaces/"]["post"]["responses"]["201"]["headers"]
+    assert {"If-None-Match"} <= headers_in("get", one)
+    assert "304" in ops[one]["get"]["responses"]
+    assert "ETag" in ops[one]["get"]["responses"]["200"]["headers"]
+    for method in ("put", "patch", "delete"):
+        assert {"If-Match"} <= headers_in(method, one), method
+        responses = ops[one][method]["responses"]
+        assert codes(method, one, "412") == {"precondition_failed"}
+        assert "ETag" in responses["412"]["headers"]
+        assert codes(method, one, "428") == {"precondition_required"}
+    for method in ("put", "patch"):
+        assert "ETag" in ops[one][method]["responses"]["200"]["headers"]
+    assert "If-Match" not in headers_in("get", one)
