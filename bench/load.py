@@ -24,7 +24,18 @@ from typing import Any
 from bench import harness
 from bench.harness import fmt, ratio
 
-SCENARIOS = ("bare", "get", "not_found", "list", "create", "duplicate", "invalid", "mix")
+SCENARIOS = (
+    "bare",
+    "get",
+    "not_found",
+    "list",
+    "create",
+    "create_keyed",
+    "replay",
+    "duplicate",
+    "invalid",
+    "mix",
+)
 MIX_WEIGHTS = {"get": 30, "list": 10, "create": 15, "not_found": 20, "duplicate": 10, "invalid": 10}
 MIX_WEIGHTS["bare"] = 5
 GRACE = 20.0  # seconds a scenario may overrun before the client gives up: the server hangs
@@ -73,14 +84,21 @@ def planners(port: int, token: str, fixture: tuple[str, str] | None) -> dict[str
     def get(path: str) -> bytes:
         return f"GET {path} HTTP/1.1\r\n{headers}\r\n".encode()
 
-    def post(name: str) -> bytes:
+    def post(name: str, key: str | None = None) -> bytes:
         body = json.dumps({"name": name}).encode()
-        head = f"POST /api/workspaces/ HTTP/1.1\r\n{headers}Content-Length: {len(body)}\r\n\r\n"
+        keyed = f"Idempotency-Key: {key}\r\n" if key else ""
+        head = (
+            f"POST /api/workspaces/ HTTP/1.1\r\n{headers}{keyed}Content-Length: {len(body)}\r\n\r\n"
+        )
         return head.encode() + body
 
     def create() -> Planned:
         name = f"bench-{tag}-{next(counter)}"
         return post(name), 201, name.encode()
+
+    def create_keyed() -> Planned:  # a create with a key of its own: the key's whole cost
+        name = f"bench-{tag}-{next(counter)}"
+        return post(name, key=name), 201, name.encode()
 
     if fixture is None:
         return {"fixture": lambda: (post(f"bench-fixture-{tag}"), 201, b'"id":')}
@@ -96,6 +114,10 @@ def planners(port: int, token: str, fixture: tuple[str, str] | None) -> dict[str
     missing = b'"code":"not_found"'
     plans["not_found"] = lambda: (get(f"/api/workspaces/{uuid.uuid4()}/"), 404, missing)
     plans["create"] = create
+    plans["create_keyed"] = create_keyed
+    # The same key and body every time: the first is a create, all the others its replay.
+    replayed = post(f"bench-replayed-{tag}", key=f"replayed-{tag}")
+    plans["replay"] = repeat((replayed, 201, b"bench-replayed-")).__next__
     chooser = random.Random(1234)  # seeded: two runs send the same sequence of kinds
     kinds, weights = list(MIX_WEIGHTS), list(MIX_WEIGHTS.values())
     plans["mix"] = lambda: plans[chooser.choices(kinds, weights)[0]]()
@@ -206,6 +228,8 @@ async def client(config: dict[str, Any]) -> None:
 
 
 PAIRS = (("not_found", "get"), ("duplicate", "create"), ("invalid", "create"))
+# What an Idempotency-Key costs a create (no target: the closing figures of the safe-writes work).
+KEYED = (("create_keyed", "create"), ("replay", "create"))
 TARGET = 1.2
 SETTINGS = "bench.stacks.service"
 
@@ -263,6 +287,13 @@ def print_report(
         )
         cpu = ratio(e["server_cpu_ms"], s["server_cpu_ms"])
         print(f"  {error}/{success} server CPU per request = {cpu:.2f}x (target <= {TARGET})")
+    for keyed, plain in (pair for pair in KEYED if set(pair) <= set(by_name)):
+        k, p = by_name[keyed], by_name[plain]
+        print(
+            f"\n{keyed}/{plain}: throughput {ratio(k['rps'], p['rps']):.2f}x, p50 latency "
+            f"{ratio(k['p50'], p['p50']):.2f}x, server CPU per request "
+            f"{ratio(k['server_cpu_ms'], p['server_cpu_ms']):.2f}x"
+        )
     if bare := by_name.get("bare"):
         print("\nEach scenario vs bare (one bare DRF view in the same process):")
         for s in (s for s in summaries if s is not bare):
