@@ -167,10 +167,10 @@ def _run(
                 response.render()
             if response.status_code in RETRY_STATUSES:
                 transaction.set_rollback(True)
-            elif _complete(claim, response):
-                stored = True
-            else:  # another request took the key over: it does the work, this one undoes it
+            elif not _complete(claim, response):
+                # Another request took the key over: it does the work, this one undoes it.
                 raise IdempotencyInProgress()
+        stored = response.status_code not in RETRY_STATUSES  # committed, with the work
     finally:
         if not stored:
             _release(claim)

@@ -174,6 +174,19 @@ def test_a_key_held_past_its_lock_is_taken_over(api: APIClient, user: User) -> N
     assert Measurement.objects.count() == 1
 
 
+@pytest.mark.postgres  # SQLite lets no other writer in while the request's transaction runs
+@pytest.mark.django_db(transaction=True)
+def test_a_request_whose_key_was_taken_over_undoes_its_work_and_says_so(
+    api: APIClient,
+) -> None:
+    late = post(api, "op-9", HTTP_X_THEN="taken-over")
+    assert late.status_code == 409
+    assert error(late)["code"] == "idempotency_in_progress"
+    assert not Measurement.objects.exists()  # the request that holds the key does the work
+    record = IdempotencyRecord.objects.get(key="op-9")
+    assert (record.status, record.lock_token) == (None, "another-process")
+
+
 @override_settings(SAFEWRITES_IDEMPOTENCY_TTL=60)
 def test_an_expired_key_is_forgotten_and_the_purge_command_deletes_them(api: APIClient) -> None:
     assert post(api, "old").status_code == 201
