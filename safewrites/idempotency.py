@@ -1,5 +1,5 @@
 """Idempotent writes with Idempotency-Key: the first complete answer per caller and key is stored
-with the write, in one transaction, and replayed to every retry (docs/safe-writes.md)."""
+with the write, in one transaction, and replayed to every retry (README, "Safe writes")."""
 
 from __future__ import annotations
 

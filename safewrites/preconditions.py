@@ -1,5 +1,5 @@
 """Conditional requests (RFC 9110, section 13): a resource's ETag from its version, If-Match and
-If-None-Match. The write itself compares the version in the database (docs/safe-writes.md)."""
+If-None-Match. The write itself compares the version in the database (README, "Safe writes")."""
 
 from __future__ import annotations
 
