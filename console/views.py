@@ -16,6 +16,8 @@ STRINGS = {
     "correlation_copied": _("Correlation ID copied."),
     "try_again_in": _("Try again in %(seconds)s s."),
     "try_again_now": _("You can try again now."),
+    "retrying_in": _("Retrying in %(seconds)s s."),
+    "retrying_now": _("Retrying now…"),
     "session_ended": _("Your session has ended; sign in again."),
     "signed_in_as": _("Signed in as %(username)s."),
     "not_revoked": _(
@@ -37,6 +39,7 @@ STRINGS = {
     "events_missed_notice": _("Some live events were missed."),
     "list_failed": _("The list could not be loaded."),
     "created_notice": _("Created workspace %(name)s."),
+    "create_retrying": _("%(name)s is not created yet: the service will be asked again."),
     "rename_label": _("Rename %(name)s"),
     "delete_label": _("Delete %(name)s"),
     "count_some": _("(the first %(shown)s of %(total)s)"),
@@ -44,6 +47,11 @@ STRINGS = {
     "confirm_delete": _("Delete %(name)s?"),
     "deleted_notice": _("Deleted workspace %(name)s."),
     "deleted_elsewhere": _("%(name)s no longer exists: it was deleted elsewhere."),
+    "changed_elsewhere": _("This workspace was changed elsewhere."),
+    "reload": _("Reload"),
+    "overwrite": _("Overwrite"),
+    "delete_anyway": _("Delete anyway"),
+    "reloaded_notice": _("Reloaded %(name)s: its current values are shown."),
 }
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from unittest import mock
 
 import httpx
@@ -50,7 +50,9 @@ from accounts.tokens import issue_token
 from errors import catalog
 from tests.conftest import require
 from tests.support.accounts import forget_events
+from tests.support.fixtures import DaphneFactory, ProxyFactory
 from tests.support.servers import DaphneServer, current_database_url
+from workspaces.models import Workspace
 
 # The test database (the server's too) is set up and emptied after each test by pytest-django,
 # also when this module runs alone.
@@ -69,6 +71,13 @@ TICKETS = "**/api/events/tickets/"
 
 
 # --- the service, restartable where its clients expect it --------------------------------------
+
+
+class Served(Protocol):
+    """A server a page of the console is opened from."""
+
+    @property
+    def url(self) -> str: ...
 
 
 class Service:
@@ -249,7 +258,7 @@ def account(service: Service, django_db_blocker: Any) -> Iterator[Account]:
 class Tab:
     """A page of the console in a browser context of its own, and its uncaught errors."""
 
-    def __init__(self, context: BrowserContext, service: Service) -> None:
+    def __init__(self, context: BrowserContext, service: Served) -> None:
         self.context = context
         self.service = service
         self.page = context.new_page()
@@ -303,15 +312,17 @@ class Tab:
 @pytest.fixture
 def tabs(browser: Browser, service: Service) -> Iterator[Callable[..., Tab]]:
     """`new()` opens the console in a browser context of its own (a tab of another window);
-    `new(locale="de-DE")` in a browser whose language is German."""
+    `new(locale="de-DE")` in a browser whose language is German; `new(at=server)` the console
+    of another server than the module's."""
     opened: list[Tab] = []
 
-    def new(**options: Any) -> Tab:
+    def new(at: Served | None = None, **options: Any) -> Tab:
         """`options`: more of the context's, such as `locale`."""
+        served = at or service
         context = browser.new_context(viewport={"width": 1200, "height": 900}, **options)
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=service.url)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served.url)
         context.set_default_timeout(TIMEOUT_MS)
-        tab = Tab(context, service)
+        tab = Tab(context, served)
         opened.append(tab)
         return tab
 
@@ -691,6 +702,223 @@ def test_a_workspace_another_tab_deleted_is_reported_gone_and_the_list_updates(
     # The list is reloaded: the other deletion and the rename show too.
     expect(page.locator("#workspace-list .workspace-name")).to_have_text(["Kept", "New name"])
     expect(page.locator("#workspace-count")).to_have_text("(2)")
+
+
+# --- changed elsewhere ---------------------------------------------------------------------------
+
+
+def only_workspace(other: httpx.Client) -> dict[str, Any]:
+    """The user's one workspace, as the API lists it."""
+    (workspace,) = other.get(WORKSPACES).json()["results"]
+    return dict(workspace)
+
+
+def conflict_of(form: Locator, refused: Any) -> Locator:
+    """The "changed elsewhere" error `form` shows for the 412 `refused`; its alert region."""
+    assert refused.status == 412
+    alert = form.locator("[data-alert]")
+    expect(alert.locator(".error-lead")).to_have_text("This workspace was changed elsewhere.")
+    message, correlation_id = shown_error(alert)
+    assert message == "The resource was changed since you loaded it"
+    assert correlation_id == refused.headers["x-correlation-id"]
+    return alert
+
+
+def test_a_rename_of_a_workspace_changed_elsewhere_is_refused_then_overwrites_on_request(
+    tabs: Callable[[], Tab], account: Account, service: Service
+) -> None:
+    tab = tabs().open().sign_in(account)
+    page = tab.page
+    tab.create("Draft")
+    expect(tab.row("Draft")).to_be_visible()
+    with api(service, account) as other:
+        workspace = only_workspace(other)
+        assert workspace["version"] == 1
+        path = f"{WORKSPACES}{workspace['id']}/"
+        row = page.locator(f"#workspace-{workspace['id']}")
+        row.get_by_role("button", name="Rename").click()
+        row.get_by_label("New name").fill("Mine")
+
+        # Meanwhile another client renames it: the live event updates the list underneath.
+        changed = other.patch(path, json={"name": "Theirs"})
+        assert changed.json()["version"] == 2
+        expect(row.locator(".workspace-name")).to_have_text("Theirs")
+        with page.expect_response(answer("PATCH", WORKSPACES)) as refused:
+            row.get_by_role("button", name="Save").click()
+        # Made from the version the form was opened on.
+        assert refused.value.request.headers["if-match"] == '"1"'
+        alert = conflict_of(row.locator(".rename-form"), refused.value)
+        expect(alert.get_by_role("button", name="Reload")).to_be_focused()
+        assert other.get(path).json()["name"] == "Theirs"  # nothing was overwritten
+
+        page.keyboard.press("Tab")
+        overwrite = alert.get_by_role("button", name="Overwrite")
+        expect(overwrite).to_be_focused()
+        with page.expect_response(answer("PATCH", WORKSPACES)) as overwritten:
+            page.keyboard.press("Enter")
+        assert overwritten.value.status == 200
+        assert overwritten.value.request.headers["if-match"] == '"2"'  # the 412's ETag
+        assert overwritten.value.request.post_data_json == {"name": "Mine"}
+        expect(row.locator(".workspace-name")).to_have_text("Mine")
+        expect(row.locator(".rename-form")).to_be_hidden()
+        expect(page.get_by_role("button", name="Rename Mine")).to_be_focused()
+        expect(page.locator("#announcer")).to_have_text("Renamed to Mine.")
+        now = other.get(path)
+        assert (now.json()["name"], now.json()["version"], now.headers["etag"]) == (
+            "Mine",
+            3,
+            '"3"',
+        )
+
+        # The version shown is the answer's: the next rename is made from version 3.
+        row.get_by_role("button", name="Rename").click()
+        row.get_by_label("New name").fill("Mine again")
+        with page.expect_response(answer("PATCH", WORKSPACES)) as saved:
+            row.get_by_label("New name").press("Enter")
+        assert saved.value.status == 200
+        assert saved.value.request.headers["if-match"] == '"3"'
+    expect(row.locator(".workspace-name")).to_have_text("Mine again")
+
+
+def test_reload_after_a_refused_rename_shows_the_other_change_and_overwrites_nothing(
+    tabs: Callable[[], Tab], account: Account, service: Service
+) -> None:
+    tab = tabs().open().sign_in(account)
+    page = tab.page
+    tab.create("Draft", "as it was")
+    expect(tab.row("Draft")).to_be_visible()
+    page.get_by_role("button", name="Disconnect").click()  # no live event tells the list
+    expect(tab.stream_state).to_have_text("Disconnected")
+    with api(service, account) as other:
+        workspace = only_workspace(other)
+        path = f"{WORKSPACES}{workspace['id']}/"
+        row = page.locator(f"#workspace-{workspace['id']}")
+        row.get_by_role("button", name="Rename").click()
+        row.get_by_label("New name").fill("Mine")
+        other.patch(path, json={"name": "Theirs", "description": "changed elsewhere"})
+
+        with page.expect_response(answer("PATCH", WORKSPACES)) as refused:
+            row.get_by_label("New name").press("Enter")
+        alert = conflict_of(row.locator(".rename-form"), refused.value)
+        expect(row.locator(".workspace-name")).to_have_text("Draft")  # as far as the page knew
+
+        with page.expect_response(answer("GET", path)) as reloaded:
+            page.keyboard.press("Enter")  # on "Reload", which has the focus
+        assert reloaded.value.status == 200
+        expect(row.locator(".rename-form")).to_be_hidden()
+        expect(alert).to_be_empty()
+        expect(row.locator(".workspace-name")).to_have_text("Theirs")
+        expect(row.locator(".workspace-description")).to_have_text("changed elsewhere")
+        expect(page.get_by_role("button", name="Rename Theirs")).to_be_focused()
+        expect(page.locator("#announcer")).to_have_text(
+            "Reloaded Theirs: its current values are shown."
+        )
+        now = other.get(path).json()
+        assert (now["name"], now["version"]) == ("Theirs", 2)
+
+        # The edit was discarded: renaming again starts from what is there now.
+        row.get_by_role("button", name="Rename").click()
+        expect(row.get_by_label("New name")).to_have_value("Theirs")
+        with page.expect_response(answer("PATCH", WORKSPACES)) as saved:
+            row.get_by_label("New name").press("Enter")
+        assert saved.value.status == 200
+        assert saved.value.request.headers["if-match"] == '"2"'
+
+
+def test_a_delete_of_a_workspace_changed_elsewhere_is_refused_then_done_on_request(
+    tabs: Callable[[], Tab], account: Account, service: Service
+) -> None:
+    tab = tabs().open().sign_in(account)
+    page = tab.page
+    tab.create("Doomed")
+    expect(tab.row("Doomed")).to_be_visible()
+    with api(service, account) as other:
+        workspace = only_workspace(other)
+        path = f"{WORKSPACES}{workspace['id']}/"
+        row = page.locator(f"#workspace-{workspace['id']}")
+        row.get_by_role("button", name="Delete").click()
+        other.patch(path, json={"description": "still needed?"})
+        expect(row.locator(".workspace-description")).to_have_text("still needed?")
+
+        with page.expect_response(answer("DELETE", WORKSPACES)) as refused:
+            page.get_by_role("button", name="Delete for good").click()
+        assert refused.value.request.headers["if-match"] == '"1"'
+        alert = conflict_of(row.locator(".delete-form"), refused.value)
+        expect(alert.get_by_role("button", name="Reload")).to_be_focused()
+        assert other.get(path).status_code == 200  # not deleted
+
+        with page.expect_response(answer("DELETE", WORKSPACES)) as deleted:
+            alert.get_by_role("button", name="Delete anyway").click()
+        assert deleted.value.status == 204
+        assert deleted.value.request.headers["if-match"] == '"2"'
+        expect(page.locator("#workspace-list > li")).to_have_count(0)
+        expect(page.locator("#list-title")).to_be_focused()
+        expect(page.locator("#announcer")).to_have_text("Deleted workspace Doomed.")
+        assert other.get(path).status_code == 404
+
+
+# --- the database away ---------------------------------------------------------------------------
+
+
+def test_a_workspace_created_during_a_database_outage_is_retried_and_made_once(
+    tabs: Callable[..., Tab],
+    account: Account,
+    tcp_proxy_factory: ProxyFactory,
+    daphne_factory: DaphneFactory,
+    django_db_blocker: Any,
+) -> None:
+    from django.db import connection
+
+    settings = connection.settings_dict
+    proxy = tcp_proxy_factory(
+        str(settings.get("HOST") or "127.0.0.1"), int(settings.get("PORT") or 5432)
+    )
+    # The service's own Retry-After for a database outage (5 s): no setting shortens it.
+    server = daphne_factory(
+        {
+            "DATABASE_URL": current_database_url(port=proxy.port),
+            "REDIS_URL": os.environ["REDIS_URL"],
+        }
+    )
+    tab = tabs(at=server).open().sign_in(account)
+    page = tab.page
+    posts: list[Any] = []
+    page.on(
+        "response",
+        lambda response: posts.append(response) if answer("POST", WORKSPACES)(response) else None,
+    )
+    alert = page.locator("#create-form [data-alert]")
+    create = page.get_by_role("button", name="Create")
+
+    proxy.cut()
+    tab.create("Made once")
+    expect(alert.locator(".error-lead")).to_have_text(
+        "Made once is not created yet: the service will be asked again."
+    )
+    assert [response.status for response in posts] == [503]
+    message, correlation_id = shown_error(alert)
+    refused = posts[0]
+    error = json.loads(refused.text())["error"]
+    assert (error["code"], error["message"]) == ("db_connection_error", message)
+    assert correlation_id == refused.headers["x-correlation-id"]
+    assert refused.headers["retry-after"] == "5"
+    expect(alert.get_by_role("timer")).to_have_text(re.compile(r"^[1-5]$"))
+    expect(alert.locator(".retry")).to_contain_text("Retrying in")
+    expect(create).to_be_disabled()  # no second create while this one is on its way
+
+    proxy.restore()
+    expect(tab.row("Made once")).to_be_visible(timeout=60_000)
+    expect(alert).to_be_empty()
+    expect(create).to_be_enabled()
+    expect(page.locator("#announcer")).to_have_text("Created workspace Made once.")
+    assert posts[-1].status == 201
+    assert all(response.status == 503 for response in posts[:-1]), [r.status for r in posts]
+    # One operation: every attempt sent the same Idempotency-Key.
+    keys = {response.request.headers["idempotency-key"] for response in posts}
+    assert len(keys) == 1 and len(posts) >= 2, (keys, len(posts))
+    with orm(django_db_blocker):
+        made = Workspace.objects.filter(owner_id=account.user_id, name="Made once")
+        assert made.count() == 1
 
 
 # --- live events ---------------------------------------------------------------------------------

@@ -211,6 +211,7 @@ def test_every_module_the_console_imports_is_served(client: Client) -> None:
     assert seen == {
         "/static/console/console.js",
         "/static/console/alerts.js",
+        "/static/console/attempts.js",
         "/static/console/signin.js",
         "/static/console/workspaces.js",
         "/static/console/live.js",
@@ -232,6 +233,12 @@ def test_the_console_speaks_the_language_the_browser_asks_for(client: Client) ->
     strings = json.loads(page.one("script", id="console-strings").text)
     assert strings["try_again_now"] == "Sie können es jetzt erneut versuchen."
     assert strings["signed_in_as"] == "Angemeldet als %(username)s."
+    assert strings["changed_elsewhere"] == (
+        "Dieser Arbeitsbereich wurde an anderer Stelle geändert."
+    )
+    assert strings["overwrite"] == "Überschreiben"
+    assert strings["delete_anyway"] == "Trotzdem löschen"
+    assert strings["retrying_in"] == "Neuer Versuch in %(seconds)s s."
 
 
 @pytest.mark.parametrize("asked", ["pt-BR,pt;q=0.9", "", "xx"])
@@ -252,6 +259,7 @@ def test_every_word_the_scripts_show_has_its_key_in_the_page(page: Page) -> None
     for name in ("alerts", "console", "live", "workspaces"):
         source = (STATIC / f"{name}.js").read_text("utf-8")
         used |= set(re.findall(r'\b(?:t|parts)\(\s*"(\w+)"', source))
-        used |= set(re.findall(r':\s*"((?:event|state)_\w+)"', source))
+        # Keys given by name in tables: events', states' and the countdown's words.
+        used |= set(re.findall(r':\s*"((?:event|state|try_again|retrying)_\w+)"', source))
     assert used, "no t(...) calls found"
     assert used <= keys, sorted(used - keys)

@@ -41,9 +41,14 @@ export function clear(container) {
  * An element showing `error`: its message, its correlation id with a copy button, and for an
  * error that says when to try again a countdown. `lead` is a sentence put before the message;
  * `extra` lists further lines (field errors that belong to no field of the form);
- * `onRetryAllowed` is called when the countdown reaches zero.
+ * `onRetryAllowed` is called when the countdown reaches zero. `retrying`: the request is sent
+ * again by itself when the countdown ends (it says "Retrying in N s." rather than "Try again").
+ * `actions` are buttons offered under the message, `[{label, onClick}]`, in that order.
  */
-export function errorBox(error, { lead = null, extra = [], onRetryAllowed = null } = {}) {
+export function errorBox(
+  error,
+  { lead = null, extra = [], onRetryAllowed = null, retrying = false, actions = [] } = {},
+) {
   const apiError = error instanceof ApiError ? error : null;
   const box = element("div", "error");
   if (apiError) {
@@ -58,11 +63,34 @@ export function errorBox(error, { lead = null, extra = [], onRetryAllowed = null
   for (const line of extra) box.append(element("p", "error-extra", line));
   if (apiError && apiError.correlationId) box.append(correlationLine(apiError.correlationId));
   if (apiError && apiError.retryAfter !== null && apiError.retryAfter > 0) {
-    box.append(countdown(box, apiError.retryAfter, onRetryAllowed));
+    const texts = retrying ? RETRYING_TEXTS : TRY_AGAIN_TEXTS;
+    box.append(countdown(box, apiError.retryAfter, onRetryAllowed, texts));
   } else if (onRetryAllowed) {
     onRetryAllowed();
   }
+  if (actions.length) box.append(actionLine(actions));
   return box;
+}
+
+/** The countdown's words: while it runs (around `%(seconds)s`), and once it has ended. */
+const TRY_AGAIN_TEXTS = { running: "try_again_in", done: "try_again_now" };
+const RETRYING_TEXTS = { running: "retrying_in", done: "retrying_now" };
+
+/** Buttons that offer what can be done about an error; `actionButtons(box)` finds them. */
+function actionLine(actions) {
+  const line = element("p", "error-actions");
+  for (const { label, onClick, className = null } of actions) {
+    const button = element("button", className, label);
+    button.type = "button";
+    button.addEventListener("click", onClick);
+    line.append(button, " ");
+  }
+  return line;
+}
+
+/** The action buttons of an error box (see `errorBox`'s `actions`), in their order. */
+export function actionButtons(box) {
+  return [...box.querySelectorAll(".error-actions button")];
 }
 
 /** Replace what `container` shows with `error` (see `errorBox` for the options). */
@@ -104,13 +132,14 @@ async function copy(text, code, button) {
 
 /**
  * "Try again in N s", counted down to zero from `seconds`; then "You can try again now." and
- * `onEnd`. A role="timer" is not announced each second; the end is.
+ * `onEnd` (`texts` names other words: "Retrying in N s.", "Retrying now…"). A role="timer" is
+ * not announced each second; the end is.
  */
-function countdown(box, seconds, onEnd) {
+function countdown(box, seconds, onEnd, texts = TRY_AGAIN_TEXTS) {
   const line = element("p", "retry");
   const timer = element("span", "retry-seconds");
   timer.setAttribute("role", "timer");
-  const [before, after] = parts("try_again_in", "seconds");
+  const [before, after] = parts(texts.running, "seconds");
   line.append(before, timer, after);
   const deadline = Date.now() + seconds * 1000;
   const tick = () => {
@@ -120,9 +149,9 @@ function countdown(box, seconds, onEnd) {
       return;
     }
     window.clearInterval(interval);
-    line.replaceChildren(t("try_again_now"));
+    line.replaceChildren(t(texts.done));
     line.classList.add("retry-done");
-    announce(t("try_again_now"));
+    announce(t(texts.done));
     if (onEnd) onEnd();
   };
   const interval = window.setInterval(tick, 250);

@@ -6,18 +6,59 @@
  * tab renames something else. A workspace another tab deleted answers 404 to a rename or delete
  * here: the console says it is gone, with the answer's message and correlation id, removes it
  * and reloads the list.
+ *
+ * Every rename and delete says which version it was made from (If-Match): the version the list
+ * showed when the form was opened, or the ETag the client remembers if that is newer. The list
+ * keeps each workspace's version current (from the answers and the live events), so a change
+ * made elsewhere meanwhile answers 412: "This workspace was changed elsewhere.", with "Reload"
+ * (show the workspace as it is now, and forget the edit) and "Overwrite" or "Delete anyway"
+ * (the same change again, made from the current version).
+ *
+ * Creating is retried by the client (its retry policy, with an Idempotency-Key, so a retry can
+ * never make a second workspace) while the service says it is unavailable; the form shows each
+ * refusal and counts down to the next attempt.
  */
 
-import { FormFeedback, announce, clear, element, showError } from "./alerts.js";
+import {
+  FormFeedback,
+  actionButtons,
+  announce,
+  clear,
+  element,
+  showError,
+} from "./alerts.js";
 import { t } from "./strings.js";
 
 // The API's largest page: the console lists that many and says how many there are in all.
 const PAGE_SIZE = 100;
+// Creating rides out an outage of the database: its 503 says Retry-After: 5, and each attempt
+// takes up to 2 s more (the service's pool timeout), so five attempts over at most 30 s of waiting
+// outlast an outage of 20 s and more. A 429 that asks for longer is shown at once.
+export const CREATE_RETRY = { attempts: 5, maxWaitSeconds: 30 };
+
+/** The version an ETag names (`"3"`: 3); null for none, or an ETag of another kind. */
+function versionOf(etag) {
+  const match = /^"(\d+)"$/.exec(etag ?? "");
+  return match ? Number(match[1]) : null;
+}
+
+/** Whether `workspace` is an older version of the one `known` holds (a late answer or event). */
+function isOlder(workspace, known) {
+  return (
+    Number.isInteger(workspace.version) &&
+    Number.isInteger(known.version) &&
+    workspace.version < known.version
+  );
+}
 
 export class WorkspacesPanel {
-  /** `client`: the console's ApiClient; `path`: the collection's URL (`/api/workspaces/`). */
-  constructor(root, { client, path }) {
+  /**
+   * `client`: the console's ApiClient; `attempts`: the AttemptWatch its requests go through;
+   * `path`: the collection's URL (`/api/workspaces/`).
+   */
+  constructor(root, { client, attempts, path }) {
     this.client = client;
+    this.attempts = attempts;
     this.path = path;
     this.list = root.querySelector("#workspace-list");
     this.empty = root.querySelector("#workspace-empty");
@@ -84,25 +125,64 @@ export class WorkspacesPanel {
     this.renderCount();
   }
 
+  /**
+   * POST the form, retried by the client while the service is unavailable: one Idempotency-Key
+   * for all the attempts, so the workspace is made once however many are sent. Each refusal that
+   * will be retried is shown with a countdown to the next attempt.
+   */
   async create(form, feedback) {
     const data = new FormData(form);
     const submit = form.querySelector('button[type="submit"]');
+    const body = {
+      name: String(data.get("name") ?? ""),
+      description: String(data.get("description") ?? ""),
+    };
+    const key = crypto.randomUUID();
     feedback.clear();
     clear(this.alert);
+    // Not aria-busy: the form's alert must be announced while the attempts go on.
     submit.disabled = true;
+    const watching = this.attempts.watch(key, (error) => {
+      if (!willRetry(error)) return; // the call ends with it: shown below
+      feedback.show(error, { lead: t("create_retrying", { name: body.name }), retrying: true });
+    });
     try {
-      const workspace = await this.client.post(this.path, {
-        name: String(data.get("name") ?? ""),
-        description: String(data.get("description") ?? ""),
+      const workspace = await this.client.post(this.path, body, {
+        retry: CREATE_RETRY,
+        headers: { "Idempotency-Key": key },
       });
+      feedback.clear();
       this.apply("workspace.created", workspace);
-      form.reset();
+      // Emptied for the next one, unless already typed in while this one was on its way.
+      for (const [name, sent] of Object.entries(body)) {
+        const field = form.elements.namedItem(name);
+        if (field.value === sent) field.value = "";
+      }
       announce(t("created_notice", { name: workspace.name }));
     } catch (error) {
       feedback.show(error);
     } finally {
+      watching.stop();
       submit.disabled = false;
     }
+  }
+
+  /** The URL of one workspace. */
+  itemPath(id) {
+    return `${this.path}${id}/`;
+  }
+
+  /**
+   * The If-Match for a change of `entry` made from what the list shows: its version, or the
+   * ETag the client remembers for it when that is newer; undefined when neither is known (the
+   * client then sends none).
+   */
+  etagOf(entry) {
+    const listed = entry.workspace.version;
+    const remembered = this.client.etagFor(this.itemPath(entry.workspace.id));
+    const rememberedVersion = versionOf(remembered);
+    if (rememberedVersion !== null && !(listed >= rememberedVersion)) return remembered;
+    return Number.isInteger(listed) ? `"${listed}"` : undefined;
   }
 
   // --- rows ---------------------------------------------------------------------------------
@@ -110,6 +190,7 @@ export class WorkspacesPanel {
   upsert(workspace) {
     const known = this.rows.get(workspace.id);
     if (known) {
+      if (isOlder(workspace, known.workspace)) return; // it has changed since
       known.workspace = workspace;
       this.fill(known.row, workspace);
       return;
@@ -178,8 +259,26 @@ export class WorkspacesPanel {
       form.hidden = false;
     };
 
-    row.querySelector('[data-action="rename"]').addEventListener("click", () => {
+    const renameButton = row.querySelector('[data-action="rename"]');
+    const deleteButton = row.querySelector('[data-action="delete"]');
+    const path = this.itemPath(id);
+    // The version each form's change is made from: the one shown when it was opened.
+    let renameFrom;
+    let deleteFrom;
+
+    /** Reload for a form that was refused: the workspace as it is now, the form closed. */
+    const reloadFor = (form, feedback, button) => async () => {
+      const workspace = await this.send(entry, form, feedback, () => this.client.get(path));
+      if (workspace === undefined) return;
+      this.apply("workspace.updated", workspace);
+      close(form, feedback);
+      button.focus();
+      announce(t("reloaded_notice", { name: workspace.name }));
+    };
+
+    renameButton.addEventListener("click", () => {
       input.value = entry.workspace.name;
+      renameFrom = this.etagOf(entry);
       open(renameForm);
       input.select();
       input.focus();
@@ -194,23 +293,35 @@ export class WorkspacesPanel {
         row.querySelector('[data-action="rename"]').focus();
       }
     });
-    renameForm.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      renameFeedback.clear();
-      const outcome = await this.send(entry, renameForm, renameFeedback, () =>
-        this.client.patch(`${this.path}${id}/`, { name: input.value }),
+    /** PATCH `change` made from `ifMatch`; a 412 offers to reload or to overwrite. */
+    const rename = async (change, ifMatch) => {
+      const outcome = await this.send(
+        entry,
+        renameForm,
+        renameFeedback,
+        () => this.client.patch(path, change, { ifMatch }),
+        (error) => [
+          { label: t("reload"), onClick: reloadFor(renameForm, renameFeedback, renameButton) },
+          { label: t("overwrite"), onClick: () => rename(change, error.currentEtag) },
+        ],
       );
       if (outcome) {
         this.apply("workspace.updated", outcome);
         close(renameForm, renameFeedback);
-        row.querySelector('[data-action="rename"]').focus();
+        renameButton.focus();
         announce(t("renamed_notice", { name: outcome.name }));
       }
+    };
+    renameForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      renameFeedback.clear();
+      rename({ name: input.value }, renameFrom);
     });
 
-    row.querySelector('[data-action="delete"]').addEventListener("click", () => {
+    deleteButton.addEventListener("click", () => {
       const question = t("confirm_delete", { name: entry.workspace.name });
       deleteForm.querySelector(".confirm-text").textContent = question;
+      deleteFrom = this.etagOf(entry);
       open(deleteForm);
       deleteForm.querySelector('button[type="submit"]').focus();
     });
@@ -224,11 +335,21 @@ export class WorkspacesPanel {
       close(deleteForm, deleteFeedback);
       row.querySelector('[data-action="delete"]').focus();
     });
-    deleteForm.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      deleteFeedback.clear();
-      const outcome = await this.send(entry, deleteForm, deleteFeedback, () =>
-        this.client.delete(`${this.path}${id}/`),
+    /** DELETE made from `ifMatch`; a 412 offers to reload or to delete all the same. */
+    const remove = async (ifMatch) => {
+      const outcome = await this.send(
+        entry,
+        deleteForm,
+        deleteFeedback,
+        () => this.client.delete(path, { ifMatch }),
+        (error) => [
+          { label: t("reload"), onClick: reloadFor(deleteForm, deleteFeedback, deleteButton) },
+          {
+            label: t("delete_anyway"),
+            className: "danger",
+            onClick: () => remove(error.currentEtag),
+          },
+        ],
       );
       if (outcome !== undefined) {
         const { name } = entry.workspace;
@@ -236,28 +357,52 @@ export class WorkspacesPanel {
         document.getElementById("list-title").focus();
         announce(t("deleted_notice", { name }));
       }
+    };
+    deleteForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      deleteFeedback.clear();
+      remove(deleteFrom);
     });
   }
 
   /**
    * Run `request` for the row's form: its answer, or undefined after an error, which is shown
-   * in the form, or, for a workspace that no longer exists, above the list.
+   * in the form, or, for a workspace that no longer exists, above the list. A 412 (changed
+   * elsewhere) is shown with the buttons `conflictActions(error)` gives, the first focused.
+   * While it runs, the form's buttons are disabled; should the focus have been on one, it is
+   * given to the form's first field afterwards.
    */
-  async send(entry, form, feedback, request) {
-    const submit = form.querySelector('button[type="submit"]');
+  async send(entry, form, feedback, request, conflictActions = null) {
+    const buttons = [...form.querySelectorAll("button")];
+    let refocus = false;
     clear(this.alert);
-    submit.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    for (const button of buttons) button.disabled = true;
     try {
       return await request();
     } catch (error) {
       if (error && error.status === 404) {
         this.gone(entry, error);
+      } else if (error && error.status === 412 && conflictActions) {
+        const box = feedback.show(error, {
+          lead: t("changed_elsewhere"),
+          actions: conflictActions(error),
+        });
+        actionButtons(box)[0].focus();
       } else {
         feedback.show(error);
+        refocus = true;
       }
       return undefined;
     } finally {
-      submit.disabled = false;
+      form.removeAttribute("aria-busy");
+      for (const button of buttons) {
+        if (button.isConnected) button.disabled = false;
+      }
+      // A button that was pressed may have gone with the error it belonged to.
+      if (refocus && !form.hidden && !form.contains(document.activeElement)) {
+        form.querySelector("input, button")?.focus();
+      }
     }
   }
 
@@ -270,4 +415,13 @@ export class WorkspacesPanel {
     document.getElementById("list-title").focus();
     this.load();
   }
+}
+
+/** Whether the client sends a request again after `error` (see CREATE_RETRY). */
+function willRetry(error) {
+  return (
+    error.status === 429 ||
+    error.status === 503 ||
+    (error.status === 409 && error.code === "idempotency_in_progress")
+  );
 }
