@@ -211,7 +211,6 @@ def test_every_module_the_console_imports_is_served(client: Client) -> None:
     assert seen == {
         "/static/console/console.js",
         "/static/console/alerts.js",
-        "/static/console/attempts.js",
         "/static/console/signin.js",
         "/static/console/workspaces.js",
         "/static/console/live.js",

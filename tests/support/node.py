@@ -98,6 +98,8 @@ def run_node_tests(directory: Path, daphne_factory: DaphneFactory, tmp_path: Pat
             "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
             "MAX_CONCURRENT_REQUESTS": "1",
             "REQUEST_QUEUE_TIMEOUT": "1",
+            # Writes without If-Match get 428 here (the main server lets them through).
+            "REQUIRE_IF_MATCH": "true",
         },
         "tests.settings",
     )

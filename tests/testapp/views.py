@@ -368,8 +368,8 @@ def db_error(request: Request) -> Response:
 
 class IdempotentParents(APIView):
     """`POST {"name"}` (8 characters at most) records a Measurement, once per Idempotency-Key;
-    `X-Then: 503` or `500` fails the request after its write, `taken-over` gives its key to
-    another request meanwhile (headers are not fingerprinted)."""
+    `X-Then: 503` or `500` fails the request after its write, `hold` takes 3 s, `taken-over`
+    gives its key to another request meanwhile (headers are not fingerprinted)."""
 
     permission_classes = [IsAuthenticated]
 
@@ -384,6 +384,8 @@ class IdempotentParents(APIView):
             raise app_exc.ServiceUnavailableException(retry_after=1)
         if then == "500":
             raise RuntimeError(LEAKY_TEXT)
+        if then == "hold":  # still running when a second request with its key comes
+            time.sleep(3)
         if then == "taken-over":  # another process, once this one's lock ran out (PostgreSQL)
             key = request.headers["Idempotency-Key"]
             thief = threading.Thread(target=_take_over, args=(key,))

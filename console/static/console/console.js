@@ -12,7 +12,6 @@
 
 import { ApiClient } from "../errors/client.js";
 import { announce } from "./alerts.js";
-import { AttemptWatch } from "./attempts.js";
 import { LivePanel } from "./live.js";
 import { SignInForm } from "./signin.js";
 import { t } from "./strings.js";
@@ -50,11 +49,8 @@ function start(root) {
   const paths = root.dataset;
   const session = new Session(window.sessionStorage);
   const ownRequests = new Set();
-  // What a request the client retries by itself went through, for the page to show.
-  const attempts = new AttemptWatch();
 
   const client = new ApiClient("", {
-    fetch: attempts.fetch,
     token: session.current ? session.current.token : null,
     // A 401 while signed in: the token expired or was revoked. (The sign-in form's own 401,
     // sent without a token, is shown by the form.)
@@ -76,7 +72,6 @@ function start(root) {
   const sessionBar = document.getElementById("session");
   const workspaces = new WorkspacesPanel(workspaceArea, {
     client,
-    attempts,
     path: paths.workspacesUrl,
   });
   const live = new LivePanel(workspaceArea, {

@@ -53,12 +53,10 @@ function isOlder(workspace, known) {
 
 export class WorkspacesPanel {
   /**
-   * `client`: the console's ApiClient; `attempts`: the AttemptWatch its requests go through;
-   * `path`: the collection's URL (`/api/workspaces/`).
+   * `client`: the console's ApiClient; `path`: the collection's URL (`/api/workspaces/`).
    */
-  constructor(root, { client, attempts, path }) {
+  constructor(root, { client, path }) {
     this.client = client;
-    this.attempts = attempts;
     this.path = path;
     this.list = root.querySelector("#workspace-list");
     this.empty = root.querySelector("#workspace-empty");
@@ -128,7 +126,7 @@ export class WorkspacesPanel {
   /**
    * POST the form, retried by the client while the service is unavailable: one Idempotency-Key
    * for all the attempts, so the workspace is made once however many are sent. Each refusal that
-   * will be retried is shown with a countdown to the next attempt.
+   * will be retried is shown with a countdown to the next attempt (the policy's `onRetry`).
    */
   async create(form, feedback) {
     const data = new FormData(form);
@@ -137,20 +135,19 @@ export class WorkspacesPanel {
       name: String(data.get("name") ?? ""),
       description: String(data.get("description") ?? ""),
     };
-    const key = crypto.randomUUID();
+    const retry = {
+      ...CREATE_RETRY,
+      // A refusal the client retries after (the call ends with any other): shown, with the wait.
+      onRetry: (error) =>
+        feedback.show(error, { lead: t("create_retrying", { name: body.name }), retrying: true }),
+    };
     feedback.clear();
     clear(this.alert);
     // Not aria-busy: the form's alert must be announced while the attempts go on.
     submit.disabled = true;
-    const watching = this.attempts.watch(key, (error) => {
-      if (!willRetry(error)) return; // the call ends with it: shown below
-      feedback.show(error, { lead: t("create_retrying", { name: body.name }), retrying: true });
-    });
     try {
-      const workspace = await this.client.post(this.path, body, {
-        retry: CREATE_RETRY,
-        headers: { "Idempotency-Key": key },
-      });
+      // With a retry policy the client sends one Idempotency-Key on all of the call's attempts.
+      const workspace = await this.client.post(this.path, body, { retry });
       feedback.clear();
       this.apply("workspace.created", workspace);
       // Emptied for the next one, unless already typed in while this one was on its way.
@@ -162,7 +159,6 @@ export class WorkspacesPanel {
     } catch (error) {
       feedback.show(error);
     } finally {
-      watching.stop();
       submit.disabled = false;
     }
   }
@@ -415,13 +411,4 @@ export class WorkspacesPanel {
     document.getElementById("list-title").focus();
     this.load();
   }
-}
-
-/** Whether the client sends a request again after `error` (see CREATE_RETRY). */
-function willRetry(error) {
-  return (
-    error.status === 429 ||
-    error.status === 503 ||
-    (error.status === 409 && error.code === "idempotency_in_progress")
-  );
 }

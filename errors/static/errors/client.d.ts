@@ -63,6 +63,8 @@ export interface RetryPolicy {
   attempts: number;
   /** The most seconds one call waits in all; a retry that would wait longer is not made. */
   maxWaitSeconds: number;
+  /** Called before each retry with the refused attempt's error and the seconds until the next. */
+  onRetry?: (error: ApiError, waitSeconds: number) => void;
 }
 
 export interface ApiClientOptions {

@@ -150,6 +150,8 @@ export class ApiError extends Error {
  * @typedef {object} RetryPolicy
  * @property {number} attempts the most times one call sends its request, the first included
  * @property {number} maxWaitSeconds the most time one call spends waiting between attempts
+ * @property {(error: ApiError, waitSeconds: number) => void} [onRetry] called before each retry
+ *   with the refused attempt's error and the seconds until the next attempt (to show a countdown)
  */
 
 /** The same resource, whatever its query: an absolute URL when it can be made, else as given. */
@@ -275,6 +277,7 @@ export class ApiClient {
         if (!mayRetry || !retryable) throw error;
         const wait = error.retryAfter ?? 1;
         if (attempt >= policy.attempts || waited + wait > policy.maxWaitSeconds) throw error;
+        policy.onRetry?.(error, wait);
         await sleep(wait * 1000, options.signal);
         waited += wait;
       }

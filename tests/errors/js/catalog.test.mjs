@@ -29,6 +29,10 @@ const FORMS = {
 };
 
 const TWICE = `Twice-${process.pid}`;
+const STALE = { id: null };
+const REQUIRED = { id: null };
+const REUSED_KEY = { "Idempotency-Key": `reused-${process.pid}` };
+const HELD = { "Idempotency-Key": `held-${process.pid}`, "X-Then": "hold" };
 const MISSING = crypto.randomUUID();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -137,6 +141,53 @@ const CASES = [
     code: "workspace_name_conflict",
     setup: (api) => api.post(WORKSPACES, { name: TWICE }),
     send: (api) => api.post(WORKSPACES, { name: TWICE.toLowerCase() }),
+  },
+  {
+    code: "precondition_failed",
+    // Changed once since version 1: an If-Match of "1" is stale.
+    setup: async (api) => {
+      const made = await api.post(WORKSPACES, { name: `Stale-${process.pid}` });
+      await api.patch(`${WORKSPACES}${made.id}/`, { description: "changed" });
+      STALE.id = made.id;
+    },
+    send: (api) =>
+      api.patch(`${WORKSPACES}${STALE.id}/`, { description: "mine" }, { ifMatch: '"1"' }),
+  },
+  {
+    code: "precondition_required",
+    // The degraded server requires If-Match (REQUIRE_IF_MATCH); the workspace is alice's.
+    baseUrl: DEGRADED_URL,
+    setup: async (api) => {
+      REQUIRED.id = (await api.post(WORKSPACES, { name: `Required-${process.pid}` })).id;
+    },
+    send: (api) =>
+      api.patch(`${WORKSPACES}${REQUIRED.id}/`, { description: "x" }, { ifMatch: false }),
+  },
+  {
+    code: "idempotency_key_invalid",
+    send: (api) =>
+      api.post(WORKSPACES, { name: "Keyed" }, { headers: { "Idempotency-Key": "not a key" } }),
+  },
+  {
+    code: "idempotency_key_reused",
+    setup: (api) =>
+      api.post(WORKSPACES, { name: `Keyed-${process.pid}` }, { headers: REUSED_KEY }),
+    send: (api) =>
+      api.post(WORKSPACES, { name: `Other-${process.pid}` }, { headers: REUSED_KEY }),
+  },
+  {
+    code: "idempotency_in_progress",
+    retryAfter: 1,
+    // The main server holds the first request for 3 s; the degraded one, another process, gets
+    // the same key meanwhile. On SQLite it waits for the first one's transaction instead, and
+    // gets its answer.
+    vendors: ["postgresql"],
+    baseUrl: DEGRADED_URL,
+    setup: async (api) => {
+      api.post("/t/idempotent/parents", { name: "held" }, { headers: HELD }).catch(() => {});
+      await sleep(500);
+    },
+    send: (api) => api.post("/t/idempotent/parents", { name: "held" }, { headers: HELD }),
   },
   {
     code: "payload_too_large",

@@ -344,6 +344,31 @@ describe("retries on 429 and 503", () => {
     });
   }
 
+  test("onRetry hears of each refused attempt before the call ends", async () => {
+    const server = await flaky([503, [429, "rate_limit_exceeded"]]);
+    try {
+      const heard = [];
+      const onRetry = (error, wait) => heard.push([error.status, error.code, wait]);
+      const api = clientFor(server.url, { retry: { attempts: 3, maxWaitSeconds: 5, onRetry } });
+      assert.deepEqual(await api.get("/"), { ok: true });
+      assert.deepEqual(heard, [
+        [503, "service_busy", 1],
+        [429, "rate_limit_exceeded", 1],
+      ]);
+      const last = await flaky([503, 503]);
+      try {
+        heard.length = 0;
+        const once = clientFor(last.url, { retry: { attempts: 2, maxWaitSeconds: 5, onRetry } });
+        assert.equal((await failure(once.get("/"))).status, 503);
+        assert.equal(heard.length, 1); // not for the last refusal, which the call rejects with
+      } finally {
+        await last.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   test("off by default", async () => {
     const server = await flaky([503]);
     try {
