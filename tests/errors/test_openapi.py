@@ -95,7 +95,11 @@ def test_workspace_create_documents_its_errors(schema: dict[str, Any]) -> None:
         responses
     )
     assert "404" not in responses  # no path parameter
-    assert example_codes(responses["400"]) == {"validation_error", "parse_error"}
+    assert example_codes(responses["400"]) == {
+        "validation_error",
+        "parse_error",
+        "idempotency_key_invalid",
+    }
     examples = responses["400"]["content"]["application/json"]["examples"]
     assert examples["validation_error"]["value"]["error"]["details"] == {
         "field_errors": {"name": ["This field is required."]}
