@@ -75,6 +75,8 @@ def english(message: Message, params: Mapping[str, Any] | None = None) -> str:
     """`fill(message, params)` in English: the language of the logs and of the documentation."""
     from django.utils import translation
 
+    if isinstance(message, str) or translation.get_language() in (None, "en", "en-us"):
+        return fill(message, params)  # plain text, or the language messages are written in
     with translation.override("en"):
         return fill(message, params)
 

@@ -29,6 +29,8 @@ ALWAYS = (
     "db_connection_error",
     "db_timeout",
 )
+# What any operation with a request body may answer about it.
+BODY_CODES = ("validation_error", "parse_error", "payload_too_large", "unsupported_media_type")
 # The header each error status documents besides the correlation id: name, description, type.
 _STATUS_HEADERS = {
     401: ("WWW-Authenticate", "The authentication scheme to use.", "string"),
@@ -128,12 +130,7 @@ class ErrorResponsesAutoSchema(AutoSchema):
         self._query_parameters = [p for p in parameters if p.get("in") == "query"]
         wanted: list[str] = []
         if "requestBody" in operation:
-            wanted += [
-                "validation_error",
-                "parse_error",
-                "payload_too_large",
-                "unsupported_media_type",
-            ]
+            wanted += BODY_CODES
         elif self._query_parameters:
             wanted.append("validation_error")
 
