@@ -6,10 +6,10 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from .addresses import IPNetwork, parse_network
 from .logging.config import LEVELS
@@ -104,7 +104,7 @@ def _path_prefixes(value: Any) -> str | None:
 def _networks(value: Any) -> str | None:
     if isinstance(value, list | tuple) and all(isinstance(n, str) for n in value):
         try:
-            _parse_networks(tuple(value))
+            _networks_of(value)
         except ValueError:
             pass
         else:
@@ -130,11 +130,6 @@ def _integrations(value: Any) -> str | None:
     return f"must be a list or tuple of integration names among {', '.join(INTEGRATIONS)}"
 
 
-@lru_cache(maxsize=8)
-def _parse_networks(networks: tuple[str, ...]) -> tuple[IPNetwork, ...]:
-    return tuple(parse_network(network, strict=False) for network in networks)
-
-
 def _level(value: Any) -> int:
     if isinstance(value, int):
         return value
@@ -152,6 +147,7 @@ class Setting(Generic[T]):
     meaning: str
     convert: Callable[[Any], T]
     secret: bool = field(default=False, kw_only=True)
+    attr: str = field(default="", init=False)  # its name on ErrorsSettings
 
     @property
     def kind(self) -> str:
@@ -165,7 +161,14 @@ class Setting(Generic[T]):
     def __get__(self, instance: object | None, owner: type) -> Setting[T] | T:
         if instance is None:
             return self
-        return self.convert(getattr(settings, self.name, self.default))
+        # Kept on the instance, where later reads find it first; `setting_changed` clears it.
+        value = instance.__dict__[self.attr] = self.convert(
+            getattr(settings, self.name, self.default)
+        )
+        return value
+
+    def __set_name__(self, owner: type, attr: str) -> None:
+        object.__setattr__(self, "attr", attr)
 
 
 def _optional_int(value: Any) -> int | None:
@@ -177,7 +180,7 @@ def _optional_str(value: Any) -> str | None:
 
 
 def _networks_of(value: Any) -> tuple[IPNetwork, ...]:
-    return _parse_networks(tuple(value))
+    return tuple(parse_network(network, strict=False) for network in value)
 
 
 class ErrorsSettings:
@@ -222,8 +225,7 @@ class ErrorsSettings:
     )  # fmt: skip
     propagate_correlation_id = Setting(
         "ERRORS_PROPAGATE_CORRELATION_ID", "errors.E110", True, _is_bool,
-        "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks "
-        "(read on each call)", bool,
+        "send `X-Correlation-ID` on outgoing httpx and requests calls and webhooks", bool,
     )  # fmt: skip
     json_max_depth = Setting(
         "ERRORS_JSON_MAX_DEPTH", "errors.E114", 64, _positive_int,
@@ -302,3 +304,12 @@ RETIRED: tuple[Retired, ...] = (
 )  # fmt: skip
 
 errors_settings = ErrorsSettings()
+
+
+def _reread(setting: str, **kwargs: Any) -> None:
+    """`setting_changed` receiver: `override_settings` of an `ERRORS_*` setting is seen at once."""
+    if setting.startswith("ERRORS_"):
+        errors_settings.__dict__.clear()
+
+
+setting_changed.connect(_reread)

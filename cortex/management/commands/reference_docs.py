@@ -41,7 +41,8 @@ def settings_page() -> str:
         NOTICE,
         "# Settings",
         "",
-        "Every setting is optional and read when it is needed, so `override_settings` works. "
+        "Every setting is optional. It is read when it is first needed and kept; "
+        "`override_settings` (Django's `setting_changed`) makes it read again. "
         "`manage.py check` refuses a value of the wrong type or range with the check id given "
         "here (see [checks](checks.md)).",
         "",
