@@ -75,7 +75,7 @@ def on_retry(sender: Any, request: Any, reason: Any, **kwargs: Any) -> None:
     )
     m = metrics.metrics()
     if m is not None:
-        m.task_retries.labels(sender.name).inc()
+        m.labels(m.task_retries, sender.name).inc()
 
 
 def on_failure(
@@ -100,7 +100,7 @@ def on_failure(
     )
     m = metrics.metrics()
     if m is not None:
-        m.task_failures.labels(sender.name, type(exception).__name__).inc()
+        m.labels(m.task_failures, sender.name, type(exception).__name__).inc()
 
 
 # Celery's own lines for failures and retries, which also write the task's arguments.

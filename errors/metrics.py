@@ -61,6 +61,15 @@ class Metrics:
             "errors_alerts_total",
             "Times the handled-error count of a 60 s window reached ERROR_ALERT_THRESHOLD.",
         )
+        self.children: dict[tuple[Any, ...], Any] = {}
+
+    def labels(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)`, made once: prometheus_client checks the values each call."""
+        key = (id(metric), *values)
+        child = self.children.get(key)
+        if child is None:
+            child = self.children[key] = metric.labels(*values)
+        return child
 
 
 _metrics: Metrics | None = None
@@ -85,8 +94,8 @@ def record_request(method: str, route: str | None, status: int, seconds: float) 
         return
     method = method if method in KNOWN_METHODS else "other"
     route = UNMATCHED_ROUTE if route is None else route
-    m.requests.labels(method, route, str(status)).inc()
-    m.duration.labels(method, route).observe(seconds)
+    m.labels(m.requests, method, route, str(status)).inc()
+    m.labels(m.duration, method, route).observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

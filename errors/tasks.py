@@ -194,7 +194,7 @@ def _log_failure(task_result: Any) -> None:
         mark_logged(exc)
     m = metrics.metrics()
     if m is not None:
-        m.django_task_failures.labels(name).inc()
+        m.labels(m.django_task_failures, name).inc()
 
 
 @dataclass(frozen=True)  # equal filters are one filter to `addFilter` and `removeFilter`

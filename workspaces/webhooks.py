@@ -104,7 +104,7 @@ def record_failure(reason: str) -> None:
         _failures[reason] += 1
     m = metrics.metrics()
     if m is not None:
-        m.external_failures.labels(SERVICE_NAME, reason).inc()
+        m.labels(m.external_failures, SERVICE_NAME, reason).inc()
 
 
 def webhook_failures() -> dict[str, int]:
