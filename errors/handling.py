@@ -39,7 +39,7 @@ def report_error(info: ErrorInfo, request: Any) -> None:
         request._errors_reported = True  # type: ignore[attr-defined]
     m = metrics.metrics() if errors_settings.monitoring_enabled else None
     if m is not None:
-        m.errors.labels(info.code, str(info.status)).inc()
+        m.labels(m.errors, info.code, str(info.status)).inc()
         if info.level >= logging.ERROR:
             alerting.monitor.record(info.code, errors_settings.alert_threshold)
     if not logger.isEnabledFor(info.level):
@@ -98,9 +98,9 @@ def handle_exception(exc: BaseException, request: HttpRequest | None) -> HttpRes
     """The response for an exception raised while serving `request`; rolls back ATOMIC_REQUESTS."""
     try:
         # The open ATOMIC_REQUESTS transaction of every database is rolled back, as DRF does.
-        for connection in connections.all(initialized_only=True):
-            if connection.settings_dict["ATOMIC_REQUESTS"] and connection.in_atomic_block:
-                connection.set_rollback(True)
+        for alias, database in connections.settings.items():
+            if database["ATOMIC_REQUESTS"] and connections[alias].in_atomic_block:
+                connections[alias].set_rollback(True)
         info = normalize(exc)
     except Exception:
         return fallback_response(request_correlation_id(request))

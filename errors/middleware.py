@@ -71,9 +71,6 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         super().__init__(get_response)
         self.header = errors_settings.correlation_id_header
         self.meta_key = "HTTP_" + self.header.upper().replace("-", "_")
-        self.log_level = errors_settings.request_log_level
-        self.monitoring = errors_settings.monitoring_enabled
-        self.trace_response = errors_settings.trace_response_header
         # Looked up, not imported: sentry_sdk is loaded when the project set it up (settings.py
         # runs before any middleware is built); its events then carry the correlation id.
         self.sentry_sdk: Any = sys.modules.get("sentry_sdk")
@@ -103,7 +100,8 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         """The request's correlation id and trace are current while the block runs."""
         meta = request.META
         offered = meta.get(self.meta_key)
-        trace = continue_trace(meta.get("HTTP_TRACEPARENT"), meta.get("HTTP_TRACESTATE"))
+        traceparent = meta.get("HTTP_TRACEPARENT")
+        trace = continue_trace(traceparent, meta.get("HTTP_TRACESTATE")) if traceparent else None
         if trace is not None and not is_valid_correlation_id(offered):
             correlation_id = trace.trace_id
         else:
@@ -140,7 +138,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
             except Exception:
                 response = fallback_response(correlation_id)
         response.headers[self.header] = correlation_id
-        trace = current_trace() if self.trace_response else None
+        trace = current_trace() if errors_settings.trace_response_header else None
         if trace is not None:
             response.headers[TRACERESPONSE] = trace.traceparent
         try:
@@ -153,13 +151,13 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
     def _observe(self, request: HttpRequest, response: HttpResponseBase, started: float) -> None:
         match = request.resolver_match
         route = route_label(match.route) if match else None
-        if self.monitoring:
+        if errors_settings.monitoring_enabled:
             metrics.record_request(
                 request.method or "", route, response.status_code, time.perf_counter() - started
             )
-        if logger.isEnabledFor(self.log_level):
+        if logger.isEnabledFor(level := errors_settings.request_log_level):
             logger.log(
-                self.log_level,
+                level,
                 "%s %s %s",
                 request.method,
                 request.path,

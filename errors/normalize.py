@@ -142,10 +142,12 @@ def _from_drf(exc: Any) -> ErrorInfo:
         return _validation(flatten_errors(exc.detail), exc)
     detail = exc.detail
     message: Message | None = None
+    english = (translation.get_language() or "en").startswith("en")
     if isinstance(detail, str):
         default = type(exc).default_detail
-        # DRF translated its detail already; its default, still lazy, is translated when shown.
-        message = default if detail == str(default) else str(detail)
+        # DRF translated its detail already. Outside English its default is kept lazy, to be
+        # translated when shown (in English the two read the same).
+        message = default if not english and detail == str(default) else str(detail)
     # A registered code on the exception's detail (e.g. "token_expired") beats the class mapping.
     detail_code = getattr(detail, "code", None)
     if isinstance(detail_code, str) and catalog.get(detail_code) is not None:
@@ -165,7 +167,6 @@ def _from_drf(exc: Any) -> ErrorInfo:
         headers["Retry-After"] = str(retry_after)
         details = {"retry_after": retry_after}
     info = _info(code, exc.status_code, message, details, headers, exc)
-    english = (translation.get_language() or "en").startswith("en")
     info.translated = isinstance(message, str) and not english
     return info
 
