@@ -127,7 +127,9 @@ def worker(config: dict[str, Any]) -> None:
 
 
 LABELS = {"200": "200 ok", "404": "404 NotFound", "400": "400 invalid", "500": "500 crash"}
-TARGETS = (("errors", "\n200 path", 0.95), ("errors+metrics", "200 path, metrics on", 0.90))
+# The performance targets, metrics on: at least these times bare DRF's requests/s, per path.
+TARGETS = {"200": 0.97, "404": 1.0, "400": 1.0}
+TARGET_VS_ALTERNATIVE = 1.3  # on every path
 Table = dict[str, dict[str, list[float]]]
 
 
@@ -149,11 +151,13 @@ def print_report(
     print(f"{'path':<14}" + "".join(f"{stack:>15}" for stack in STACKS))
     for path in PATHS:
         print(f"{LABELS[path]:<14}" + "".join(f"{log_lines[s][path]:>15}" for s in STACKS))
-    every = all(best["errors"][p] >= best["alternative"][p] for p in PATHS)
-    for stack, label, target in TARGETS:
-        ratio = best[stack]["200"] / best["bare"]["200"]
-        print(f"{label}: {stack}/bare = {ratio:.2f}x (target >= {target:.2f})")
-    print(f"every path errors/alternative >= 1.00: {'yes' if every else 'no'}")
+    print("\nTargets, metrics on (errors+metrics)")
+    for path, target in TARGETS.items():
+        ratio = best["errors+metrics"][path] / best["bare"][path]
+        print(f"{LABELS[path]:<14} /bare {ratio:.2f}x (target >= {target:.2f})")
+    for path in PATHS:
+        ratio = best["errors+metrics"][path] / best["alternative"][path]
+        print(f"{LABELS[path]:<14} /alternative {ratio:.2f}x (target >= {TARGET_VS_ALTERNATIVE})")
 
 
 def print_trace_cost(history: Table) -> None:
