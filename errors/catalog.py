@@ -100,6 +100,7 @@ class ErrorCode:
 
 
 _registry: dict[str, ErrorCode] = {}
+_english: dict[str, str] = {}
 
 
 def register(
@@ -123,6 +124,14 @@ def register(
 def get(code: str) -> ErrorCode | None:
     """Return the catalog entry of `code`, or None when it is not registered."""
     return _registry.get(code)
+
+
+def english_message(entry: ErrorCode) -> str:
+    """`english(entry.message)`, worked out once per code: every log line of an error needs it."""
+    text = _english.get(entry.code)
+    if text is None:
+        text = _english[entry.code] = english(entry.message)
+    return text
 
 
 def entries() -> Iterator[ErrorCode]:

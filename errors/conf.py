@@ -161,10 +161,8 @@ class Setting(Generic[T]):
     def __get__(self, instance: object | None, owner: type) -> Setting[T] | T:
         if instance is None:
             return self
-        # Kept on the instance, where later reads find it first; `setting_changed` clears it.
-        value = instance.__dict__[self.attr] = self.convert(
-            getattr(settings, self.name, self.default)
-        )
+        value = self.convert(getattr(settings, self.name, self.default))
+        instance.__dict__[self.attr] = value  # read first from now on; `_reread` clears it
         return value
 
     def __set_name__(self, owner: type, attr: str) -> None:

@@ -56,9 +56,11 @@ class ErrorInfo:
 
     def log_text(self) -> str:
         """The message in English, for the log line, whatever language the client got."""
-        entry = catalog.get(self.code) if self.translated else None
-        if entry is not None:
-            return catalog.english(entry.message)
+        entry = catalog.get(self.code)
+        if entry is None:
+            return catalog.english(self.message, self.params)
+        if self.translated or (self.message is entry.message and not self.params):
+            return catalog.english_message(entry)  # the code's own message
         return catalog.english(self.message, self.params)
 
     @property

@@ -221,7 +221,7 @@ class ErrorResponsesAutoSchema(AutoSchema):
         """A realistic envelope for `entry`, valid against ErrorEnvelope."""
         error: dict[str, Any] = {
             "code": entry.code,
-            "message": catalog.english(entry.message),
+            "message": catalog.english_message(entry),
             "correlation_id": EXAMPLE_CORRELATION_ID,
         }
         if entry.code == "validation_error":

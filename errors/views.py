@@ -107,7 +107,7 @@ def error_code(request: HttpRequest, code: str) -> HttpResponse:
             "status": entry.status,
             "category": entry.category.value,
             "severity": entry.severity.value,
-            "title": catalog.english(entry.message),
+            "title": catalog.english_message(entry),
             "meaning": entry.meaning,
         }
     )
