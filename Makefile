@@ -57,11 +57,15 @@ lint: $(DEV_STAMP)
 docs: $(DEV_STAMP)
 	$(BIN)/mkdocs build --strict --quiet --site-dir build/docs
 
+# The service on PostgreSQL under 50 clients for 30 s, on one daphne process and on two.
+LOAD_AT_SCALE = --create-postgres --connections 50 --seconds 30 --scenarios get,not_found,list,create,duplicate,invalid
+
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.overhead
 	$(BIN)/python -m bench.logfmt
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.sse $(if $(REDIS_URL),--redis-url $(REDIS_URL))
+	$(if $(filter postgres%,$(DATABASE_URL)),$(foreach n,1 2,$(BIN)/python -m bench.load $(LOAD_AT_SCALE) --processes $(n) --database-url $(DATABASE_URL) $(if $(REDIS_URL),--redis-url $(REDIS_URL)) &&) true,@echo "bench.load at scale skipped: it needs DATABASE_URL=postgres://…")
 	$(if $(filter postgres%,$(DATABASE_URL)),$(BIN)/python -m bench.degradation --database-url $(DATABASE_URL) $(if $(REDIS_URL),--redis-url $(REDIS_URL)),@echo "bench.degradation skipped: it needs DATABASE_URL=postgres://…")
 
 clean:

@@ -1,6 +1,7 @@
-"""Do error answers cost more than successes? The workspaces API over real HTTP on one daphne
-process (bench/stacks/service.py: cortex plus a bare DRF view, the baseline); the server's CPU
-time per request is the most direct measure of what an answer costs. Exit status 1: an unexpected
+"""Do error answers cost more than successes? The workspaces API over real HTTP on daphne (one
+process, or `--processes N` on the same database and Redis; bench/stacks/service.py: cortex plus
+a bare DRF view, the baseline); the servers' CPU time per request is the most direct measure of
+what an answer costs. Exit status 1: an unexpected
 answer or a failed server. The client is a process of its own: minimal requests written by hand on
 keep-alive connections (a general client would cost more CPU than the answers it measures)."""
 
@@ -174,15 +175,16 @@ async def scenario(
     name: str, plan: Plan, conns: list[Connection], config: dict[str, Any]
 ) -> dict[str, Any]:
     """Warm up, then measure one scenario on every connection; its summary."""
-    clock, pid = time.perf_counter, config["server_pid"]
+    clock, pids = time.perf_counter, config["server_pids"]
     async with asyncio.timeout(config["warmup"] + config["seconds"] + GRACE):
         for seconds in (config["warmup"], config["seconds"]):
             tally = Tally(config["max_requests"])
-            server_before, client_before = harness.cpu_seconds(pid), time.process_time()
+            server_before = sum(map(harness.cpu_seconds, pids))
+            client_before = time.process_time()
             started = clock()
             await asyncio.gather(*(drive(c, plan, started + seconds, tally) for c in conns))
             elapsed = clock() - started
-    server_cpu = harness.cpu_seconds(pid) - server_before
+    server_cpu = sum(map(harness.cpu_seconds, pids)) - server_before
     client_cpu = time.process_time() - client_before
     count = len(tally.latencies)
     return {
@@ -199,8 +201,10 @@ async def scenario(
 
 async def client(config: dict[str, Any]) -> None:
     """The client process: the fixture, the sanity pass, then each scenario's summary."""
-    port, token = config["port"], config["token"]
-    connections = [Connection(port) for _ in range(config["connections"])]
+    ports, token = config["ports"], config["token"]
+    # The connections take turns among the servers, as a balancer in front of them would.
+    connections = [Connection(ports[i % len(ports)]) for i in range(config["connections"])]
+    port = ports[0]
     first = connections[0]  # the fixture and the sanity pass too
     planned = planners(port, token, None)["fixture"]()
     status, _head, body = await first.request(planned[0])
@@ -252,7 +256,8 @@ def print_report(
     database = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     redis = f"REDIS_URL={args.redis_url}" if args.redis_url else "no Redis"
     print(
-        f"\nbench.load: one daphne process, {args.connections} keep-alive connections from a "
+        f"\nbench.load: {args.processes} daphne process(es), {args.connections} keep-alive "
+        "connections from a "
         f"separate client process, {args.seconds:g} s per scenario after {args.warmup:g} s "
         f"warm-up; {os.cpu_count()} CPUs\nserver: ENVIRONMENT=test DEBUG=0 LOG_LEVEL=INFO (each "
         "handled error logs one JSON line; the per-request line is off), daphne access log off "
@@ -314,6 +319,7 @@ def main() -> int:
     parser.add_argument("--database-url", help="DATABASE_URL (default: a fresh SQLite file)")
     parser.add_argument("--create-postgres", action="store_true", help="a database of our own")
     parser.add_argument("--redis-url", help="REDIS_URL for the server (default: none)")
+    parser.add_argument("--processes", type=int, default=1, help="daphne processes")
     args = parser.parse_args()
     if unknown := set(scenarios := args.scenarios.split(",")) - set(SCENARIOS):
         parser.error(f"unknown scenarios {sorted(unknown)}")
@@ -324,12 +330,16 @@ def main() -> int:
     ) as env:
         started = time.monotonic()
         token = harness.migrated_token(env)
-        with harness.DaphneServer(
-            env, SETTINGS, daphne_args=["-v", "0"], start_timeout=30
-        ) as server:
+        with contextlib.ExitStack() as servers_open:
+            servers = [
+                servers_open.enter_context(
+                    harness.DaphneServer(env, SETTINGS, daphne_args=["-v", "0"], start_timeout=30)
+                )
+                for _ in range(args.processes)
+            ]
             print(f"migrate, token and daphne start took {time.monotonic() - started:.1f} s")
             config = dict(vars(args), scenarios=scenarios, token=token)
-            config.update(port=server.port, server_pid=server.pid)
+            config.update(ports=[s.port for s in servers], server_pids=[s.pid for s in servers])
             with contextlib.closing(harness.Child("bench.load", **config)) as child:
                 try:
                     problems += print_sanity(child.reply())
@@ -343,10 +353,11 @@ def main() -> int:
                         )
                 except harness.BenchFailed as exc:
                     problems.append(str(exc))
-            if not server.running:
-                problems.append(f"daphne exited with {server.stop()} during the run")
-            output_lines = len(harness.server_output(server))
-            problems += [harness.last_output(server)] if problems else []
+            for server in servers:
+                if not server.running:
+                    problems.append(f"daphne exited with {server.stop()} during the run")
+                problems += [harness.last_output(server)] if problems else []
+            output_lines = sum(len(harness.server_output(server)) for server in servers)
     if summaries:
         print_report(args, env["DATABASE_URL"], output_lines, summaries)
     for s in summaries:
