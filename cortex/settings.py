@@ -212,7 +212,8 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, with one connection pool per process (cortex/cache.py).
+            "BACKEND": "cortex.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {  # for redis-py's connection pool
                 "socket_connect_timeout": REDIS_TIMEOUT,
