@@ -57,12 +57,8 @@ def _give_commands_correlation_ids() -> None:
     """Run every management command under a correlation id of its own, unless one is current."""
     from django.core.management.base import BaseCommand
 
-    from .context import (
-        get_correlation_id,
-        new_correlation_id,
-        reset_correlation_id,
-        set_correlation_id,
-    )
+    from .context import get_correlation_id, new_correlation_id
+    from .tracing import working_under
 
     execute = BaseCommand.execute
     if getattr(execute, "_errors_correlated", False):
@@ -70,11 +66,8 @@ def _give_commands_correlation_ids() -> None:
 
     @functools.wraps(execute)
     def execute_with_id(self: BaseCommand, *args: Any, **options: Any) -> Any:
-        token = set_correlation_id(get_correlation_id() or new_correlation_id())
-        try:
+        with working_under(get_correlation_id() or new_correlation_id()):
             return execute(self, *args, **options)
-        finally:
-            reset_correlation_id(token)
 
     execute_with_id._errors_correlated = True  # type: ignore[attr-defined]
     BaseCommand.execute = execute_with_id  # type: ignore[method-assign]

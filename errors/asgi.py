@@ -10,11 +10,12 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
 from .conf import errors_settings
-from .context import accept_correlation_id, reset_correlation_id, set_correlation_id
+from .context import accept_correlation_id
 from .handling import report_error, signal_server_error
 from .negotiation import response_language
 from .normalize import normalize
 from .render import error_body
+from .tracing import working_under
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,11 +62,8 @@ class CorrelationIdASGIMiddleware:
                 message = dict(message, headers=headers)
             await send(message)
 
-        token = set_correlation_id(correlation_id)
-        try:
+        with working_under(correlation_id):
             await self.app(scope, receive, send_with_id)
-        finally:
-            reset_correlation_id(token)
 
 
 def error_response(
@@ -73,12 +71,9 @@ def error_response(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, headers and body of the envelope answering `exc`, logged once (docs/asgi.md)."""
     info = normalize(exc)
-    token = set_correlation_id(correlation_id)
-    try:
+    with working_under(correlation_id):
         report_error(info, SimpleNamespace(method=scope.get("method"), path=scope.get("path")))
         signal_server_error(info, None)
-    finally:
-        reset_correlation_id(token)
     body, content_type, language_headers = error_body(
         info,
         correlation_id,

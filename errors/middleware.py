@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -17,18 +17,13 @@ from django.http import HttpRequest, HttpResponseBase
 from . import metrics
 from .asgi import body_limit, declared_too_large
 from .conf import errors_settings
-from .context import (
-    accept_correlation_id,
-    is_valid_correlation_id,
-    reset_correlation_id,
-    set_correlation_id,
-)
+from .context import accept_correlation_id, is_valid_correlation_id
 from .exceptions import AppException
 from .handling import fallback_response, handle_exception, internal_logger, report_error, respond
 from .negotiation import prefers_html
 from .normalize import drf_exc, for_status, normalize
 from .routes import route_label
-from .tracing import TRACERESPONSE, continue_trace, current_trace, reset_trace, set_trace
+from .tracing import TRACERESPONSE, continue_trace, current_trace, working_under
 
 logger = logging.getLogger("errors.request")
 
@@ -95,8 +90,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
             return None
         return handle_exception(exception, request)
 
-    @contextlib.contextmanager
-    def _correlated(self, request: HttpRequest) -> Iterator[None]:
+    def _correlated(self, request: HttpRequest) -> AbstractContextManager[None]:
         """The request's correlation id and trace are current while the block runs."""
         meta = request.META
         offered = meta.get(self.meta_key)
@@ -112,14 +106,7 @@ class CorrelationIdMiddleware(SyncAndAsyncMiddleware):
         request._errors_reported = True  # type: ignore[attr-defined]
         if self.sentry_sdk is not None:
             self.sentry_sdk.set_tag("correlation_id", correlation_id)
-        token = set_correlation_id(correlation_id)
-        trace_token = None if trace is None else set_trace(trace)
-        try:
-            yield
-        finally:
-            reset_correlation_id(token)
-            if trace_token is not None:
-                reset_trace(trace_token)
+        return working_under(correlation_id, trace)
 
     def _refuse_early(self, request: HttpRequest) -> HttpResponseBase | None:
         # Django checks the limit only when the body is read; this covers views that never do.

@@ -22,7 +22,15 @@ from .context import (
     reset_correlation_id,
     set_correlation_id,
 )
-from .tracing import TRACEPARENT, TRACESTATE, continue_trace, current_trace, reset_trace, set_trace
+from .tracing import (
+    TRACEPARENT,
+    TRACESTATE,
+    continue_trace,
+    current_trace,
+    reset_trace,
+    set_trace,
+    working_under,
+)
 
 logger = logging.getLogger("errors.tasks")
 
@@ -173,9 +181,7 @@ def _log_failure(task_result: Any) -> None:
     }
     if exc is None:
         extra["traceback"] = error.traceback  # all the backend kept of it
-    correlation_token = set_correlation_id(correlation_id) if correlation_id else None
-    trace_token = set_trace(trace) if trace is not None else None
-    try:
+    with working_under(correlation_id, trace):
         logger.error(
             "Task %s[%s] failed (attempt %d): %s",
             name,
@@ -185,11 +191,6 @@ def _log_failure(task_result: Any) -> None:
             exc_info=None if exc is None else (type(exc), exc, exc.__traceback__),
             extra=extra,
         )
-    finally:
-        if trace_token is not None:
-            reset_trace(trace_token)
-        if correlation_token is not None:
-            reset_correlation_id(correlation_token)
     if exc is not None:
         mark_logged(exc)
     m = metrics.metrics()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import secrets
 import sys
+from collections.abc import Iterator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, Final
+
+from .context import reset_correlation_id, set_correlation_id
 
 TRACEPARENT: Final = "traceparent"
 TRACESTATE: Final = "tracestate"
@@ -82,6 +86,20 @@ def reset_trace(token: Token[TraceContext | None]) -> None:
     _trace.reset(token)
 
 
+@contextlib.contextmanager
+def working_under(correlation_id: str | None, trace: TraceContext | None = None) -> Iterator[None]:
+    """Make `correlation_id` and `trace` current while the block runs; None keeps the current."""
+    id_token = None if correlation_id is None else set_correlation_id(correlation_id)
+    trace_token = None if trace is None else set_trace(trace)
+    try:
+        yield
+    finally:
+        if trace_token is not None:
+            reset_trace(trace_token)
+        if id_token is not None:
+            reset_correlation_id(id_token)
+
+
 # --- OpenTelemetry ----------------------------------------------------------------------------
 
 
@@ -151,4 +169,5 @@ __all__ = [
     "record_exception",
     "reset_trace",
     "set_trace",
+    "working_under",
 ]
