@@ -52,9 +52,8 @@ def test_values_are_read_when_needed_and_converted() -> None:
 
 def test_a_value_is_kept_until_a_setting_changes() -> None:
     assert errors_settings.problem_type_base == "/api/errors/"
-    # Written past Django's signal: the kept value stands, as documented.
-    holder = django_settings._wrapped
-    object.__setattr__(holder, "ERRORS_PROBLEM_TYPE_BASE", "/changed/")
+    # Written straight into the settings, past Django's signal: the kept value stands.
+    django_settings.ERRORS_PROBLEM_TYPE_BASE = "/changed/"
     try:
         assert errors_settings.problem_type_base == "/api/errors/"
         # Any ERRORS_* setting changing through Django's signal makes every one read again.
@@ -62,6 +61,6 @@ def test_a_value_is_kept_until_a_setting_changes() -> None:
             assert errors_settings.problem_type_base == "/changed/"
             assert errors_settings.alert_threshold == 3
     finally:
-        object.__delattr__(holder, "ERRORS_PROBLEM_TYPE_BASE")
+        delattr(django_settings, "ERRORS_PROBLEM_TYPE_BASE")
     with override_settings(ERRORS_ALERT_THRESHOLD=4):
         assert errors_settings.problem_type_base == "/api/errors/"
