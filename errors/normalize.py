@@ -57,9 +57,8 @@ class ErrorInfo:
     def log_text(self) -> str:
         """The message in English, for the log line, whatever language the client got."""
         entry = catalog.get(self.code)
-        if entry is None:
-            return catalog.english(self.message, self.params)
-        if self.translated or (self.message is entry.message and not self.params):
+        own = entry is not None and self.message is entry.message and not self.params
+        if entry is not None and (self.translated or own):
             return catalog.english_message(entry)  # the code's own message
         return catalog.english(self.message, self.params)
 
